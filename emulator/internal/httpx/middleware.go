@@ -1,0 +1,104 @@
+package httpx
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+// NewCorrelationID returns a random GUID, the form of ACR's X-Ms-Correlation-Request-Id.
+func NewCorrelationID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// Observe gives each request a correlation id and a request-scoped logger, logs one line per
+// request at debug level (the access decisions are logged at info elsewhere), and turns a panic
+// into a 500 written by onPanic so one bad request never takes the process down.
+func Observe(base *slog.Logger, onPanic func(w http.ResponseWriter, r *http.Request)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := NewCorrelationID()
+			log := base.With("request_id", id)
+			ctx := context.WithValue(r.Context(), loggerKey{}, log)
+			ctx = context.WithValue(ctx, correlationKey{}, id)
+			r = r.WithContext(ctx)
+			rec := &statusRecorder{ResponseWriter: w}
+			start := time.Now()
+			defer func() {
+				if p := recover(); p != nil {
+					if p == http.ErrAbortHandler {
+						panic(p)
+					}
+					log.Error("panic serving request", "panic", p, "method", r.Method, "path", r.URL.Path, "stack", string(debug.Stack()))
+					if rec.status == 0 {
+						onPanic(rec, r)
+					}
+				}
+				log.Debug("request", "method", r.Method, "host", r.Host, "path", r.URL.RequestURI(),
+					"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start), "remote", r.RemoteAddr)
+			}()
+			next.ServeHTTP(rec, r)
+		})
+	}
+}
+
+type correlationKey struct{}
+
+// CorrelationID returns the request's correlation id ("" outside Observe).
+func CorrelationID(ctx context.Context) string {
+	id, _ := ctx.Value(correlationKey{}).(string)
+	return id
+}
+
+// ACRHeaders sets the headers every ACR data-plane response carries (spec section 1.5).
+func ACRHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Docker-Distribution-Api-Version", "registry/2.0")
+		id := CorrelationID(r.Context())
+		if id == "" {
+			id = NewCorrelationID()
+		}
+		h.Set("X-Ms-Correlation-Request-Id", id)
+		for _, v := range []string{"Docker-Content-Digest", "WWW-Authenticate", "Link", "X-Ms-Correlation-Request-Id"} {
+			h.Add("Access-Control-Expose-Headers", v)
+		}
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		h.Set("Server", "openresty")
+		next.ServeHTTP(w, r)
+	})
+}

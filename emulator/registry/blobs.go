@@ -1,0 +1,73 @@
+package registry
+
+import (
+	"bytes"
+	"net/http"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// parseDigest validates a digest from a path or query.
+func parseDigest(s string) (digest.Digest, error) {
+	d, err := digest.Parse(s)
+	if err != nil {
+		return "", errDigestInvalid.WithMessage("invalid digest").WithDetail(map[string]string{"Digest": s})
+	}
+	return d, nil
+}
+
+// getBlob serves GET and HEAD /v2/<name>/blobs/<digest>, with Range support (206).
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pulling-blobs
+func (g *Registry) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	repo, err := g.st.GetRepository(g.name, rt.name)
+	if err != nil {
+		return err
+	}
+	if repo == nil {
+		return errBlobUnknown.WithDetail(map[string]string{"Digest": d.String()})
+	}
+	if !repo.Attrs.ReadEnabled {
+		return errDisallowed
+	}
+	link, err := g.st.GetBlobLink(g.name, rt.name, d)
+	if err != nil {
+		return err
+	}
+	data, held := g.st.Blobs().Get(d)
+	if link == nil || !held {
+		return errBlobUnknown.WithDetail(map[string]string{"Digest": d.String()})
+	}
+	h := w.Header()
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("ETag", `"`+d.String()+`"`)
+	h.Set("Accept-Ranges", "bytes")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	return nil
+}
+
+// deleteBlob serves DELETE /v2/<name>/blobs/<digest>: the repository stops serving the blob.
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#deleting-blobs
+func (g *Registry) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) error {
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	if err := g.st.DeleteBlob(g.name, rt.name, d); err != nil {
+		return storeError(err, rt.name)
+	}
+	w.Header().Set("Docker-Content-Digest", d.String())
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// blobLocation is where a stored blob can be fetched; relative, as ACR sends it.
+func blobLocation(name string, d digest.Digest) string {
+	return "/v2/" + name + "/blobs/" + d.String()
+}

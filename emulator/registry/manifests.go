@@ -1,0 +1,175 @@
+package registry
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/opencontainers/go-digest"
+)
+
+// isDigestRef tells digests from tags: a tag can never contain ':'.
+func isDigestRef(ref string) bool { return strings.Contains(ref, ":") }
+
+// resolveManifest finds the manifest a tag or digest names, applying readEnabled locks.
+func (g *Registry) resolveManifest(rt route) (*store.Manifest, error) {
+	if _, err := g.readableRepo(rt.name); err != nil {
+		return nil, err
+	}
+	var d digest.Digest
+	if isDigestRef(rt.ref) {
+		var err error
+		if d, err = parseDigest(rt.ref); err != nil {
+			return nil, err
+		}
+	} else {
+		if !validTag(rt.ref) {
+			return nil, errTagInvalid.WithMessage("invalid tag").WithDetail(map[string]string{"Tag": rt.ref})
+		}
+		t, err := g.st.GetTag(g.name, rt.name, rt.ref)
+		if err != nil {
+			return nil, err
+		}
+		if t == nil {
+			return nil, errManifestUnknownTag(rt.ref)
+		}
+		if !t.Attrs.ReadEnabled {
+			return nil, errDisallowed
+		}
+		d = t.Digest
+	}
+	m, err := g.st.GetManifest(g.name, rt.name, d)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errManifestUnknownDigest(d)
+	}
+	if !m.Attrs.ReadEnabled {
+		return nil, errDisallowed
+	}
+	return m, nil
+}
+
+// getManifest serves GET and HEAD /v2/<name>/manifests/<reference>.
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pulling-manifests
+func (g *Registry) getManifest(w http.ResponseWriter, r *http.Request, rt route) error {
+	m, err := g.resolveManifest(rt)
+	if err != nil {
+		return err
+	}
+	body, ok := g.st.ManifestBytes(m.Digest)
+	if !ok {
+		return errManifestUnknownDigest(m.Digest)
+	}
+	h := w.Header()
+	h.Set("Content-Type", m.MediaType)
+	h.Set("Docker-Content-Digest", m.Digest.String())
+	h.Set("ETag", `"`+m.Digest.String()+`"`)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+	return nil
+}
+
+// putManifest serves PUT /v2/<name>/manifests/<reference>[?tag=...]: every blob and child
+// manifest it refers to must be in the repository; a subject need not be (OCI 1.1).
+// https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pushing-manifests
+func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route) error {
+	var want digest.Digest
+	var tags []string
+	if isDigestRef(rt.ref) {
+		var err error
+		if want, err = parseDigest(rt.ref); err != nil {
+			return err
+		}
+	} else {
+		if !validTag(rt.ref) {
+			return errTagInvalid.WithMessage("invalid tag").WithDetail(map[string]string{"Tag": rt.ref})
+		}
+		tags = append(tags, rt.ref)
+	}
+	paramTags := r.URL.Query()["tag"]
+	for _, t := range paramTags {
+		if !validTag(t) {
+			return errTagInvalid.WithMessage("invalid tag").WithDetail(map[string]string{"Tag": t})
+		}
+	}
+	tags = append(tags, paramTags...)
+
+	body, err := io.ReadAll(io.LimitReader(r.Body, g.maxManifest+1))
+	if err != nil {
+		return errManifestInvalid.WithMessage("failed to read the manifest: " + err.Error())
+	}
+	if int64(len(body)) > g.maxManifest {
+		return errSizeInvalid.WithMessage("manifest exceeds the size limit of " + strconv.FormatInt(g.maxManifest, 10) + " bytes")
+	}
+	p, err := parseManifest(body, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	alg := digest.Canonical
+	if want != "" {
+		alg = want.Algorithm()
+	}
+	d := alg.FromBytes(body)
+	if want != "" && d != want {
+		return errDigestInvalid.WithDetail("digest parsing failed")
+	}
+	m := &store.Manifest{
+		Registry: g.name, Repo: rt.name, Digest: d, MediaType: p.MediaType, Size: int64(len(body)),
+		ArtifactType: p.artifactType(), Annotations: p.Annotations, Blobs: p.Layers, Manifests: p.Manifests,
+		ImageSize: int64(len(body)),
+	}
+	if p.Subject != nil {
+		m.Subject = p.Subject.Digest
+	}
+	if p.Config != nil {
+		m.ConfigMediaType = p.Config.MediaType
+		m.Blobs = append([]store.Descriptor{*p.Config}, p.Layers...)
+		if cfg, ok := g.st.Blobs().Get(p.Config.Digest); ok {
+			m.Platform = platformOf(cfg)
+		}
+	}
+	for _, b := range m.Blobs {
+		if b.Size > 0 {
+			m.ImageSize += b.Size
+		}
+	}
+	if err := g.st.PutManifest(m, body, tags, func(d store.Descriptor) bool { return !d.Foreign }); err != nil {
+		return storeError(err, rt.name)
+	}
+	h := w.Header()
+	if p.Subject != nil {
+		h.Set("OCI-Subject", p.Subject.Digest.String())
+	}
+	for _, t := range paramTags {
+		h.Add("OCI-Tag", t)
+	}
+	return created(w, "/v2/"+rt.name+"/manifests/"+d.String(), d)
+}
+
+// deleteManifest serves DELETE /v2/<name>/manifests/<digest>. ACR refuses deletes by tag on
+// this path (405 UNSUPPORTED); tags are deleted through /acr/v1/<name>/_tags/<tag>.
+func (g *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) error {
+	if !isDigestRef(rt.ref) {
+		return errDeleteByTag
+	}
+	d, err := parseDigest(rt.ref)
+	if err != nil {
+		return err
+	}
+	if _, err := g.st.DeleteManifest(g.name, rt.name, d); err != nil {
+		if err == store.ErrManifestNotFound {
+			return errManifestUnknownDigest(d)
+		}
+		return storeError(err, rt.name)
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}

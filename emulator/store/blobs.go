@@ -1,0 +1,184 @@
+package store
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
+	"github.com/hashicorp/go-memdb"
+	"github.com/opencontainers/go-digest"
+)
+
+// GetBlobLink returns the repository's link to a blob, nil when the repository cannot serve it.
+func (s *Store) GetBlobLink(registry, repo string, d digest.Digest) (*BlobLink, error) {
+	return first[BlobLink](s.db.Txn(false), TableBlobLinks, indexID, registry, repo, string(d))
+}
+
+// link inserts a blob link unless one exists, and reports whether it consumed the caller's
+// reference (false: the caller must release it).
+func (s *Store) link(txn *memdb.Txn, registry, repo string, d digest.Digest, size int64) (bool, error) {
+	existing, err := first[BlobLink](txn, TableBlobLinks, indexID, registry, repo, string(d))
+	if err != nil || existing != nil {
+		return false, err
+	}
+	r, err := s.ensureRepository(txn, registry, repo)
+	if err != nil {
+		return false, err
+	}
+	if !r.Attrs.WriteEnabled {
+		return false, ErrWriteDisabled
+	}
+	l := &BlobLink{Registry: registry, Repo: repo, Digest: d, Size: size, CreatedAt: s.now()}
+	return true, txn.Insert(TableBlobLinks, l)
+}
+
+// PutBlob stores verified bytes for d and links them into the repository.
+func (s *Store) PutBlob(registry, repo string, d digest.Digest, data []byte) error {
+	s.blobs.Put(d, data)
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		used, err := s.link(txn, registry, repo, d, int64(len(data)))
+		if err != nil || !used {
+			s.blobs.Release(d)
+		}
+		return nil, err
+	})
+}
+
+// MountBlob links a blob the registry already holds into repo. from names the source repository;
+// "" mounts from any repository of the registry (the OCI anonymous mount). It reports false when
+// the source does not have the blob.
+func (s *Store) MountBlob(registry, from, repo string, d digest.Digest) (*BlobLink, error) {
+	var out *BlobLink
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		var src *BlobLink
+		var err error
+		if from != "" {
+			src, err = first[BlobLink](txn, TableBlobLinks, indexID, registry, from, string(d))
+		} else {
+			src, err = first[BlobLink](txn, TableBlobLinks, indexDigest, registry, string(d))
+		}
+		if err != nil || src == nil {
+			return nil, err
+		}
+		// The source link holds a reference and cannot vanish inside this transaction.
+		if !s.blobs.Acquire(d) {
+			return nil, fmt.Errorf("store: blob %s linked but not held", d)
+		}
+		used, err := s.link(txn, registry, repo, d, src.Size)
+		if err != nil || !used {
+			s.blobs.Release(d)
+		}
+		out = src
+		return nil, err
+	})
+	return out, err
+}
+
+// DeleteBlob unlinks a blob from the repository.
+func (s *Store) DeleteBlob(registry, repo string, d digest.Digest) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		l, err := first[BlobLink](txn, TableBlobLinks, indexID, registry, repo, string(d))
+		if err != nil {
+			return nil, err
+		}
+		if l == nil {
+			return nil, ErrBlobNotFound
+		}
+		r, err := first[Repository](txn, TableRepositories, indexID, registry, repo)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil && !deletable(r.Attrs) {
+			return nil, ErrDeleteDisabled
+		}
+		return []digest.Digest{d}, txn.Delete(TableBlobLinks, l)
+	})
+}
+
+// CreateUpload opens an upload session whose body may grow to limit bytes.
+func (s *Store) CreateUpload(registry, repo string, limit int64) (*Upload, error) {
+	u := &Upload{ID: newUUID(), Registry: registry, Repo: repo, StartedAt: s.now(), Data: blobstore.NewUpload(limit)}
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		return nil, txn.Insert(TableUploads, u)
+	})
+	return u, err
+}
+
+// GetUpload returns the session when it belongs to the registry and repository, nil otherwise.
+func (s *Store) GetUpload(registry, repo, id string) (*Upload, error) {
+	u, err := first[Upload](s.db.Txn(false), TableUploads, indexID, id)
+	if err != nil || u == nil || u.Registry != registry || u.Repo != repo {
+		return nil, err
+	}
+	return u, nil
+}
+
+// CompleteUpload closes the session and stores its bytes as blob d, which the caller verified.
+func (s *Store) CompleteUpload(u *Upload, d digest.Digest) error {
+	data := u.Data.Bytes()
+	s.blobs.Put(d, data)
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		cur, err := first[Upload](txn, TableUploads, indexID, u.ID)
+		if err != nil || cur == nil {
+			s.blobs.Release(d)
+			if err == nil {
+				err = ErrUploadNotFound
+			}
+			return nil, err
+		}
+		if err := txn.Delete(TableUploads, cur); err != nil {
+			s.blobs.Release(d)
+			return nil, err
+		}
+		used, err := s.link(txn, u.Registry, u.Repo, d, int64(len(data)))
+		if err != nil || !used {
+			s.blobs.Release(d)
+		}
+		return nil, err
+	})
+}
+
+// DeleteUpload cancels a session.
+func (s *Store) DeleteUpload(id string) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		u, err := first[Upload](txn, TableUploads, indexID, id)
+		if err != nil {
+			return nil, err
+		}
+		if u == nil {
+			return nil, ErrUploadNotFound
+		}
+		return nil, txn.Delete(TableUploads, u)
+	})
+}
+
+// PurgeUploads drops sessions started before cutoff, bounding memory held by abandoned pushes.
+func (s *Store) PurgeUploads(cutoff time.Time) (int, error) {
+	n := 0
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		uploads, err := all[Upload](txn, TableUploads, indexID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range uploads {
+			if u.StartedAt.Before(cutoff) {
+				if err := txn.Delete(TableUploads, u); err != nil {
+					return nil, err
+				}
+				n++
+			}
+		}
+		return nil, nil
+	})
+	return n, err
+}
+
+// newUUID returns a random RFC 4122 version 4 UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

@@ -1,0 +1,127 @@
+// Package store holds the emulator's registry state in go-memdb: registries, repositories,
+// manifests, tags, blob links and upload sessions. Blob and manifest bytes live in
+// store/blobstore, referenced by digest and counted, so each digest is kept once per process.
+//
+// Reads return (*T, error) with nil, nil for "absent"; writes return the sentinel errors below,
+// which handlers map to their wire codes. Every write that changes references runs in one memdb
+// write transaction (memdb serialises writers), so concurrent pushes of the same blobs and tags
+// cannot tear state.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
+	"github.com/hashicorp/go-memdb"
+	"github.com/opencontainers/go-digest"
+)
+
+// Sentinel errors of write operations.
+var (
+	ErrRegistryNotFound   = errors.New("registry not found")
+	ErrRepositoryNotFound = errors.New("repository not found")
+	ErrManifestNotFound   = errors.New("manifest not found")
+	ErrTagNotFound        = errors.New("tag not found")
+	ErrBlobNotFound       = errors.New("blob not found")
+	ErrUploadNotFound     = errors.New("upload not found")
+	// ErrWriteDisabled: a changeableAttributes writeEnabled=false forbids the change.
+	ErrWriteDisabled = errors.New("write disabled")
+	// ErrDeleteDisabled: deleteEnabled=false (or writeEnabled=false) forbids the delete.
+	ErrDeleteDisabled = errors.New("delete disabled")
+)
+
+// MissingReferenceError names content a manifest refers to that the repository does not have.
+type MissingReferenceError struct {
+	Digest   digest.Digest
+	Manifest bool // a child manifest (true) or a blob (false)
+}
+
+func (e *MissingReferenceError) Error() string {
+	kind := "blob"
+	if e.Manifest {
+		kind = "manifest"
+	}
+	return fmt.Sprintf("%s %s is not in the repository", kind, e.Digest)
+}
+
+// Store is the emulator's state. Create it with New; it is safe for concurrent use.
+type Store struct {
+	db    *memdb.MemDB
+	blobs *blobstore.Store
+	now   func() time.Time
+}
+
+// New returns an empty store.
+func New() *Store {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		// The schema is static; an error here is a programming mistake caught by any test.
+		panic(fmt.Sprintf("store: invalid schema: %v", err))
+	}
+	return &Store{db: db, blobs: blobstore.New(), now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Blobs gives read access to the content store (Get, Stats, Refs).
+func (s *Store) Blobs() *blobstore.Store { return s.blobs }
+
+// first runs txn.First and converts the result to *T (nil when absent).
+func first[T any](txn *memdb.Txn, table, index string, args ...any) (*T, error) {
+	raw, err := txn.First(table, index, args...)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	return raw.(*T), nil
+}
+
+// all collects every object of an iterator as *T.
+func all[T any](txn *memdb.Txn, table, index string, args ...any) ([]*T, error) {
+	it, err := txn.Get(table, index, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*T
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*T))
+	}
+	return out, nil
+}
+
+// write runs fn in a write transaction and commits when it returns nil. The returned releases
+// are given back to the blobstore only after the commit, so no reader can see a record whose
+// bytes are gone.
+func (s *Store) write(fn func(txn *memdb.Txn) (releases []digest.Digest, err error)) error {
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	releases, err := fn(txn)
+	if err != nil {
+		return err
+	}
+	txn.Commit()
+	for _, d := range releases {
+		s.blobs.Release(d)
+	}
+	return nil
+}
+
+// PutRegistry inserts or replaces a registry record.
+func (s *Store) PutRegistry(r *Registry) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		c := *r
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = s.now()
+		}
+		return nil, txn.Insert(TableRegistries, &c)
+	})
+}
+
+// GetRegistry returns the registry by name, nil when absent.
+func (s *Store) GetRegistry(name string) (*Registry, error) {
+	return first[Registry](s.db.Txn(false), TableRegistries, indexID, name)
+}
+
+// ListRegistries returns every registry by name.
+func (s *Store) ListRegistries() ([]*Registry, error) {
+	return all[Registry](s.db.Txn(false), TableRegistries, indexID)
+}

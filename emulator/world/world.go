@@ -1,0 +1,126 @@
+// Package world describes what an emulator starts with: tenant, subscription and registries.
+// A world is loaded from a YAML or JSON file (--config) or is the embedded default world, whose
+// well-known ids and secrets the README documents.
+package world
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+)
+
+//go:embed default.yaml
+var defaultWorld []byte
+
+// World is the initial state of an emulator.
+type World struct {
+	TenantID       string `json:"tenantId" yaml:"tenantId"`
+	SubscriptionID string `json:"subscriptionId" yaml:"subscriptionId"`
+	ResourceGroup  string `json:"resourceGroup" yaml:"resourceGroup"`
+	Location       string `json:"location" yaml:"location"`
+	// LoginServerSuffix, when set (e.g. ".azurecr.io"), makes each registry's login server
+	// <name><suffix>, routed by the Host header: for docker compose networks and clients that
+	// bring their own name resolution. Empty: login servers are localhost:<port>.
+	LoginServerSuffix string     `json:"loginServerSuffix,omitempty" yaml:"loginServerSuffix,omitempty"`
+	Registries        []Registry `json:"registries" yaml:"registries"`
+}
+
+// Registry is one container registry of the world.
+type Registry struct {
+	Name             string `json:"name" yaml:"name"`
+	SKU              string `json:"sku,omitempty" yaml:"sku,omitempty"`
+	AdminUserEnabled bool   `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
+	AdminPassword    string `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
+	// Port gives the registry an HTTPS listener of its own on the emulator's host, so its
+	// login server is localhost:<port>. 0: the registry is served on the main HTTPS listener
+	// (one registry only may do so).
+	Port int `json:"port,omitempty" yaml:"port,omitempty"`
+}
+
+// Default returns the embedded default world.
+func Default() *World {
+	w, err := Parse(defaultWorld, "default.yaml")
+	if err != nil {
+		panic(fmt.Sprintf("world: embedded default world is invalid: %v", err))
+	}
+	return w
+}
+
+// Load reads a world file; .json files are JSON, anything else YAML.
+func Load(path string) (*World, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b, path)
+}
+
+// Parse decodes and validates a world. Unknown fields are errors, so typos do not pass silently.
+func Parse(b []byte, name string) (*World, error) {
+	var w World
+	var err error
+	if strings.HasSuffix(strings.ToLower(name), ".json") {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&w)
+	} else {
+		err = yaml.UnmarshalWithOptions(b, &w, yaml.Strict())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := w.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &w, nil
+}
+
+// Registry names follow ARM's rule: 5-50 alphanumerics (ACR lowercases login servers; the
+// emulator requires lowercase so names and login servers agree).
+var registryNameRE = regexp.MustCompile(`^[a-z0-9]{5,50}$`)
+
+var skus = map[string]bool{"Basic": true, "Standard": true, "Premium": true}
+
+func (w *World) validate() error {
+	if len(w.Registries) == 0 {
+		return fmt.Errorf("registries: at least one registry is required")
+	}
+	names := map[string]bool{}
+	ports := map[int]bool{}
+	onMain := 0
+	for i := range w.Registries {
+		r := &w.Registries[i]
+		if !registryNameRE.MatchString(r.Name) {
+			return fmt.Errorf("registries[%d].name %q: must be 5-50 lowercase letters and digits", i, r.Name)
+		}
+		if names[r.Name] {
+			return fmt.Errorf("registries[%d].name %q: defined twice", i, r.Name)
+		}
+		names[r.Name] = true
+		if r.SKU == "" {
+			r.SKU = "Premium"
+		}
+		if !skus[r.SKU] {
+			return fmt.Errorf("registries[%d].sku %q: must be Basic, Standard or Premium", i, r.SKU)
+		}
+		switch {
+		case r.Port < 0 || r.Port > 65535:
+			return fmt.Errorf("registries[%d].port %d: out of range", i, r.Port)
+		case r.Port == 0:
+			onMain++
+		case ports[r.Port]:
+			return fmt.Errorf("registries[%d].port %d: used twice", i, r.Port)
+		}
+		ports[r.Port] = true
+	}
+	if onMain > 1 && w.LoginServerSuffix == "" {
+		return fmt.Errorf("registries: %d registries have no port; only one can use the main HTTPS listener (give the others a port, or set loginServerSuffix)", onMain)
+	}
+	return nil
+}
