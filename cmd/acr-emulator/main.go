@@ -1,0 +1,205 @@
+// Command acr-emulator runs an in-memory emulator of a network-restricted Azure Container
+// Registry. With no arguments it serves the embedded default world.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; otherwise the module
+// version (or "dev") is reported.
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `acr-emulator: an in-memory emulator of a network-restricted Azure Container Registry.
+
+Usage:
+  acr-emulator [serve] [flags]     serve the default world (or --config FILE)
+  acr-emulator version             print the version
+  acr-emulator help                show this help
+
+Serve flags (each also read from the environment variable shown):
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "acr-emulator", buildVersion())
+		return 0
+	case "help", "-h", "--help":
+		fs, _ := serveFlags(stderr)
+		fs.Usage()
+		return 0
+	case "scenario":
+		fmt.Fprintln(stderr, "acr-emulator: scenarios are not available in this version yet")
+		return 2
+	}
+	fmt.Fprintf(stderr, "acr-emulator: unknown command %q (try: acr-emulator help)\n", cmd)
+	return 2
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+type serveOptions struct {
+	httpsAddr, httpAddr, dataDir, config, logLevel, logFormat string
+	maxManifest, maxUpload                                    int64
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".acr-emulator")
+	}
+	return ".acr-emulator"
+}
+
+func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
+	o := &serveOptions{}
+	fs := flag.NewFlagSet("acr-emulator serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.httpsAddr, "https-addr", env("ACR_EMULATOR_HTTPS_ADDR", "127.0.0.1:8443"), "main HTTPS listener: registries, and later Entra ID and ARM (ACR_EMULATOR_HTTPS_ADDR)")
+	fs.StringVar(&o.httpAddr, "http-addr", env("ACR_EMULATOR_HTTP_ADDR", "127.0.0.1:8080"), "plain HTTP listener, \"-\" to disable (ACR_EMULATOR_HTTP_ADDR)")
+	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", defaultDataDir()), "where the CA (ca.pem) is kept (ACR_EMULATOR_DATA_DIR)")
+	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
+	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", "info"), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
+	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
+	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
+	fs.Usage = func() {
+		fmt.Fprint(out, usage)
+		fs.PrintDefaults()
+	}
+	return fs, o
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	fs, o := serveFlags(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "acr-emulator: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	logger, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return 2
+	}
+	w := world.Default()
+	if o.config != "" {
+		if w, err = world.Load(o.config); err != nil {
+			fmt.Fprintln(stderr, "acr-emulator: world file:", err)
+			return 2
+		}
+	}
+	emu, err := emulator.New(emulator.Config{
+		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, DataDir: o.dataDir, World: w, Logger: logger,
+		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return 1
+	}
+	if err := emu.Start(); err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return 1
+	}
+	printQuickStart(stdout, emu)
+	logger.Info("ready", "https", emu.HTTPSURL(), "http", emu.HTTPURL(), "version", buildVersion())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	logger.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := emu.Close(shutdown); err != nil {
+		logger.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func printQuickStart(w io.Writer, emu *emulator.Emulator) {
+	regs := emu.Registries()
+	fmt.Fprintf(w, "acr-emulator %s is ready.\n\n", buildVersion())
+	for _, r := range regs {
+		fmt.Fprintf(w, "  registry  %-14s login server %s\n", r.Name, r.LoginServer)
+	}
+	fmt.Fprintf(w, "  CA        %s\n", emu.CA().Path())
+	if u := emu.HTTPURL(); u != "" {
+		fmt.Fprintf(w, "  control   %s/_emulator/health  %s/_emulator/state\n", u, u)
+	}
+	if len(regs) == 0 {
+		return
+	}
+	ls := regs[0].LoginServer
+	fmt.Fprintf(w, `
+Try it:
+  export SSL_CERT_FILE=%s
+  crane copy <some-image-you-can-reach> %s/hello:v1     # or: crane push ./oci-layout %s/hello:v1
+  crane ls %s/hello
+  oras push %s/notes:v1 ./README.md
+
+For docker, trust the CA once:
+  sudo mkdir -p /etc/docker/certs.d/%s && sudo cp %s /etc/docker/certs.d/%s/ca.crt
+
+`, emu.CA().Path(), ls, ls, ls, ls, ls, emu.CA().Path(), ls)
+}

@@ -1,0 +1,74 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// Control endpoints (/_emulator/...) are the emulator's own API for tests and demos; they are
+// not part of Azure and are served on every listener.
+func (e *Emulator) controlRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /_emulator/health", func(w http.ResponseWriter, r *http.Request) {
+		writeControlJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /_emulator/state", e.state)
+}
+
+type repositoryState struct {
+	Name      string   `json:"name"`
+	Tags      []string `json:"tags"`
+	Manifests int      `json:"manifests"`
+}
+
+type registryState struct {
+	RegistryInfo
+	Repositories []repositoryState `json:"repositories"`
+}
+
+// state reports the world and its content, secrets included (the default world's are public).
+func (e *Emulator) state(w http.ResponseWriter, r *http.Request) {
+	out := struct {
+		World      any             `json:"world"`
+		Registries []registryState `json:"registries"`
+		Blobs      struct {
+			Count int   `json:"count"`
+			Bytes int64 `json:"bytes"`
+		} `json:"blobs"`
+	}{World: e.world}
+	for _, info := range e.Registries() {
+		rs := registryState{RegistryInfo: info, Repositories: []repositoryState{}}
+		repos, err := e.st.ListRepositories(info.Name)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, repo := range repos {
+			tags, err := e.st.ListTags(info.Name, repo.Name)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			manifests, _, err := e.st.RepositoryCounts(info.Name, repo.Name)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			names := []string{}
+			for _, t := range tags {
+				names = append(names, t.Name)
+			}
+			rs.Repositories = append(rs.Repositories, repositoryState{Name: repo.Name, Tags: names, Manifests: manifests})
+		}
+		out.Registries = append(out.Registries, rs)
+	}
+	out.Blobs.Count, out.Blobs.Bytes = e.st.Blobs().Stats()
+	writeControlJSON(w, http.StatusOK, out)
+}
+
+func writeControlJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,356 @@
+// Package emulator composes a whole acr-emulator: state, registries, listeners and control
+// endpoints, in one value. Nothing here is package-level state, so a test binary can run many
+// emulators at once (see emulator/emulatortest).
+package emulator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/registry"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
+)
+
+// Config configures an emulator. The zero value of each field means its default.
+type Config struct {
+	// HTTPSAddr is the main HTTPS listener (default 127.0.0.1:8443). Port 0 picks a free port.
+	HTTPSAddr string
+	// HTTPAddr is the plain HTTP listener (default 127.0.0.1:8080); "-" disables it.
+	HTTPAddr string
+	// DataDir holds ca.pem and ca-key.pem. Empty: an in-memory CA that writes nothing.
+	DataDir string
+	// World is the initial state (default world.Default()).
+	World *world.World
+	// Logger receives the emulator's logs (default slog.Default()).
+	Logger *slog.Logger
+	// MaxManifestBytes and MaxUploadBytes bound request bodies (defaults: the registry package's).
+	MaxManifestBytes int64
+	MaxUploadBytes   int64
+	// UploadTTL is how long an idle upload session is kept (default 1h).
+	UploadTTL time.Duration
+}
+
+// RegistryInfo describes a served registry.
+type RegistryInfo struct {
+	Name        string `json:"name"`
+	LoginServer string `json:"loginServer"`
+	URL         string `json:"url"`
+}
+
+// Emulator is one running emulator. Create it with New, then Start; Close stops it.
+type Emulator struct {
+	cfg   Config
+	log   *slog.Logger
+	st    *store.Store
+	ca    *certs.CA
+	world *world.World
+
+	mu         sync.RWMutex
+	registries map[string]*servedRegistry // by name
+	byHost     map[string]*servedRegistry // by login server host[:port], lowercase
+	mainReg    *servedRegistry            // served on the main listener when no Host matches
+
+	servers  []*http.Server
+	httpsURL string
+	httpURL  string
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+type servedRegistry struct {
+	info    RegistryInfo
+	port    int // own listener port, 0 for the main listener
+	handler http.Handler
+}
+
+// New builds an emulator without binding any port.
+func New(cfg Config) (*Emulator, error) {
+	if cfg.HTTPSAddr == "" {
+		cfg.HTTPSAddr = "127.0.0.1:8443"
+	}
+	if cfg.HTTPAddr == "" {
+		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.World == nil {
+		cfg.World = world.Default()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.UploadTTL == 0 {
+		cfg.UploadTTL = time.Hour
+	}
+	var ca *certs.CA
+	var err error
+	if cfg.DataDir != "" {
+		ca, err = certs.LoadOrCreateCA(cfg.DataDir)
+	} else {
+		ca, err = certs.NewEphemeralCA()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("certificate authority: %w", err)
+	}
+	return &Emulator{
+		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
+		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
+		stop: make(chan struct{}),
+	}, nil
+}
+
+// Start binds the listeners, seeds the world and serves until Close.
+func (e *Emulator) Start() error {
+	mainLn, err := net.Listen("tcp", e.cfg.HTTPSAddr)
+	if err != nil {
+		return fmt.Errorf("https listener: %w", err)
+	}
+	listeners := []net.Listener{mainLn}
+	closeAll := func() {
+		for _, l := range listeners {
+			_ = l.Close()
+		}
+	}
+	host, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr)
+	mainPort := mainLn.Addr().(*net.TCPAddr).Port
+	e.httpsURL = "https://" + net.JoinHostPort(urlHost(host), strconv.Itoa(mainPort))
+
+	ownListeners := map[*servedRegistry]net.Listener{}
+	for _, wr := range e.world.Registries {
+		sr := &servedRegistry{port: wr.Port}
+		port := mainPort
+		if wr.Port != 0 {
+			ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(wr.Port)))
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("registry %s listener: %w", wr.Name, err)
+			}
+			listeners = append(listeners, ln)
+			ownListeners[sr] = ln
+			port = ln.Addr().(*net.TCPAddr).Port
+		}
+		if err := e.addRegistry(sr, wr.Name, port); err != nil {
+			closeAll()
+			return err
+		}
+	}
+
+	cert, err := e.ca.Issue(e.certHosts()...)
+	if err != nil {
+		closeAll()
+		return fmt.Errorf("issue certificate: %w", err)
+	}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+
+	e.serve(mainLn, e.dispatch(nil), tlsCfg)
+	for sr, ln := range ownListeners {
+		e.serve(ln, e.dispatch(sr), tlsCfg)
+	}
+	if e.cfg.HTTPAddr != "-" {
+		ln, err := net.Listen("tcp", e.cfg.HTTPAddr)
+		if err != nil {
+			_ = e.Close(context.Background())
+			return fmt.Errorf("http listener: %w", err)
+		}
+		h, p, _ := net.SplitHostPort(ln.Addr().String())
+		e.httpURL = "http://" + net.JoinHostPort(h, p)
+		e.serve(ln, e.dispatch(nil), nil)
+	}
+	e.wg.Add(1)
+	go e.purgeUploads()
+	return nil
+}
+
+func urlHost(h string) string {
+	if h == "" || h == "0.0.0.0" || h == "::" {
+		return "localhost"
+	}
+	return h
+}
+
+func (e *Emulator) addRegistry(sr *servedRegistry, name string, port int) error {
+	login := "localhost:" + strconv.Itoa(port)
+	if e.world.LoginServerSuffix != "" {
+		login = name + e.world.LoginServerSuffix
+	}
+	sr.info = RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
+	if err := e.st.PutRegistry(&store.Registry{Name: name, LoginServer: login}); err != nil {
+		return err
+	}
+	sr.handler = registry.New(e.st, name,
+		registry.WithLogger(e.log.With("registry", name)),
+		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
+		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
+	).Handler()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.registries[name] = sr
+	e.byHost[strings.ToLower(login)] = sr
+	if sr.port == 0 {
+		e.byHost["localhost:"+strconv.Itoa(port)] = sr
+		e.byHost["127.0.0.1:"+strconv.Itoa(port)] = sr
+		e.byHost["[::1]:"+strconv.Itoa(port)] = sr
+		if e.mainReg == nil {
+			e.mainReg = sr
+		}
+	}
+	return nil
+}
+
+func orDefault(v, d int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// certHosts are the names the HTTPS certificate covers.
+func (e *Emulator) certHosts() []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr); h != "" && h != "0.0.0.0" && h != "::" && h != "localhost" && h != "127.0.0.1" {
+		hosts = append(hosts, h)
+	}
+	if s := e.world.LoginServerSuffix; s != "" {
+		hosts = append(hosts, "*"+s)
+		for _, r := range e.world.Registries {
+			hosts = append(hosts, r.Name+s)
+		}
+	}
+	return hosts
+}
+
+func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	e.servers = append(e.servers, srv)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("listener stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// dispatch routes a request to the control endpoints or to a registry by Host header, falling
+// back to the listener's own registry (own != nil) or the main registry.
+func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
+	control := http.NewServeMux()
+	e.controlRoutes(control)
+	// No ServeMux in front of the registry: it would answer unclean paths (.., //) with
+	// redirects, where the registry must answer NAME_INVALID itself.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_emulator/") {
+			control.ServeHTTP(w, r)
+			return
+		}
+		sr := e.registryFor(r.Host, own)
+		if sr == nil {
+			httpx.WriteRegistryError(w, r, httpx.NewRegistryError(http.StatusNotFound, "NAME_UNKNOWN",
+				fmt.Sprintf("no registry is served at %q", r.Host)))
+			return
+		}
+		sr.handler.ServeHTTP(w, r)
+	})
+	return httpx.Observe(e.log, func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteRegistryError(w, r, errors.New("panic"))
+	})(h)
+}
+
+func (e *Emulator) registryFor(host string, own *servedRegistry) *servedRegistry {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	host = strings.ToLower(host)
+	if sr, ok := e.byHost[host]; ok {
+		return sr
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		if sr, ok := e.byHost[h]; ok {
+			return sr
+		}
+	}
+	if own != nil {
+		return own
+	}
+	return e.mainReg
+}
+
+// purgeUploads bounds memory held by abandoned upload sessions.
+func (e *Emulator) purgeUploads() {
+	defer e.wg.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case now := <-t.C:
+			if n, err := e.st.PurgeUploads(now.Add(-e.cfg.UploadTTL)); err == nil && n > 0 {
+				e.log.Info("dropped idle upload sessions", "count", n)
+			}
+		}
+	}
+}
+
+// Close shuts the listeners down gracefully, waiting for in-flight requests until ctx ends.
+func (e *Emulator) Close(ctx context.Context) error {
+	select {
+	case <-e.stop:
+		return nil
+	default:
+		close(e.stop)
+	}
+	var errs []error
+	for _, s := range e.servers {
+		if err := s.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// HTTPSURL is the main HTTPS listener's base URL, e.g. https://127.0.0.1:8443.
+func (e *Emulator) HTTPSURL() string { return e.httpsURL }
+
+// HTTPURL is the plain HTTP listener's base URL ("" when disabled).
+func (e *Emulator) HTTPURL() string { return e.httpURL }
+
+// CA is the certificate authority of the HTTPS listeners.
+func (e *Emulator) CA() *certs.CA { return e.ca }
+
+// Store gives in-process access to the state (fixtures and seeding helpers).
+func (e *Emulator) Store() *store.Store { return e.st }
+
+// World is the world the emulator started with.
+func (e *Emulator) World() *world.World { return e.world }
+
+// Registries lists the served registries in world order.
+func (e *Emulator) Registries() []RegistryInfo {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var out []RegistryInfo
+	for _, r := range e.world.Registries {
+		if sr, ok := e.registries[r.Name]; ok {
+			out = append(out, sr.info)
+		}
+	}
+	return out
+}
