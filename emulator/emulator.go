@@ -62,7 +62,7 @@ type Emulator struct {
 	byHost     map[string]*servedRegistry // by login server host[:port], lowercase
 	mainReg    *servedRegistry            // served on the main listener when no Host matches
 
-	servers  []*http.Server
+	servers  []server
 	httpsURL string
 	httpURL  string
 	stop     chan struct{}
@@ -230,8 +230,10 @@ func (e *Emulator) certHosts() []string {
 }
 
 func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
+	tracker := &connTracker{conns: map[net.Conn]http.ConnState{}}
 	srv := &http.Server{
 		Handler:           h,
+		ConnState:         tracker.set,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
@@ -239,7 +241,7 @@ func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	e.servers = append(e.servers, srv)
+	e.servers = append(e.servers, server{srv, tracker})
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -319,6 +321,9 @@ func (e *Emulator) Close(ctx context.Context) error {
 	}
 	var errs []error
 	for _, s := range e.servers {
+		// Shutdown waits 5s for connections that never sent a request (clients dial ahead);
+		// nothing is in flight on them, so close them first.
+		s.tracker.closeNew()
 		if err := s.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -353,4 +358,35 @@ func (e *Emulator) Registries() []RegistryInfo {
 		}
 	}
 	return out
+}
+
+type server struct {
+	*http.Server
+	tracker *connTracker
+}
+
+// connTracker follows connection states so shutdown can drop never-used connections at once.
+type connTracker struct {
+	mu    sync.Mutex
+	conns map[net.Conn]http.ConnState
+}
+
+func (t *connTracker) set(c net.Conn, st http.ConnState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if st == http.StateClosed || st == http.StateHijacked {
+		delete(t.conns, c)
+		return
+	}
+	t.conns[c] = st
+}
+
+func (t *connTracker) closeNew() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c, st := range t.conns {
+		if st == http.StateNew {
+			_ = c.Close()
+		}
+	}
 }

@@ -1,0 +1,89 @@
+package emulatortest_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Two emulators in one test binary do not share state.
+func TestIsolatedEmulators(t *testing.T) {
+	a, b := emulatortest.New(t), emulatortest.New(t)
+	img, _ := random.Image(512, 2)
+	ref, err := name.ParseReference(a.Registry().Host + "/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, remote.WithTransport(a.Transport())); err != nil {
+		t.Fatalf("push to a: %v", err)
+	}
+	if _, err := remote.Image(ref, remote.WithTransport(a.Transport())); err != nil {
+		t.Fatalf("pull from a: %v", err)
+	}
+	refB, _ := name.ParseReference(b.Registry().Host + "/app:v1")
+	if _, err := remote.Image(refB, remote.WithTransport(b.Transport())); err == nil {
+		t.Fatal("b serves an image pushed to a")
+	}
+}
+
+// A world with a login-server suffix serves <name>.azurecr.io through the fixture's transport,
+// and a registry with its own port gets its own login server.
+func TestWorldWithRealLookingNames(t *testing.T) {
+	w := &world.World{
+		LoginServerSuffix: ".azurecr.io",
+		Registries:        []world.Registry{{Name: "myregistry", SKU: "Premium"}, {Name: "otherregistry", SKU: "Basic"}},
+	}
+	emu := emulatortest.New(t, emulatortest.WithWorld(w))
+	img, _ := random.Image(256, 1)
+	for _, r := range []string{"myregistry", "otherregistry"} {
+		host := emu.Registry(r).Host
+		if host != r+".azurecr.io" {
+			t.Fatalf("login server = %q", host)
+		}
+		ref, _ := name.ParseReference(host + "/app:" + r)
+		if err := remote.Write(ref, img, remote.WithTransport(emu.Transport())); err != nil {
+			t.Fatalf("push to %s: %v", host, err)
+		}
+	}
+	// Each registry sees only its own tag.
+	ref, _ := name.ParseReference("myregistry.azurecr.io/app")
+	tags, err := remote.List(ref.Context(), remote.WithTransport(emu.Transport()))
+	if err != nil || len(tags) != 1 || tags[0] != "myregistry" {
+		t.Fatalf("tags in myregistry = %v, %v", tags, err)
+	}
+}
+
+func TestControlEndpoints(t *testing.T) {
+	emu := emulatortest.New(t)
+	res, err := http.Get(emu.HTTPURL() + "/_emulator/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("health = %d", res.StatusCode)
+	}
+	res, err = emu.Client().Get(emu.HTTPSURL() + "/_emulator/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var state struct {
+		Registries []struct {
+			Name        string `json:"name"`
+			LoginServer string `json:"loginServer"`
+		} `json:"registries"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&state); err != nil {
+		t.Fatal(err)
+	}
+	if len(state.Registries) != 1 || state.Registries[0].Name != "myregistry" || state.Registries[0].LoginServer != emu.Registry().Host {
+		t.Fatalf("state = %+v", state)
+	}
+}
