@@ -41,8 +41,10 @@ conformance: build
 
 test: lint test-unit test-e2e
 
+# Go benchmarks; e2e/bench runs each case against acr-emulator and go-containerregistry's
+# in-memory registry side by side (pipe through benchstat to compare runs).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v /e2e/conformance)
 
 clean:
 	rm -rf bin build
