@@ -4,11 +4,14 @@
 GO        ?= go
 BIN       := bin/acr-emulator
 TOOLS_BIN := $(CURDIR)/build/tools/bin
-CRANE_VERSION := v0.22.1
+CRANE_VERSION  := v0.22.1
+ORAS_VERSION   := v1.3.6
+REGCTL_VERSION := v0.11.7
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build run test test-unit test-e2e conformance bench lint tools clean
+.PHONY: all build run test test-unit test-e2e conformance bench lint tools apt-tools clean
 
 all: build
 
@@ -18,10 +21,26 @@ build:
 run: build
 	./$(BIN)
 
-tools: $(TOOLS_BIN)/crane
+tools: $(TOOLS_BIN)/crane $(TOOLS_BIN)/oras $(TOOLS_BIN)/regctl apt-tools
 
 $(TOOLS_BIN)/crane:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+$(TOOLS_BIN)/oras:
+	GOBIN=$(TOOLS_BIN) $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+
+$(TOOLS_BIN)/regctl:
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
+
+# Debian packages, installed only when a command is missing.
+APT_TOOLS := skopeo:skopeo
+apt-tools:
+	@missing=""; for pair in $(APT_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 
 lint:
 	$(GO) vet ./...
@@ -33,7 +52,7 @@ test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 test-e2e: build tools
-	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) CRANE=$(TOOLS_BIN)/crane \
+	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) CRANE=$(TOOLS_BIN)/crane ORAS=$(TOOLS_BIN)/oras REGCTL=$(TOOLS_BIN)/regctl \
 		$(GO) test -count=1 -timeout 20m ./e2e/...
 
 conformance: build

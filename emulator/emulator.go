@@ -18,6 +18,7 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/registry"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
@@ -239,7 +240,7 @@ func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
 	}
 	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
+		ln = sniff.New(ln, tlsCfg)
 	}
 	e.servers = append(e.servers, server{srv, tracker})
 	e.wg.Add(1)

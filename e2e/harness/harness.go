@@ -220,12 +220,28 @@ func (e *Emulator) Run(t testing.TB, name string, args ...string) string {
 	return out
 }
 
+// RunIn is Run in working directory dir.
+func (e *Emulator) RunIn(t testing.TB, dir, name string, args ...string) string {
+	t.Helper()
+	out, err := e.tryRun(t, dir, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
 // TryRun is Run without failing: for commands that are expected to fail.
 func (e *Emulator) TryRun(t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	return e.tryRun(t, "", name, args...)
+}
+
+func (e *Emulator) tryRun(t testing.TB, dir, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
 	cmd.Env = e.Env(t)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
