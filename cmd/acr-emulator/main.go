@@ -50,8 +50,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "acr-emulator", buildVersion())
 		return 0
-	case "help", "-h", "--help":
-		fs, _ := serveFlags(stderr)
+	case "help":
+		fs, _ := serveFlags(stdout)
 		fs.Usage()
 		return 0
 	case "scenario":
