@@ -151,19 +151,5 @@ func (s *Store) DeleteManifest(registry, repo string, d digest.Digest) ([]string
 
 // UpdateManifestAttributes applies a changeableAttributes patch to a manifest.
 func (s *Store) UpdateManifestAttributes(registry, repo string, d digest.Digest, p AttributesPatch) (*Manifest, error) {
-	var out *Manifest
-	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		m, err := first[Manifest](txn, TableManifests, indexID, registry, repo, string(d))
-		if err != nil {
-			return nil, err
-		}
-		if m == nil {
-			return nil, ErrManifestNotFound
-		}
-		out = m.Copy()
-		out.Attrs = p.Apply(out.Attrs)
-		out.UpdatedAt = s.now()
-		return nil, txn.Insert(TableManifests, out)
-	})
-	return out, err
+	return updateAttributes[Manifest](s, TableManifests, ErrManifestNotFound, p, registry, repo, string(d))
 }

@@ -46,21 +46,7 @@ func (s *Store) touchRepository(txn *memdb.Txn, repo *Repository) error {
 
 // UpdateRepositoryAttributes applies a changeableAttributes patch.
 func (s *Store) UpdateRepositoryAttributes(registry, name string, p AttributesPatch) (*Repository, error) {
-	var out *Repository
-	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		repo, err := first[Repository](txn, TableRepositories, indexID, registry, name)
-		if err != nil {
-			return nil, err
-		}
-		if repo == nil {
-			return nil, ErrRepositoryNotFound
-		}
-		out = repo.Copy()
-		out.Attrs = p.Apply(out.Attrs)
-		out.UpdatedAt = s.now()
-		return nil, txn.Insert(TableRepositories, out)
-	})
-	return out, err
+	return updateAttributes[Repository](s, TableRepositories, ErrRepositoryNotFound, p, registry, name)
 }
 
 // DeletedRepository lists what a repository delete removed, as ACR reports it.

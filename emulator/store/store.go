@@ -105,6 +105,29 @@ func (s *Store) write(fn func(txn *memdb.Txn) (releases []digest.Digest, err err
 	return nil
 }
 
+// updateAttributes patches the changeableAttributes of the record with the given id, on a copy
+// (stored values are immutable).
+func updateAttributes[T any, PT interface {
+	*T
+	patchable
+}](s *Store, table string, missing error, p AttributesPatch, id ...any) (*T, error) {
+	var out *T
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		cur, err := first[T](txn, table, indexID, id...)
+		if err != nil {
+			return nil, err
+		}
+		if cur == nil {
+			return nil, missing
+		}
+		c := *cur
+		PT(&c).applyPatch(p, s.now())
+		out = &c
+		return nil, txn.Insert(table, out)
+	})
+	return out, err
+}
+
 // PutRegistry inserts or replaces a registry record.
 func (s *Store) PutRegistry(r *Registry) error {
 	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {

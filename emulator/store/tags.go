@@ -39,19 +39,5 @@ func (s *Store) DeleteTag(registry, repo, name string) error {
 
 // UpdateTagAttributes applies a changeableAttributes patch to a tag.
 func (s *Store) UpdateTagAttributes(registry, repo, name string, p AttributesPatch) (*Tag, error) {
-	var out *Tag
-	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		t, err := first[Tag](txn, TableTags, indexID, registry, repo, name)
-		if err != nil {
-			return nil, err
-		}
-		if t == nil {
-			return nil, ErrTagNotFound
-		}
-		out = t.Copy()
-		out.Attrs = p.Apply(out.Attrs)
-		out.UpdatedAt = s.now()
-		return nil, txn.Insert(TableTags, out)
-	})
-	return out, err
+	return updateAttributes[Tag](s, TableTags, ErrTagNotFound, p, registry, repo, name)
 }

@@ -52,6 +52,21 @@ func (p AttributesPatch) Apply(a Attributes) Attributes {
 	return a
 }
 
+// patchable records carry changeableAttributes and a last-update time.
+type patchable interface {
+	applyPatch(p AttributesPatch, now time.Time)
+}
+
+func (r *Repository) applyPatch(p AttributesPatch, now time.Time) {
+	r.Attrs, r.UpdatedAt = p.Apply(r.Attrs), now
+}
+func (m *Manifest) applyPatch(p AttributesPatch, now time.Time) {
+	m.Attrs, m.UpdatedAt = p.Apply(m.Attrs), now
+}
+func (t *Tag) applyPatch(p AttributesPatch, now time.Time) {
+	t.Attrs, t.UpdatedAt = p.Apply(t.Attrs), now
+}
+
 // Repository is a named collection of manifests, tags and blob links in one registry.
 type Repository struct {
 	Registry  string
