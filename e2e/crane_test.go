@@ -136,3 +136,35 @@ func TestCraneErrors(t *testing.T) {
 		t.Fatalf("delete by tag: err=%v output=%s", err, out)
 	}
 }
+
+// TestMultipleRegistries serves two registries from one process, each with its own login
+// server, and copies an image from one to the other.
+func TestMultipleRegistries(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	otherAddr := harness.FreeAddr(t)
+	_, otherPort, _ := strings.Cut(otherAddr, ":")
+	world := filepath.Join(t.TempDir(), "world.yaml")
+	body := "registries:\n  - name: myregistry\n  - name: otherregistry\n    sku: Standard\n    port: " + otherPort + "\n"
+	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emu := harness.Start(t, harness.WithArgs("--config", world))
+	other := "localhost:" + otherPort
+
+	src := t.TempDir()
+	want := writeLayout(t, src, 2)
+	emu.Run(t, crane, "push", src, emu.RegistryHost()+"/app:v1")
+	emu.Run(t, crane, "copy", emu.RegistryHost()+"/app:v1", other+"/mirror/app:v1")
+	if got := strings.TrimSpace(emu.Run(t, crane, "digest", other+"/mirror/app:v1")); got != want.String() {
+		t.Fatalf("digest in otherregistry = %s, want %s", got, want)
+	}
+	if got := strings.Fields(emu.Run(t, crane, "catalog", emu.RegistryHost())); len(got) != 1 || got[0] != "app" {
+		t.Fatalf("myregistry catalog = %v", got)
+	}
+	if got := strings.Fields(emu.Run(t, crane, "catalog", other)); len(got) != 1 || got[0] != "mirror/app" {
+		t.Fatalf("otherregistry catalog = %v", got)
+	}
+	if !strings.Contains(emu.Logs(), "otherregistry") || !strings.Contains(emu.Logs(), "login server "+other) {
+		t.Fatalf("startup output does not list otherregistry at %s:\n%s", other, emu.Logs())
+	}
+}

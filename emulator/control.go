@@ -12,6 +12,14 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		writeControlJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /_emulator/state", e.state)
+	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
+		if err := e.st.Reset(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		e.log.Info("state reset: all repositories, manifests, tags and blobs removed")
+		writeControlJSON(w, http.StatusOK, map[string]string{"status": "reset"})
+	})
 }
 
 type repositoryState struct {

@@ -87,3 +87,30 @@ func TestControlEndpoints(t *testing.T) {
 		t.Fatalf("state = %+v", state)
 	}
 }
+
+func TestReset(t *testing.T) {
+	emu := emulatortest.New(t)
+	img, _ := random.Image(256, 1)
+	ref, _ := name.ParseReference(emu.Registry().Host + "/app:v1")
+	if err := remote.Write(ref, img, remote.WithTransport(emu.Transport())); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Post(emu.HTTPURL()+"/_emulator/reset", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("reset = %d", res.StatusCode)
+	}
+	if _, err := remote.Image(ref, remote.WithTransport(emu.Transport())); err == nil {
+		t.Fatal("image still served after reset")
+	}
+	if n, b := emu.Store().Blobs().Stats(); n != 0 || b != 0 {
+		t.Fatalf("blobs after reset: %d (%d bytes)", n, b)
+	}
+	// The registry still works after a reset.
+	if err := remote.Write(ref, img, remote.WithTransport(emu.Transport())); err != nil {
+		t.Fatalf("push after reset: %v", err)
+	}
+}
