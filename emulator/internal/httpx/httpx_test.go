@@ -74,6 +74,17 @@ func TestObserveRecoversAndSetsHeaders(t *testing.T) {
 	if res.Header.Get("Docker-Distribution-Api-Version") != "registry/2.0" || len(res.Header.Values("Access-Control-Expose-Headers")) != 4 {
 		t.Fatalf("ACR headers missing: %v", res.Header)
 	}
+	if _, ok := res.Header["X-Ms-Request-Id"]; ok {
+		t.Fatal("a read carries X-Ms-Request-Id")
+	}
+	res, err = http.Post(srv.URL+"/write", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("X-Ms-Request-Id") == "" || len(res.Header.Values("X-Ms-Client-Request-Id")) != 1 {
+		t.Fatalf("write operation headers missing: %v", res.Header)
+	}
 	res, err = http.Get(srv.URL + "/boom")
 	if err != nil {
 		t.Fatal(err)

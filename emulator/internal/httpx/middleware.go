@@ -99,6 +99,11 @@ func ACRHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		h.Set("Server", "openresty")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// ACR tags write operations with a request id and echoes an (empty) client id.
+			h.Set("X-Ms-Request-Id", NewCorrelationID())
+			h["X-Ms-Client-Request-Id"] = []string{""}
+		}
 		next.ServeHTTP(w, r)
 	})
 }
