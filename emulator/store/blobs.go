@@ -1,10 +1,10 @@
 package store
 
 import (
-	"crypto/rand"
 	"fmt"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
 	"github.com/hashicorp/go-memdb"
 	"github.com/opencontainers/go-digest"
@@ -98,7 +98,7 @@ func (s *Store) DeleteBlob(registry, repo string, d digest.Digest) error {
 
 // CreateUpload opens an upload session whose body may grow to limit bytes.
 func (s *Store) CreateUpload(registry, repo string, limit int64) (*Upload, error) {
-	u := &Upload{ID: newUUID(), Registry: registry, Repo: repo, StartedAt: s.now(), Data: blobstore.NewUpload(limit)}
+	u := &Upload{ID: ids.NewGUID(), Registry: registry, Repo: repo, StartedAt: s.now(), Data: blobstore.NewUpload(limit)}
 	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		return nil, txn.Insert(TableUploads, u)
 	})
@@ -172,13 +172,4 @@ func (s *Store) PurgeUploads(cutoff time.Time) (int, error) {
 		return nil, nil
 	})
 	return n, err
-}
-
-// newUUID returns a random RFC 4122 version 4 UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

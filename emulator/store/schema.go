@@ -15,10 +15,14 @@ const (
 	TableTags         = "tags"
 	TableBlobLinks    = "blob_links"
 	TableUploads      = "uploads"
+	TablePrincipals   = "principals"
+	TableAssignments  = "role_assignments"
 
 	indexID      = "id"
 	indexDigest  = "digest"
 	indexSubject = "subject"
+	indexAppID   = "app_id"
+	indexPrinc   = "principal"
 )
 
 type tableFactory func() *memdb.TableSchema
@@ -31,6 +35,8 @@ func schema() *memdb.DBSchema {
 		tagsTableSchema,
 		blobLinksTableSchema,
 		uploadsTableSchema,
+		principalsTableSchema,
+		assignmentsTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {
@@ -115,6 +121,30 @@ func uploadsTableSchema() *memdb.TableSchema {
 		Indexes: map[string]*memdb.IndexSchema{
 			// id: the upload session UUID; sessions are checked against registry and repository on use.
 			indexID: {Name: indexID, Unique: true, Indexer: str("ID")},
+		},
+	}
+}
+
+func principalsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TablePrincipals,
+		Indexes: map[string]*memdb.IndexSchema{
+			// id: the object id, what role assignments and Entra's oid claim name.
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ObjectID", Lowercase: true}},
+			// app_id: the client id, what token requests and Basic credentials name.
+			indexAppID: {Name: indexAppID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "AppID", Lowercase: true}},
+		},
+	}
+}
+
+func assignmentsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableAssignments,
+		Indexes: map[string]*memdb.IndexSchema{
+			// id: the full assignment id (scope + name), compared case-insensitively as ARM does.
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID", Lowercase: true}},
+			// principal: a principal's assignments, evaluated on every token request.
+			indexPrinc: {Name: indexPrinc, Indexer: &memdb.StringFieldIndex{Field: "PrincipalID", Lowercase: true}},
 		},
 	}
 }

@@ -10,11 +10,72 @@ import (
 // Stored values are immutable once inserted: to change one, Copy it, modify the copy and insert
 // the copy in a write transaction.
 
-// Registry is the data-plane view of a registry: enough to route and store content.
+// Registry is a registry's record: routing, and the settings the data plane enforces. The ARM
+// management plane changes these; every request reads them afresh, so changes apply at once.
 type Registry struct {
 	Name        string
 	LoginServer string
+	ID          string // ARM resource id
+	SKU         string
 	CreatedAt   time.Time
+
+	AdminUserEnabled     bool
+	AdminUsername        string
+	AdminPasswords       [2]string // "password" and "password2"
+	AnonymousPullEnabled bool
+	// AuthAsARM is the azureADAuthenticationAsArmPolicy: when false, /oauth2/exchange accepts
+	// only Entra tokens for the ACR audience.
+	AuthAsARM          bool
+	RoleAssignmentMode string // "LegacyRegistryPermissions" or "AbacRepositoryPermissions"
+}
+
+// Copy returns a shallow copy (arrays are values).
+func (r *Registry) Copy() *Registry { c := *r; return &c }
+
+// PrincipalKind tells service principals, managed identities and users apart.
+type PrincipalKind string
+
+// Principal kinds, as Entra and ARM name them.
+const (
+	KindServicePrincipal PrincipalKind = "ServicePrincipal"
+	KindManagedIdentity  PrincipalKind = "ManagedIdentity"
+	KindUser             PrincipalKind = "User"
+)
+
+// Principal is an Entra identity of the emulated tenant.
+type Principal struct {
+	ObjectID    string // principal (object) id
+	AppID       string // client id
+	TenantID    string
+	DisplayName string
+	Kind        PrincipalKind
+	Secrets     []string // client secrets of a service principal
+	// ResourceID is, for a managed identity, the ARM id of the user-assigned identity or of
+	// the resource owning a system-assigned one (the xms_mirid claim).
+	ResourceID string
+	// Federated lists workload-identity credentials: "issuer|subject" pairs.
+	Federated []FederatedCredential
+}
+
+// FederatedCredential accepts client assertions from an external issuer for one subject.
+type FederatedCredential struct {
+	Issuer, Subject string
+	Audiences       []string
+}
+
+// RoleAssignment grants a role to a principal at a scope.
+type RoleAssignment struct {
+	ID               string // full ARM id: <scope>/providers/Microsoft.Authorization/roleAssignments/<name>
+	Name             string // GUID
+	Scope            string
+	RoleDefinitionID string // full id
+	PrincipalID      string
+	PrincipalType    string
+	Condition        string
+	ConditionVersion string
+	Description      string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // Attributes are ACR's changeableAttributes, enforced on repositories, manifests and tags.

@@ -27,8 +27,26 @@ type World struct {
 	// LoginServerSuffix, when set (e.g. ".azurecr.io"), makes each registry's login server
 	// <name><suffix>, routed by the Host header: for docker compose networks and clients that
 	// bring their own name resolution. Empty: login servers are localhost:<port>.
-	LoginServerSuffix string     `json:"loginServerSuffix,omitempty" yaml:"loginServerSuffix,omitempty"`
-	Registries        []Registry `json:"registries" yaml:"registries"`
+	LoginServerSuffix string             `json:"loginServerSuffix,omitempty" yaml:"loginServerSuffix,omitempty"`
+	Registries        []Registry         `json:"registries" yaml:"registries"`
+	ServicePrincipals []ServicePrincipal `json:"servicePrincipals,omitempty" yaml:"servicePrincipals,omitempty"`
+	RoleAssignments   []RoleAssignment   `json:"roleAssignments,omitempty" yaml:"roleAssignments,omitempty"`
+}
+
+// ServicePrincipal is an Entra application with a client secret.
+type ServicePrincipal struct {
+	Name     string `json:"name" yaml:"name"`
+	ClientID string `json:"clientId" yaml:"clientId"`
+	ObjectID string `json:"objectId,omitempty" yaml:"objectId,omitempty"` // default: derived from the client id
+	Secret   string `json:"secret" yaml:"secret"`
+}
+
+// RoleAssignment grants a built-in role (name or GUID) to a principal (name, client id or
+// object id) at a scope: "subscription", "resourceGroup", a registry name, or a full ARM id.
+type RoleAssignment struct {
+	Principal string `json:"principal" yaml:"principal"`
+	Role      string `json:"role" yaml:"role"`
+	Scope     string `json:"scope" yaml:"scope"`
 }
 
 // Registry is one container registry of the world.
@@ -37,6 +55,13 @@ type Registry struct {
 	SKU              string `json:"sku,omitempty" yaml:"sku,omitempty"`
 	AdminUserEnabled bool   `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
 	AdminPassword    string `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
+	AdminPassword2   string `json:"adminPassword2,omitempty" yaml:"adminPassword2,omitempty"`
+	// AnonymousPullEnabled lets anyone pull (Standard and Premium only, as on Azure).
+	AnonymousPullEnabled bool `json:"anonymousPullEnabled,omitempty" yaml:"anonymousPullEnabled,omitempty"`
+	// AuthenticationAsArm (default true) lets /oauth2/exchange accept ARM-audience Entra tokens.
+	AuthenticationAsArm *bool `json:"authenticationAsArm,omitempty" yaml:"authenticationAsArm,omitempty"`
+	// RoleAssignmentMode: LegacyRegistryPermissions (default) or AbacRepositoryPermissions.
+	RoleAssignmentMode string `json:"roleAssignmentMode,omitempty" yaml:"roleAssignmentMode,omitempty"`
 	// Port gives the registry an HTTPS listener of its own on the emulator's host, so its
 	// login server is localhost:<port>. 0: the registry is served on the main HTTPS listener
 	// (one registry only may do so).
@@ -85,6 +110,8 @@ func Parse(b []byte, name string) (*World, error) {
 // emulator requires lowercase so names and login servers agree).
 var registryNameRE = regexp.MustCompile(`^[a-z0-9]{5,50}$`)
 
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
 var skus = map[string]bool{"Basic": true, "Standard": true, "Premium": true}
 
 func (w *World) validate() error {
@@ -119,8 +146,64 @@ func (w *World) validate() error {
 		}
 		ports[r.Port] = true
 	}
+	for i := range w.Registries {
+		r := &w.Registries[i]
+		switch r.RoleAssignmentMode {
+		case "":
+			r.RoleAssignmentMode = "LegacyRegistryPermissions"
+		case "LegacyRegistryPermissions", "AbacRepositoryPermissions":
+		default:
+			return fmt.Errorf("registries[%d].roleAssignmentMode %q: must be LegacyRegistryPermissions or AbacRepositoryPermissions", i, r.RoleAssignmentMode)
+		}
+		if r.AnonymousPullEnabled && r.SKU == "Basic" {
+			return fmt.Errorf("registries[%d]: anonymous pull needs the Standard or Premium SKU", i)
+		}
+	}
+	principals := map[string]bool{}
+	for i, sp := range w.ServicePrincipals {
+		if sp.Name == "" || !guidRE.MatchString(sp.ClientID) || (sp.ObjectID != "" && !guidRE.MatchString(sp.ObjectID)) || sp.Secret == "" {
+			return fmt.Errorf("servicePrincipals[%d]: name, a GUID clientId and a secret are required (objectId, if given, is a GUID)", i)
+		}
+		for _, k := range []string{sp.Name, strings.ToLower(sp.ClientID), strings.ToLower(sp.ObjectID)} {
+			if k != "" && principals[k] {
+				return fmt.Errorf("servicePrincipals[%d]: %q is used twice", i, k)
+			}
+			principals[k] = true
+		}
+	}
+	for i, ra := range w.RoleAssignments {
+		if ra.Principal == "" || ra.Role == "" || ra.Scope == "" {
+			return fmt.Errorf("roleAssignments[%d]: principal, role and scope are required", i)
+		}
+	}
 	if onMain > 1 && w.LoginServerSuffix == "" {
 		return fmt.Errorf("registries: %d registries have no port; only one can use the main HTTPS listener (give the others a port, or set loginServerSuffix)", onMain)
 	}
 	return nil
+}
+
+// RegistryID is the ARM id of a registry of this world.
+func (w *World) RegistryID(name string) string {
+	return w.ResourceGroupID() + "/providers/Microsoft.ContainerRegistry/registries/" + name
+}
+
+// SubscriptionScope is the ARM id of the subscription.
+func (w *World) SubscriptionScope() string { return "/subscriptions/" + w.SubscriptionID }
+
+// ResourceGroupID is the ARM id of the world's resource group.
+func (w *World) ResourceGroupID() string {
+	return w.SubscriptionScope() + "/resourceGroups/" + w.ResourceGroup
+}
+
+// ResolveScope turns a role assignment scope of the world file into an ARM id.
+func (w *World) ResolveScope(scope string) string {
+	switch {
+	case strings.HasPrefix(scope, "/"):
+		return scope
+	case strings.EqualFold(scope, "subscription"):
+		return w.SubscriptionScope()
+	case strings.EqualFold(scope, "resourceGroup"):
+		return w.ResourceGroupID()
+	}
+	return w.RegistryID(scope)
 }

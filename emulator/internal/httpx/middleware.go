@@ -2,22 +2,16 @@ package httpx
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 )
 
 // NewCorrelationID returns a random GUID, the form of ACR's X-Ms-Correlation-Request-Id.
-func NewCorrelationID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func NewCorrelationID() string { return ids.NewGUID() }
 
 type statusRecorder struct {
 	http.ResponseWriter
@@ -87,6 +81,10 @@ func CorrelationID(ctx context.Context) string {
 func ACRHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if h.Get("Docker-Distribution-Api-Version") != "" {
+			next.ServeHTTP(w, r) // already set by an outer layer (the token gate)
+			return
+		}
 		h.Set("Docker-Distribution-Api-Version", "registry/2.0")
 		id := CorrelationID(r.Context())
 		if id == "" {

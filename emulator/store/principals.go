@@ -1,0 +1,102 @@
+package store
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/opencontainers/go-digest"
+)
+
+// ErrConflict: a record with the same identity already exists.
+var ErrConflict = errors.New("conflict")
+
+// PutPrincipal inserts or replaces a principal.
+func (s *Store) PutPrincipal(p *Principal) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		c := *p
+		return nil, txn.Insert(TablePrincipals, &c)
+	})
+}
+
+// GetPrincipal returns a principal by object id, nil when absent.
+func (s *Store) GetPrincipal(objectID string) (*Principal, error) {
+	return first[Principal](s.db.Txn(false), TablePrincipals, indexID, strings.ToLower(objectID))
+}
+
+// PrincipalByAppID returns a principal by client id, nil when absent.
+func (s *Store) PrincipalByAppID(appID string) (*Principal, error) {
+	return first[Principal](s.db.Txn(false), TablePrincipals, indexAppID, strings.ToLower(appID))
+}
+
+// ListPrincipals returns every principal.
+func (s *Store) ListPrincipals() ([]*Principal, error) {
+	return all[Principal](s.db.Txn(false), TablePrincipals, indexID)
+}
+
+// DeletePrincipal removes a principal and its role assignments (Azure removes the assignments of
+// a deleted identity too, in effect).
+func (s *Store) DeletePrincipal(objectID string) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		p, err := first[Principal](txn, TablePrincipals, indexID, strings.ToLower(objectID))
+		if err != nil || p == nil {
+			return nil, err
+		}
+		if _, err := txn.DeleteAll(TableAssignments, indexPrinc, strings.ToLower(objectID)); err != nil {
+			return nil, err
+		}
+		return nil, txn.Delete(TablePrincipals, p)
+	})
+}
+
+// PutRoleAssignment creates a role assignment. An existing assignment of the same role to the
+// same principal at the same scope is ErrConflict (ARM's RoleAssignmentExists).
+func (s *Store) PutRoleAssignment(a *RoleAssignment) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		existing, err := all[RoleAssignment](txn, TableAssignments, indexPrinc, strings.ToLower(a.PrincipalID))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range existing {
+			if strings.EqualFold(e.Scope, a.Scope) && strings.EqualFold(e.RoleDefinitionID, a.RoleDefinitionID) &&
+				!strings.EqualFold(e.ID, a.ID) && e.Condition == a.Condition {
+				return nil, ErrConflict
+			}
+		}
+		c := *a
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = s.now()
+		}
+		c.UpdatedAt = s.now()
+		return nil, txn.Insert(TableAssignments, &c)
+	})
+}
+
+// GetRoleAssignment returns an assignment by full id, nil when absent.
+func (s *Store) GetRoleAssignment(id string) (*RoleAssignment, error) {
+	return first[RoleAssignment](s.db.Txn(false), TableAssignments, indexID, strings.ToLower(id))
+}
+
+// DeleteRoleAssignment removes an assignment by full id; it reports whether one was removed.
+func (s *Store) DeleteRoleAssignment(id string) (bool, error) {
+	removed := false
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		a, err := first[RoleAssignment](txn, TableAssignments, indexID, strings.ToLower(id))
+		if err != nil || a == nil {
+			return nil, err
+		}
+		removed = true
+		return nil, txn.Delete(TableAssignments, a)
+	})
+	return removed, err
+}
+
+// ListRoleAssignments returns every assignment.
+func (s *Store) ListRoleAssignments() ([]*RoleAssignment, error) {
+	return all[RoleAssignment](s.db.Txn(false), TableAssignments, indexID)
+}
+
+// RoleAssignmentsOf returns a principal's assignments.
+func (s *Store) RoleAssignmentsOf(principalID string) ([]*RoleAssignment, error) {
+	return all[RoleAssignment](s.db.Txn(false), TableAssignments, indexPrinc, strings.ToLower(principalID))
+}
