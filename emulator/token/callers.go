@@ -1,0 +1,198 @@
+package token
+
+import (
+	"crypto/subtle"
+	"errors"
+	"strings"
+
+	"github.com/acr-emulator/acr-emulator/emulator/rbac"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+)
+
+// caller is who a request or token request speaks for.
+type caller struct {
+	kind      string // callerPrincipal, callerAdmin, "anonymous", or "token" (an access token as password)
+	principal *store.Principal
+	access    []AccessEntry // kind "token": what the presented access token grants
+	subject   string        // sub claim and audit name
+	appID     string
+	tenant    string
+}
+
+// Name is how logs and the audit name the caller.
+func (c *caller) Name() string {
+	switch c.kind {
+	case callerPrincipal:
+		return string(c.principal.Kind) + " " + c.principal.DisplayName + " (" + c.principal.AppID + ")"
+	case callerAdmin:
+		return "admin user " + c.subject
+	case "token":
+		return "token for " + c.subject
+	}
+	return "anonymous"
+}
+
+var errBadCredentials = errors.New("invalid credentials")
+
+// basicCaller resolves Basic credentials the way ACR does: the null GUID with an ACR refresh or
+// access token, the admin user, or a service principal's client id and secret.
+func (s *Service) basicCaller(reg *store.Registry, user, pass string) (*caller, error) {
+	if user == nullGUID {
+		if c, err := s.signer.verify(pass, reg.LoginServer, grantRefresh); err == nil {
+			return s.refreshCaller(reg, c)
+		}
+		c, err := s.signer.verify(pass, reg.LoginServer, grantAccess)
+		if err != nil {
+			return nil, errBadCredentials
+		}
+		return &caller{kind: "token", access: c.Access, subject: c.Sub, appID: c.AppID, tenant: c.Tenant}, nil
+	}
+	if reg.AdminUserEnabled && strings.EqualFold(user, reg.AdminUsername) {
+		for _, p := range reg.AdminPasswords {
+			if p != "" && subtle.ConstantTimeCompare([]byte(p), []byte(pass)) == 1 {
+				return &caller{kind: callerAdmin, subject: reg.AdminUsername}, nil
+			}
+		}
+		return nil, errBadCredentials
+	}
+	p, err := s.cfg.Store.PrincipalByAppID(user)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil || p.Kind != store.KindServicePrincipal {
+		return nil, errBadCredentials
+	}
+	for _, secret := range p.Secrets {
+		if subtle.ConstantTimeCompare([]byte(secret), []byte(pass)) == 1 {
+			return principalCaller(p), nil
+		}
+	}
+	return nil, errBadCredentials
+}
+
+func principalCaller(p *store.Principal) *caller {
+	return &caller{kind: callerPrincipal, principal: p, subject: p.ObjectID, appID: p.AppID, tenant: p.TenantID}
+}
+
+// refreshCaller turns verified refresh-token claims back into a caller, re-reading the
+// principal so that a deleted identity loses access at once.
+func (s *Service) refreshCaller(reg *store.Registry, c *claims) (*caller, error) {
+	switch c.Caller {
+	case callerAdmin:
+		if !reg.AdminUserEnabled {
+			return nil, errBadCredentials
+		}
+		return &caller{kind: callerAdmin, subject: reg.AdminUsername}, nil
+	case callerPrincipal:
+		p, err := s.cfg.Store.GetPrincipal(c.OID)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, errBadCredentials
+		}
+		return principalCaller(p), nil
+	}
+	return nil, errBadCredentials
+}
+
+// grant is what a caller may do on a registry right now.
+type grant struct {
+	all       bool            // admin user
+	data      *rbac.DataGrant // principals
+	access    []AccessEntry   // access token presented as a password
+	anonymous bool            // anonymous pull enabled on the registry
+}
+
+func (s *Service) grantFor(reg *store.Registry, c *caller) (grant, error) {
+	switch c.kind {
+	case callerAdmin:
+		return grant{all: true}, nil
+	case "token":
+		return grant{access: c.access}, nil
+	case callerPrincipal:
+		stored, err := s.cfg.Store.RoleAssignmentsOf(c.principal.ObjectID)
+		if err != nil {
+			return grant{}, err
+		}
+		assignments := make([]rbac.Assignment, len(stored))
+		for i, a := range stored {
+			assignments[i] = rbac.Assignment{ID: a.ID, PrincipalID: a.PrincipalID, RoleDefinitionID: a.RoleDefinitionID, Scope: a.Scope, Condition: a.Condition}
+		}
+		d := rbac.Data(assignments, c.principal.ObjectID, reg.ID, rbac.Mode(reg.RoleAssignmentMode))
+		return grant{data: &d}, nil
+	}
+	return grant{anonymous: reg.AnonymousPullEnabled}, nil
+}
+
+// allowed reports whether the grant permits action on a scope's resource.
+func (g grant) allowed(typ, name, action string) bool {
+	switch {
+	case g.all:
+		return true
+	case g.access != nil:
+		return covers(g.access, Scope{Type: typ, Name: name, Actions: []string{action}})
+	case g.data != nil:
+		if typ == typeRegistry {
+			return name == "catalog" && g.data.Catalog()
+		}
+		return typ == typeRepository && g.data.Allowed(name, action)
+	case g.anonymous:
+		// Anonymous pull makes every repository readable, and the catalog listable.
+		return (typ == typeRepository && (action == "pull" || action == "metadata_read")) ||
+			(typ == typeRegistry && name == "catalog")
+	}
+	return false
+}
+
+// any reports whether the grant permits anything at all on the registry.
+func (g grant) any() bool {
+	return g.all || len(g.access) > 0 || (g.data != nil && g.data.Any()) || g.anonymous
+}
+
+// authorize keeps, of the requested scopes, the actions the grant permits ("*" on a repository
+// only when every action is permitted).
+func (g grant) authorize(scopes []Scope) []AccessEntry {
+	out := []AccessEntry{}
+	for _, sc := range scopes {
+		var granted []string
+		for _, a := range sc.Actions {
+			switch {
+			case a == "*" && sc.Type == typeRepository:
+				ok := true
+				for _, each := range allRepositoryActions {
+					ok = ok && g.allowed(sc.Type, sc.Name, each)
+				}
+				if ok {
+					granted = append(granted, a)
+				}
+			case g.allowed(sc.Type, sc.Name, a):
+				granted = append(granted, a)
+			}
+		}
+		if len(granted) > 0 {
+			out = append(out, AccessEntry{Type: sc.Type, Name: sc.Name, Actions: granted})
+		}
+	}
+	return out
+}
+
+// permissionsClaim summarises a grant for the refresh token's informational "permissions".
+func (g grant) permissionsClaim() *permissions {
+	actions := []string{}
+	switch {
+	case g.all:
+		actions = []string{"*"}
+	case g.data != nil:
+		if g.data.Allowed("*", "pull") {
+			actions = append(actions, "read")
+		}
+		if g.data.Allowed("*", "push") {
+			actions = append(actions, "write")
+		}
+		if g.data.Allowed("*", "delete") {
+			actions = append(actions, "delete")
+		}
+	}
+	return &permissions{Actions: actions}
+}
