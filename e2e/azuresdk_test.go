@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -12,15 +13,13 @@ import (
 	"testing"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/acr-emulator/acr-emulator/e2e/harness"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 func sdkClientOptions(t *testing.T, emu *harness.Emulator) azcore.ClientOptions {
@@ -39,49 +38,83 @@ func sdkClientOptions(t *testing.T, emu *harness.Emulator) azcore.ClientOptions 
 	}
 }
 
-// TestAzureSDK drives the registry with the Azure SDK for Go (azcontainerregistry), which
-// percent-encodes repository names and pages through Link headers. Anonymous reads for now:
-// the registry does not ask for authentication yet.
+// uploadBlob pushes bytes the way the SDK's own upload example does.
+func uploadBlob(t *testing.T, ctx context.Context, bc *azcontainerregistry.BlobClient, repo string, data []byte) string {
+	t.Helper()
+	start, err := bc.StartUpload(ctx, repo, nil)
+	if err != nil {
+		t.Fatalf("StartUpload: %v", err)
+	}
+	calc := azcontainerregistry.NewBlobDigestCalculator()
+	chunk, err := bc.UploadChunk(ctx, *start.Location, bytes.NewReader(data), calc, nil)
+	if err != nil {
+		t.Fatalf("UploadChunk: %v", err)
+	}
+	done, err := bc.CompleteUpload(ctx, *chunk.Location, calc, nil)
+	if err != nil {
+		t.Fatalf("CompleteUpload: %v", err)
+	}
+	return *done.DockerContentDigest
+}
+
+// sdkClients builds azcontainerregistry clients authenticated with the default world's
+// service principal through the emulator's Entra ID (azidentity.ClientSecretCredential).
+func sdkClients(t *testing.T, emu *harness.Emulator) (*azcontainerregistry.Client, *azcontainerregistry.BlobClient) {
+	t.Helper()
+	opts := sdkClientOptions(t, emu)
+	credOpts := opts
+	credOpts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: "https://" + emu.RegistryHost() + "/"}
+	cred, err := azidentity.NewClientSecretCredential(harness.TenantID, harness.ClientID, harness.ClientSecret,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: credOpts, DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "https://" + emu.RegistryHost()
+	client, err := azcontainerregistry.NewClient(endpoint, cred, &azcontainerregistry.ClientOptions{ClientOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs, err := azcontainerregistry.NewBlobClient(endpoint, cred, &azcontainerregistry.BlobClientOptions{ClientOptions: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, blobs
+}
+
+// TestAzureSDK drives the registry with the Azure SDK for Go (azcontainerregistry) signed in
+// as a service principal: it uploads blobs and manifests (percent-encoding the repository name,
+// probing for a 401 challenge with a body-less request first), pages through Link headers,
+// reads and updates properties, and deletes.
 func TestAzureSDK(t *testing.T) {
 	emu := harness.Start(t)
 	ctx := context.Background()
-	endpoint := "https://" + emu.RegistryHost()
-	opts := sdkClientOptions(t, emu)
-	client, err := azcontainerregistry.NewClient(endpoint, nil, &azcontainerregistry.ClientOptions{ClientOptions: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs, err := azcontainerregistry.NewBlobClient(endpoint, nil, &azcontainerregistry.BlobClientOptions{ClientOptions: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, blobs := sdkClients(t, emu)
 	const repo = "library/hello-world"
-	// The SDK's writes first send a body-less request to collect a 401 challenge; until the
-	// registry authenticates (issue 4) they cannot work, so content is pushed with ggcr.
-	transport := opts.Transport.(*http.Client).Transport
-	img, err := random.Image(1024, 2)
-	if err != nil {
-		t.Fatal(err)
+	layer := []byte("hello world")
+	layerDigest := uploadBlob(t, ctx, blobs, repo, layer)
+	config := []byte(`{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	configDigest := uploadBlob(t, ctx, blobs, repo, config)
+	manifest := func(annotation string) []byte {
+		return []byte(fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",`+
+			`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},`+
+			`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}],"annotations":{"a":%q}}`,
+			configDigest, len(config), layerDigest, len(layer), annotation))
 	}
-	img, err = mutate.ConfigFile(img, &v1.ConfigFile{Architecture: "arm64", OS: "linux", RootFS: v1.RootFS{Type: "layers"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img2, _ := random.Image(512, 1)
-	for tag, im := range map[string]v1.Image{"1.0.0": img, "2.0.0": img2} {
-		ref, err := name.ParseReference(emu.RegistryHost() + "/" + repo + ":" + tag)
+	put := func(tag string, body []byte) (string, error) {
+		res, err := client.UploadManifest(ctx, repo, tag, azcontainerregistry.ContentTypeApplicationVndOciImageManifestV1JSON,
+			streaming.NopCloser(bytes.NewReader(body)), nil)
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
-		if err := remote.Write(ref, im, remote.WithTransport(transport)); err != nil {
-			t.Fatalf("push %s: %v", tag, err)
-		}
+		return *res.DockerContentDigest, nil
 	}
-	d1, _ := img.Digest()
-	v1Digest := d1.String()
-	rawManifest, _ := img.RawManifest()
-	layers, _ := img.Layers()
-	layerDigest, _ := layers[0].Digest()
+	v1Digest, err := put("1.0.0", manifest("one"))
+	if err != nil {
+		t.Fatalf("UploadManifest: %v", err)
+	}
+	if _, err := put("2.0.0", manifest("two")); err != nil {
+		t.Fatalf("UploadManifest: %v", err)
+	}
 
 	var repos []string
 	for pager := client.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: to.Ptr[int32](1)}); pager.More(); {
@@ -100,10 +133,9 @@ func TestAzureSDK(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetRepositoryProperties: %v", err)
 	}
-	if *props.ManifestCount != 2 || *props.TagCount != 2 || *props.Name != repo || *props.RegistryLoginServer != emu.RegistryHost() {
-		t.Fatalf("repository properties: manifests %d tags %d name %s registry %s", *props.ManifestCount, *props.TagCount, *props.Name, *props.RegistryLoginServer)
+	if *props.ManifestCount != 2 || *props.TagCount != 2 || *props.RegistryLoginServer != emu.RegistryHost() {
+		t.Fatalf("repository properties: manifests %d tags %d registry %s", *props.ManifestCount, *props.TagCount, *props.RegistryLoginServer)
 	}
-
 	var tags []string
 	for pager := client.NewListTagsPager(repo, &azcontainerregistry.ClientListTagsOptions{MaxNum: to.Ptr[int32](1)}); pager.More(); {
 		page, err := pager.NextPage(ctx)
@@ -117,37 +149,18 @@ func TestAzureSDK(t *testing.T) {
 	if strings.Join(tags, ",") != "1.0.0,2.0.0" {
 		t.Fatalf("tags over two pages = %v", tags)
 	}
-
 	tag, err := client.GetTagProperties(ctx, repo, "1.0.0", nil)
-	if err != nil {
+	if err != nil || *tag.Tag.Digest != v1Digest {
 		t.Fatalf("GetTagProperties: %v", err)
 	}
-	if *tag.Tag.Digest != v1Digest {
-		t.Fatalf("tag digest %s, want %s", *tag.Tag.Digest, v1Digest)
-	}
 	got, err := client.GetManifest(ctx, repo, "1.0.0", &azcontainerregistry.ClientGetManifestOptions{
-		Accept: to.Ptr(string(azcontainerregistry.ContentTypeApplicationVndDockerDistributionManifestV2JSON))})
+		Accept: to.Ptr(string(azcontainerregistry.ContentTypeApplicationVndOciImageManifestV1JSON))})
 	if err != nil {
 		t.Fatalf("GetManifest: %v", err)
 	}
 	body, _ := io.ReadAll(got.ManifestData)
-	if !bytes.Equal(body, rawManifest) || *got.DockerContentDigest != v1Digest {
-		t.Fatalf("manifest bytes or digest differ: %s", body)
-	}
-	exists, err := blobs.CheckBlobExists(ctx, repo, layerDigest.String(), nil)
-	if err != nil || *exists.ContentLength <= 0 {
-		t.Fatalf("CheckBlobExists: %v", err)
-	}
-	blob, err := blobs.GetBlob(ctx, repo, layerDigest.String(), nil)
-	if err != nil {
-		t.Fatalf("GetBlob: %v", err)
-	}
-	verifier, err := azcontainerregistry.NewDigestValidationReader(layerDigest.String(), blob.BlobData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadAll(verifier); err != nil {
-		t.Fatalf("blob bytes do not match their digest: %v", err)
+	if !bytes.Equal(body, manifest("one")) {
+		t.Fatalf("manifest bytes differ: %s", body)
 	}
 	mprops, err := client.GetManifestProperties(ctx, repo, v1Digest, nil)
 	if err != nil {
@@ -156,7 +169,33 @@ func TestAzureSDK(t *testing.T) {
 	if *mprops.Manifest.Architecture != azcontainerregistry.ArtifactArchitectureArm64 || *mprops.Manifest.OperatingSystem != azcontainerregistry.ArtifactOperatingSystemLinux {
 		t.Fatalf("manifest platform = %s/%s", *mprops.Manifest.OperatingSystem, *mprops.Manifest.Architecture)
 	}
+	blob, err := blobs.GetBlob(ctx, repo, layerDigest, nil)
+	if err != nil {
+		t.Fatalf("GetBlob: %v", err)
+	}
+	verifier, err := azcontainerregistry.NewDigestValidationReader(layerDigest, blob.BlobData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(verifier); err != nil || !bytes.Equal(b, layer) {
+		t.Fatalf("blob bytes: %q, %v", b, err)
+	}
 
+	// Lock the tag: pushing over it fails with ACR's disallowed text; unlocking restores it.
+	if _, err := client.UpdateTagProperties(ctx, repo, "1.0.0", &azcontainerregistry.ClientUpdateTagPropertiesOptions{
+		Value: &azcontainerregistry.TagWriteableProperties{CanWrite: to.Ptr(false)}}); err != nil {
+		t.Fatalf("UpdateTagProperties: %v", err)
+	}
+	if _, err := put("1.0.0", manifest("three")); err == nil || !strings.Contains(err.Error(), "The operation is disallowed") {
+		t.Fatalf("push over a locked tag: %v", err)
+	}
+	if _, err := client.UpdateTagProperties(ctx, repo, "1.0.0", &azcontainerregistry.ClientUpdateTagPropertiesOptions{
+		Value: &azcontainerregistry.TagWriteableProperties{CanWrite: to.Ptr(true)}}); err != nil {
+		t.Fatalf("UpdateTagProperties: %v", err)
+	}
+	if _, err := put("1.0.0", manifest("three")); err != nil {
+		t.Fatalf("push after unlocking: %v", err)
+	}
 	if _, err := client.DeleteRepository(ctx, repo, nil); err != nil {
 		t.Fatalf("DeleteRepository: %v", err)
 	}

@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,7 +146,10 @@ func TestMultipleRegistries(t *testing.T) {
 	otherAddr := harness.FreeAddr(t)
 	_, otherPort, _ := strings.Cut(otherAddr, ":")
 	world := filepath.Join(t.TempDir(), "world.yaml")
-	body := "registries:\n  - name: myregistry\n  - name: otherregistry\n    sku: Standard\n    port: " + otherPort + "\n"
+	body := "registries:\n  - name: myregistry\n    adminUserEnabled: true\n    adminPassword: " + harness.AdminPassword +
+		"\n  - name: otherregistry\n    sku: Standard\n    port: " + otherPort + "\n" +
+		"servicePrincipals:\n  - {name: sp, clientId: " + harness.ClientID + ", secret: " + harness.ClientSecret + "}\n" +
+		"roleAssignments:\n  - {principal: sp, role: Owner, scope: subscription}\n"
 	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -154,14 +159,21 @@ func TestMultipleRegistries(t *testing.T) {
 	src := t.TempDir()
 	want := writeLayout(t, src, 2)
 	emu.Run(t, crane, "push", src, emu.RegistryHost()+"/app:v1")
-	emu.Run(t, crane, "copy", emu.RegistryHost()+"/app:v1", other+"/mirror/app:v1")
-	if got := strings.TrimSpace(emu.Run(t, crane, "digest", other+"/mirror/app:v1")); got != want.String() {
+	// One identity for both registries: the service principal, Owner on the subscription.
+	sp := emu.EnvWithLogin(t, harness.ClientID, harness.ClientSecret)
+	writeDockerConfig(t, sp, fmt.Sprintf(`{"auths":{%q:{"auth":%[3]q},%[2]q:{"auth":%[3]q}}}`, emu.RegistryHost(), other,
+		base64.StdEncoding.EncodeToString([]byte(harness.ClientID+":"+harness.ClientSecret))))
+	if out, err := emu.TryRunEnv(t, sp, crane, "copy", emu.RegistryHost()+"/app:v1", other+"/mirror/app:v1"); err != nil {
+		t.Fatalf("copy between registries: %v\n%s", err, out)
+	}
+	if got, _ := emu.TryRunEnv(t, sp, crane, "digest", other+"/mirror/app:v1"); strings.TrimSpace(got) != want.String() {
 		t.Fatalf("digest in otherregistry = %s, want %s", got, want)
 	}
 	if got := strings.Fields(emu.Run(t, crane, "catalog", emu.RegistryHost())); len(got) != 1 || got[0] != "app" {
 		t.Fatalf("myregistry catalog = %v", got)
 	}
-	if got := strings.Fields(emu.Run(t, crane, "catalog", other)); len(got) != 1 || got[0] != "mirror/app" {
+	if out, _ := emu.TryRunEnv(t, sp, crane, "catalog", other); len(strings.Fields(out)) != 1 || strings.Fields(out)[0] != "mirror/app" {
+		got := strings.Fields(out)
 		t.Fatalf("otherregistry catalog = %v", got)
 	}
 	if !strings.Contains(emu.Logs(), "otherregistry") || !strings.Contains(emu.Logs(), "login server "+other) {

@@ -28,6 +28,7 @@ func TestDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	dk.Run(t, "load", "-i", archive)
+	dk.Run(t, "login", emu.RegistryHost(), "-u", harness.AdminUser, "-p", harness.AdminPassword)
 	ref := emu.RegistryHost() + "/dock/app:v1"
 	dk.Run(t, "tag", local.String(), ref)
 	push := dk.Run(t, "push", ref)

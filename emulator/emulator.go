@@ -18,10 +18,13 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/registry"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
+	"github.com/acr-emulator/acr-emulator/fakes/entra"
 )
 
 // Config configures an emulator. The zero value of each field means its default.
@@ -52,11 +55,13 @@ type RegistryInfo struct {
 
 // Emulator is one running emulator. Create it with New, then Start; Close stops it.
 type Emulator struct {
-	cfg   Config
-	log   *slog.Logger
-	st    *store.Store
-	ca    *certs.CA
-	world *world.World
+	cfg    Config
+	log    *slog.Logger
+	st     *store.Store
+	ca     *certs.CA
+	world  *world.World
+	tokens *token.Service
+	entra  http.Handler
 
 	mu         sync.RWMutex
 	registries map[string]*servedRegistry // by name
@@ -72,8 +77,9 @@ type Emulator struct {
 
 type servedRegistry struct {
 	info    RegistryInfo
-	port    int // own listener port, 0 for the main listener
-	handler http.Handler
+	port    int          // own listener port, 0 for the main listener
+	handler http.Handler // the registry behind the token gate
+	tokens  http.Handler // /oauth2/exchange and /oauth2/token
 }
 
 // New builds an emulator without binding any port.
@@ -103,11 +109,25 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate authority: %w", err)
 	}
-	return &Emulator{
+	e := &Emulator{
 		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
 		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
 		stop: make(chan struct{}),
-	}, nil
+	}
+	iss, err := entra.NewIssuer()
+	if err != nil {
+		return nil, err
+	}
+	e.entra = entra.NewHandler(directory{st: e.st, tenant: cfg.World.TenantID}, iss, func(r *http.Request) string {
+		return "https://" + r.Host
+	})
+	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if err := e.seedIdentities(); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // Start binds the listeners, seeds the world and serves until Close.
@@ -140,7 +160,7 @@ func (e *Emulator) Start() error {
 			ownListeners[sr] = ln
 			port = ln.Addr().(*net.TCPAddr).Port
 		}
-		if err := e.addRegistry(sr, wr.Name, port); err != nil {
+		if err := e.addRegistry(sr, wr, port); err != nil {
 			closeAll()
 			return err
 		}
@@ -179,20 +199,30 @@ func urlHost(h string) string {
 	return h
 }
 
-func (e *Emulator) addRegistry(sr *servedRegistry, name string, port int) error {
+func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) error {
+	name := wr.Name
 	login := "localhost:" + strconv.Itoa(port)
 	if e.world.LoginServerSuffix != "" {
 		login = name + e.world.LoginServerSuffix
 	}
 	sr.info = RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
-	if err := e.st.PutRegistry(&store.Registry{Name: name, LoginServer: login}); err != nil {
+	rec := &store.Registry{
+		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU,
+		AdminUserEnabled: wr.AdminUserEnabled, AdminUsername: name,
+		AdminPasswords:       [2]string{orRandom(wr.AdminPassword), orRandom(wr.AdminPassword2)},
+		AnonymousPullEnabled: wr.AnonymousPullEnabled, AuthAsARM: wr.AuthenticationAsArm == nil || *wr.AuthenticationAsArm,
+		RoleAssignmentMode: wr.RoleAssignmentMode,
+	}
+	if err := e.st.PutRegistry(rec); err != nil {
 		return err
 	}
-	sr.handler = registry.New(e.st, name,
+	content := registry.New(e.st, name,
 		registry.WithLogger(e.log.With("registry", name)),
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
 	).Handler()
+	sr.handler = e.tokens.Protect(name, requiredScope, content)
+	sr.tokens = e.tokens.Handler(name)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.registries[name] = sr
@@ -206,6 +236,20 @@ func (e *Emulator) addRegistry(sr *servedRegistry, name string, port int) error 
 		}
 	}
 	return nil
+}
+
+// requiredScope adapts the registry's declaration of what a request needs to the token gate.
+func requiredScope(r *http.Request) token.Scope {
+	a := registry.RequiredAccess(r)
+	return token.Scope{Type: a.Type, Name: a.Name, Actions: a.Actions}
+}
+
+// orRandom keeps a configured secret or makes one up (Azure generates admin passwords).
+func orRandom(s string) string {
+	if s != "" {
+		return s
+	}
+	return strings.ReplaceAll(ids.NewGUID(), "-", "")
 }
 
 func orDefault(v, d int64) int64 {
@@ -260,14 +304,22 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 	// No ServeMux in front of the registry: it would answer unclean paths (.., //) with
 	// redirects, where the registry must answer NAME_INVALID itself.
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/_emulator/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/_emulator/"):
 			control.ServeHTTP(w, r)
+			return
+		case entra.IsEntraPath(r.URL.Path):
+			e.entra.ServeHTTP(w, r)
 			return
 		}
 		sr := e.registryFor(r.Host, own)
 		if sr == nil {
 			httpx.WriteRegistryError(w, r, httpx.NewRegistryError(http.StatusNotFound, "NAME_UNKNOWN",
 				fmt.Sprintf("no registry is served at %q", r.Host)))
+			return
+		}
+		if token.IsTokenPath(r.URL.Path) {
+			sr.tokens.ServeHTTP(w, r)
 			return
 		}
 		sr.handler.ServeHTTP(w, r)

@@ -17,6 +17,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
 	acrregistry "github.com/acr-emulator/acr-emulator/emulator/registry"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,28 +27,30 @@ import (
 
 type target struct {
 	name  string
-	host  func(b *testing.B) (string, http.RoundTripper)
+	host  func(b *testing.B) (string, http.RoundTripper, remote.Option)
 	nameO []name.Option
 }
 
 func targets() []target {
-	plain := func(h http.Handler) func(b *testing.B) (string, http.RoundTripper) {
-		return func(b *testing.B) (string, http.RoundTripper) {
+	plain := func(h http.Handler) func(b *testing.B) (string, http.RoundTripper, remote.Option) {
+		return func(b *testing.B) (string, http.RoundTripper, remote.Option) {
 			srv := httptest.NewServer(h)
 			b.Cleanup(srv.Close)
-			return strings.TrimPrefix(srv.URL, "http://"), http.DefaultTransport
+			return strings.TrimPrefix(srv.URL, "http://"), http.DefaultTransport, remote.WithAuth(authn.Anonymous)
 		}
 	}
 	return []target{
-		{name: "acr-emulator", host: func(b *testing.B) (string, http.RoundTripper) {
+		{name: "acr-emulator", host: func(b *testing.B) (string, http.RoundTripper, remote.Option) {
 			return plain(acrregistry.New(store.New(), "bench").Handler())(b)
 		}, nameO: []name.Option{name.Insecure}},
-		{name: "ggcr-registry", host: func(b *testing.B) (string, http.RoundTripper) {
+		{name: "ggcr-registry", host: func(b *testing.B) (string, http.RoundTripper, remote.Option) {
 			return plain(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))(b)
 		}, nameO: []name.Option{name.Insecure}},
-		{name: "acr-emulator-tls", host: func(b *testing.B) (string, http.RoundTripper) {
+		// The whole emulator as users see it: TLS, the token gate (admin user, token service).
+		{name: "acr-emulator-tls-auth", host: func(b *testing.B) (string, http.RoundTripper, remote.Option) {
 			emu := emulatortest.New(b)
-			return emu.Registry().Host, emu.Transport()
+			u, p := emu.Admin()
+			return emu.Registry().Host, emu.Transport(), remote.WithAuth(&authn.Basic{Username: u, Password: p})
 		}},
 	}
 }
@@ -64,7 +67,7 @@ func image(b *testing.B, layerSize int64, layers int64) v1.Image {
 func BenchmarkPush(b *testing.B) {
 	for _, tg := range targets() {
 		b.Run(tg.name, func(b *testing.B) {
-			host, rt := tg.host(b)
+			host, rt, auth := tg.host(b)
 			imgs := make([]v1.Image, b.N)
 			for i := range imgs {
 				imgs[i] = image(b, 256<<10, 3)
@@ -73,7 +76,7 @@ func BenchmarkPush(b *testing.B) {
 			b.SetBytes(3 * 256 << 10)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := remote.Write(ref, imgs[i], remote.WithTransport(rt)); err != nil {
+				if err := remote.Write(ref, imgs[i], remote.WithTransport(rt), auth); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -85,15 +88,15 @@ func BenchmarkPush(b *testing.B) {
 func BenchmarkPull(b *testing.B) {
 	for _, tg := range targets() {
 		b.Run(tg.name, func(b *testing.B) {
-			host, rt := tg.host(b)
+			host, rt, auth := tg.host(b)
 			ref, _ := name.ParseReference(host+"/bench/pull:v1", tg.nameO...)
-			if err := remote.Write(ref, image(b, 256<<10, 3), remote.WithTransport(rt)); err != nil {
+			if err := remote.Write(ref, image(b, 256<<10, 3), remote.WithTransport(rt), auth); err != nil {
 				b.Fatal(err)
 			}
 			b.SetBytes(3 * 256 << 10)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				img, err := remote.Image(ref, remote.WithTransport(rt))
+				img, err := remote.Image(ref, remote.WithTransport(rt), auth)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -123,14 +126,14 @@ func BenchmarkPull(b *testing.B) {
 func BenchmarkManifestHead(b *testing.B) {
 	for _, tg := range targets() {
 		b.Run(tg.name, func(b *testing.B) {
-			host, rt := tg.host(b)
+			host, rt, auth := tg.host(b)
 			ref, _ := name.ParseReference(host+"/bench/head:v1", tg.nameO...)
-			if err := remote.Write(ref, image(b, 1024, 1), remote.WithTransport(rt)); err != nil {
+			if err := remote.Write(ref, image(b, 1024, 1), remote.WithTransport(rt), auth); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := remote.Head(ref, remote.WithTransport(rt)); err != nil {
+				if _, err := remote.Head(ref, remote.WithTransport(rt), auth); err != nil {
 					b.Fatal(err)
 				}
 			}

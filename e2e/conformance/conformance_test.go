@@ -109,8 +109,8 @@ func TestOCIConformance(t *testing.T) {
 				"OCI_TLS=enabled",
 				"OCI_VERSION=1.1",
 				"OCI_RESULTS_DIR="+resultsDir,
-				"OCI_USERNAME="+os.Getenv("OCI_USERNAME"),
-				"OCI_PASSWORD="+os.Getenv("OCI_PASSWORD"),
+				"OCI_USERNAME="+harness.AdminUser,
+				"OCI_PASSWORD="+harness.AdminPassword,
 			)
 			cmd.Env = append(cmd.Env, v.env...)
 			out, runErr := cmd.CombinedOutput()

@@ -14,6 +14,7 @@ import (
 // no bridge (the registry is reached over the host's loopback), vfs storage so it runs anywhere.
 type Docker struct {
 	Host   string // DOCKER_HOST value
+	config string // DOCKER_CONFIG of the client: credentials stay inside the test
 	client string
 	cmd    *exec.Cmd
 	logs   *lockedBuffer
@@ -32,7 +33,7 @@ func StartDocker(t testing.TB) *Docker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Docker{Host: "unix://" + filepath.Join(root, "sock"), client: client, logs: &lockedBuffer{}}
+	d := &Docker{Host: "unix://" + filepath.Join(root, "sock"), config: filepath.Join(root, "config"), client: client, logs: &lockedBuffer{}}
 	d.cmd = exec.Command(dockerd, "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
 		"--data-root", filepath.Join(root, "data"), "--exec-root", filepath.Join(root, "exec"),
 		"--pidfile", filepath.Join(root, "pid"), "-H", d.Host)
@@ -74,7 +75,7 @@ func StartDocker(t testing.TB) *Docker {
 // TryRun runs the docker client against this daemon.
 func (d *Docker) TryRun(args ...string) (string, error) {
 	cmd := exec.Command(d.client, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.Host, "DOCKER_CONFIG="+d.config)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

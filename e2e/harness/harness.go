@@ -6,6 +6,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -190,10 +191,39 @@ func (e *Emulator) Port() int {
 // RegistryHost is the default registry's login server, localhost:<port>.
 func (e *Emulator) RegistryHost() string { return "localhost:" + strconv.Itoa(e.Port()) }
 
+// The default world's well-known credentials (README).
+const (
+	AdminUser     = "myregistry"
+	AdminPassword = "acr-emulator-admin-password"
+	TenantID      = "11111111-1111-1111-1111-111111111111"
+	ClientID      = "33333333-3333-3333-3333-333333333333"
+	ClientSecret  = "acr-emulator-client-secret"
+	NullGUID      = "00000000-0000-0000-0000-000000000000"
+)
+
 // Env is the environment for client processes: the emulator's CA is trusted via SSL_CERT_FILE,
-// and HOME is private so no user credentials leak in.
+// HOME is private so no user credentials leak in, and the docker config there logs every
+// client (crane, oras, regctl, skopeo) in to the default registry as its admin user.
 func (e *Emulator) Env(t testing.TB) []string {
+	return e.EnvWithLogin(t, AdminUser, AdminPassword)
+}
+
+// AnonymousEnv is Env without any registry credentials.
+func (e *Emulator) AnonymousEnv(t testing.TB) []string { return e.EnvWithLogin(t, "", "") }
+
+// EnvWithLogin is Env with the given registry credentials ("" user: none).
+func (e *Emulator) EnvWithLogin(t testing.TB, user, password string) []string {
 	home := t.TempDir()
+	if user != "" {
+		auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+		cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q},%q:{"auth":%q}}}`, e.RegistryHost(), auth, "127.0.0.1:"+strconv.Itoa(e.Port()), auth)
+		if err := os.MkdirAll(filepath.Join(home, ".docker"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -223,7 +253,7 @@ func (e *Emulator) Run(t testing.TB, name string, args ...string) string {
 // RunIn is Run in working directory dir.
 func (e *Emulator) RunIn(t testing.TB, dir, name string, args ...string) string {
 	t.Helper()
-	out, err := e.tryRun(t, dir, name, args...)
+	out, err := e.tryRun(t, dir, e.Env(t), name, args...)
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
 	}
@@ -233,16 +263,22 @@ func (e *Emulator) RunIn(t testing.TB, dir, name string, args ...string) string 
 // TryRun is Run without failing: for commands that are expected to fail.
 func (e *Emulator) TryRun(t testing.TB, name string, args ...string) (string, error) {
 	t.Helper()
-	return e.tryRun(t, "", name, args...)
+	return e.tryRun(t, "", e.Env(t), name, args...)
 }
 
-func (e *Emulator) tryRun(t testing.TB, dir, name string, args ...string) (string, error) {
+// TryRunEnv runs a client with an explicit environment (AnonymousEnv, EnvWithLogin).
+func (e *Emulator) TryRunEnv(t testing.TB, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	return e.tryRun(t, "", env, name, args...)
+}
+
+func (e *Emulator) tryRun(t testing.TB, dir string, env []string, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.Env = e.Env(t)
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

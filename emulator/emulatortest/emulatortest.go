@@ -129,5 +129,28 @@ func (e *Emulator) Transport() *http.Transport {
 	}
 }
 
+// Admin returns the admin user's credentials of a registry (the first one by default), for
+// clients that take a username and password (ggcr: remote.WithAuth(&authn.Basic{...})).
+// The admin user must be enabled in the world, as it is in the default world.
+func (e *Emulator) Admin(registry ...string) (username, password string) {
+	name := e.Registry(registry...).Name
+	reg, err := e.Store().GetRegistry(name)
+	if err != nil || reg == nil || !reg.AdminUserEnabled {
+		return "", ""
+	}
+	return reg.AdminUsername, reg.AdminPasswords[0]
+}
+
+// ServicePrincipal returns the default world's service principal (Owner on the subscription):
+// tenant, client id and secret, for azidentity.NewClientSecretCredential with the authority
+// AuthorityHost().
+func (e *Emulator) ServicePrincipal() (tenantID, clientID, secret string) {
+	return e.World().TenantID, "33333333-3333-3333-3333-333333333333", "acr-emulator-client-secret"
+}
+
+// AuthorityHost is the Entra authority host of the emulator (with a trailing slash, as
+// azcore's cloud.Configuration.ActiveDirectoryAuthorityHost wants it).
+func (e *Emulator) AuthorityHost() string { return e.HTTPSURL() + "/" }
+
 // Client is an *http.Client using Transport.
 func (e *Emulator) Client() *http.Client { return &http.Client{Transport: e.Transport()} }

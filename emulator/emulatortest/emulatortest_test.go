@@ -7,10 +7,16 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
+
+func auth(e *emulatortest.Emulator, registry ...string) remote.Option {
+	u, p := e.Admin(registry...)
+	return remote.WithAuth(&authn.Basic{Username: u, Password: p})
+}
 
 // Two emulators in one test binary do not share state.
 func TestIsolatedEmulators(t *testing.T) {
@@ -20,14 +26,14 @@ func TestIsolatedEmulators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img, remote.WithTransport(a.Transport())); err != nil {
+	if err := remote.Write(ref, img, remote.WithTransport(a.Transport()), auth(a)); err != nil {
 		t.Fatalf("push to a: %v", err)
 	}
-	if _, err := remote.Image(ref, remote.WithTransport(a.Transport())); err != nil {
+	if _, err := remote.Image(ref, remote.WithTransport(a.Transport()), auth(a)); err != nil {
 		t.Fatalf("pull from a: %v", err)
 	}
 	refB, _ := name.ParseReference(b.Registry().Host + "/app:v1")
-	if _, err := remote.Image(refB, remote.WithTransport(b.Transport())); err == nil {
+	if _, err := remote.Image(refB, remote.WithTransport(b.Transport()), auth(b)); err == nil {
 		t.Fatal("b serves an image pushed to a")
 	}
 }
@@ -37,7 +43,8 @@ func TestIsolatedEmulators(t *testing.T) {
 func TestWorldWithRealLookingNames(t *testing.T) {
 	w := &world.World{
 		LoginServerSuffix: ".azurecr.io",
-		Registries:        []world.Registry{{Name: "myregistry", SKU: "Premium"}, {Name: "otherregistry", SKU: "Basic"}},
+		Registries: []world.Registry{{Name: "myregistry", SKU: "Premium", AdminUserEnabled: true},
+			{Name: "otherregistry", SKU: "Basic", AdminUserEnabled: true}},
 	}
 	emu := emulatortest.New(t, emulatortest.WithWorld(w))
 	img, _ := random.Image(256, 1)
@@ -47,13 +54,13 @@ func TestWorldWithRealLookingNames(t *testing.T) {
 			t.Fatalf("login server = %q", host)
 		}
 		ref, _ := name.ParseReference(host + "/app:" + r)
-		if err := remote.Write(ref, img, remote.WithTransport(emu.Transport())); err != nil {
+		if err := remote.Write(ref, img, remote.WithTransport(emu.Transport()), auth(emu, r)); err != nil {
 			t.Fatalf("push to %s: %v", host, err)
 		}
 	}
 	// Each registry sees only its own tag.
 	ref, _ := name.ParseReference("myregistry.azurecr.io/app")
-	tags, err := remote.List(ref.Context(), remote.WithTransport(emu.Transport()))
+	tags, err := remote.List(ref.Context(), remote.WithTransport(emu.Transport()), auth(emu))
 	if err != nil || len(tags) != 1 || tags[0] != "myregistry" {
 		t.Fatalf("tags in myregistry = %v, %v", tags, err)
 	}
@@ -92,7 +99,7 @@ func TestReset(t *testing.T) {
 	emu := emulatortest.New(t)
 	img, _ := random.Image(256, 1)
 	ref, _ := name.ParseReference(emu.Registry().Host + "/app:v1")
-	if err := remote.Write(ref, img, remote.WithTransport(emu.Transport())); err != nil {
+	if err := remote.Write(ref, img, remote.WithTransport(emu.Transport()), auth(emu)); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.Post(emu.HTTPURL()+"/_emulator/reset", "", nil)
@@ -103,14 +110,14 @@ func TestReset(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("reset = %d", res.StatusCode)
 	}
-	if _, err := remote.Image(ref, remote.WithTransport(emu.Transport())); err == nil {
+	if _, err := remote.Image(ref, remote.WithTransport(emu.Transport()), auth(emu)); err == nil {
 		t.Fatal("image still served after reset")
 	}
 	if n, b := emu.Store().Blobs().Stats(); n != 0 || b != 0 {
 		t.Fatalf("blobs after reset: %d (%d bytes)", n, b)
 	}
 	// The registry still works after a reset.
-	if err := remote.Write(ref, img, remote.WithTransport(emu.Transport())); err != nil {
+	if err := remote.Write(ref, img, remote.WithTransport(emu.Transport()), auth(emu)); err != nil {
 		t.Fatalf("push after reset: %v", err)
 	}
 }

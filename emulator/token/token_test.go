@@ -89,7 +89,9 @@ func newFixture(t *testing.T, mutate func(*store.Registry)) *fixture {
 		t.Fatal(err)
 	}
 	f.svc = svc
-	content := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "content:"+CallerName(r.Context())) })
+	content := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "content:"+CallerName(r.Context()))
+	})
 	access := func(r *http.Request) Scope {
 		if r.URL.Path == "/v2/" {
 			return Scope{}
