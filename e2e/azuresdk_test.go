@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -201,5 +203,96 @@ func TestAzureSDK(t *testing.T) {
 	}
 	if _, err := client.GetRepositoryProperties(ctx, repo, nil); err == nil || !strings.Contains(err.Error(), "NAME_UNKNOWN") {
 		t.Fatalf("repository still there after DeleteRepository: %v", err)
+	}
+}
+
+// TestManagedIdentity signs the Azure SDK in with azidentity.NewManagedIdentityCredential through
+// the App Service protocol (IDENTITY_ENDPOINT + IDENTITY_HEADER, the default world's
+// "workstation"), as the system-assigned and as the user-assigned identity, each AcrPush on
+// myregistry; then through the IMDS protocol via HTTP_PROXY.
+func TestManagedIdentity(t *testing.T) {
+	emu := harness.Start(t)
+	ctx := context.Background()
+	opts := sdkClientOptions(t, emu)
+	t.Setenv("IDENTITY_ENDPOINT", "http://"+emu.HTTPAddr+"/msi/token")
+	t.Setenv("IDENTITY_HEADER", "acr-emulator-identity-header")
+	for name, id := range map[string]azidentity.ManagedIDKind{"system-assigned": nil, "user-assigned": azidentity.ClientID("55555555-5555-5555-5555-555555555555")} {
+		t.Run(name, func(t *testing.T) {
+			cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts, ID: id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			client, err := azcontainerregistry.NewClient("https://"+emu.RegistryHost(), cred, &azcontainerregistry.ClientOptions{ClientOptions: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			blobs, err := azcontainerregistry.NewBlobClient("https://"+emu.RegistryHost(), cred, &azcontainerregistry.BlobClientOptions{ClientOptions: opts})
+			if err != nil {
+				t.Fatal(err)
+			}
+			repo := "mi/" + strings.ReplaceAll(name, "-", "")
+			config := []byte(`{"architecture":"amd64","os":"linux"}`)
+			cd := uploadBlob(t, ctx, blobs, repo, config)
+			body := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[]}`, cd, len(config))
+			if _, err := client.UploadManifest(ctx, repo, "v1", azcontainerregistry.ContentTypeApplicationVndOciImageManifestV1JSON,
+				streaming.NopCloser(strings.NewReader(body)), nil); err != nil {
+				t.Fatalf("UploadManifest: %v", err)
+			}
+			pager := client.NewListRepositoriesPager(nil)
+			page, err := pager.NextPage(ctx)
+			if err != nil || len(page.Repositories.Names) == 0 {
+				t.Fatalf("ListRepositories: %v", err)
+			}
+			if _, err := client.UpdateTagProperties(ctx, repo, "v1", &azcontainerregistry.ClientUpdateTagPropertiesOptions{
+				Value: &azcontainerregistry.TagWriteableProperties{CanDelete: to.Ptr(false)}}); err != nil {
+				t.Fatalf("UpdateTagProperties: %v", err)
+			}
+			tag, err := client.GetTagProperties(ctx, repo, "v1", nil)
+			if err != nil || *tag.Tag.ChangeableAttributes.CanDelete {
+				t.Fatalf("GetTagProperties after update: %v", err)
+			}
+		})
+	}
+	// An identity not attached to the resource is a 400 with a clear message, not a 70 s retry.
+	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts, ID: azidentity.ClientID("99999999-9999-9999-9999-999999999999")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{"https://containerregistry.azure.net/.default"}}); err == nil || !strings.Contains(err.Error(), "isn't assigned") {
+		t.Fatalf("unknown identity: %v", err)
+	}
+}
+
+// TestIMDS fetches a managed-identity token the way code on an Azure VM does, through the IMDS
+// protocol; the emulator's HTTP listener stands in for 169.254.169.254 via an HTTP proxy.
+func TestIMDS(t *testing.T) {
+	emu := harness.Start(t)
+	proxy, _ := url.Parse("http://" + emu.HTTPAddr)
+	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy)}}
+	req, _ := http.NewRequest("GET", "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://containerregistry.azure.net", nil)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("without Metadata: true: %d, want 400 (what DefaultAzureCredential's probe expects)", res.StatusCode)
+	}
+	req.Header.Set("Metadata", "true")
+	res, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 {
+		t.Fatalf("IMDS token: %d %v", res.StatusCode, err)
+	}
+	if body["token_type"] != "Bearer" || body["access_token"] == "" || body["expires_in"] == "" || body["resource"] != "https://containerregistry.azure.net" {
+		t.Fatalf("IMDS response = %v", body)
+	}
+	// The token is an Entra token the registry accepts: exchange it.
+	if status, rt := exchange(t, emu, body["access_token"]); status != 200 || rt == "" {
+		t.Fatalf("exchange of the IMDS token: %d", status)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
+	"github.com/acr-emulator/acr-emulator/fakes/imds"
 )
 
 // Config configures an emulator. The zero value of each field means its default.
@@ -62,6 +63,7 @@ type Emulator struct {
 	world  *world.World
 	tokens *token.Service
 	entra  http.Handler
+	imds   http.Handler
 
 	mu         sync.RWMutex
 	registries map[string]*servedRegistry // by name
@@ -121,6 +123,7 @@ func New(cfg Config) (*Emulator, error) {
 	e.entra = entra.NewHandler(directory{st: e.st, tenant: cfg.World.TenantID}, iss, func(r *http.Request) string {
 		return "https://" + r.Host
 	})
+	e.imds = imds.NewHandler(computeDirectory{st: e.st}, iss)
 	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger}); err != nil {
 		return nil, err
 	}
@@ -192,8 +195,11 @@ func (e *Emulator) Start() error {
 	return nil
 }
 
+// urlHost names the listener the way users reach it: localhost for loopback and wildcard binds
+// (the certificate covers it, and the default world's authority is https://localhost:8443/).
 func urlHost(h string) string {
-	if h == "" || h == "0.0.0.0" || h == "::" {
+	switch h {
+	case "", "0.0.0.0", "::", "127.0.0.1", "::1":
 		return "localhost"
 	}
 	return h
@@ -311,6 +317,9 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 		case entra.IsEntraPath(r.URL.Path):
 			e.entra.ServeHTTP(w, r)
 			return
+		case imds.IsIdentityPath(r.URL.Path):
+			e.imds.ServeHTTP(w, r)
+			return
 		}
 		sr := e.registryFor(r.Host, own)
 		if sr == nil {
@@ -399,6 +408,15 @@ func (e *Emulator) Store() *store.Store { return e.st }
 
 // World is the world the emulator started with.
 func (e *Emulator) World() *world.World { return e.world }
+
+// AdminCredentials returns a registry's admin user and first password ("" when disabled).
+func (e *Emulator) AdminCredentials(registry string) (username, password string) {
+	reg, err := e.st.GetRegistry(registry)
+	if err != nil || reg == nil || !reg.AdminUserEnabled {
+		return "", ""
+	}
+	return reg.AdminUsername, reg.AdminPasswords[0]
+}
 
 // Registries lists the served registries in world order.
 func (e *Emulator) Registries() []RegistryInfo {

@@ -10,6 +10,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
+	"github.com/acr-emulator/acr-emulator/fakes/imds"
 )
 
 // directory lets the fake Entra ID see the principals in the store.
@@ -56,6 +57,48 @@ func derivedGUID(seed string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
+func orDerived(id, seed string) string {
+	if id != "" {
+		return id
+	}
+	return derivedGUID(seed)
+}
+
+// computeDirectory lets the managed-identity endpoint find compute resources and identities.
+type computeDirectory struct{ st *store.Store }
+
+func (d computeDirectory) compute(r *store.Resource, err error) (*imds.Compute, error) {
+	if err != nil || r == nil {
+		return nil, err
+	}
+	c := &imds.Compute{ID: r.ID}
+	if r.SystemPrincipalID != "" {
+		p, err := d.st.GetPrincipal(r.SystemPrincipalID)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			c.System = toEntra(p)
+		}
+	}
+	for _, id := range r.UserAssigned {
+		p, err := d.st.PrincipalByResourceID(id)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			c.User = append(c.User, toEntra(p))
+		}
+	}
+	return c, nil
+}
+
+func (d computeDirectory) ComputeByHeader(h string) (*imds.Compute, error) {
+	return d.compute(d.st.ResourceByIdentityHeader(h))
+}
+
+func (d computeDirectory) IMDSCompute() (*imds.Compute, error) { return d.compute(d.st.IMDSResource()) }
+
 // seedIdentities stores the world's service principals and role assignments.
 func (e *Emulator) seedIdentities() error {
 	w := e.world
@@ -74,6 +117,38 @@ func (e *Emulator) seedIdentities() error {
 			byRef[strings.ToLower(k)] = p
 		}
 	}
+	for _, mi := range w.ManagedIdentities {
+		id := w.ManagedIdentityID(mi.Name)
+		p := &store.Principal{ObjectID: strings.ToLower(orDerived(mi.PrincipalID, "principal:"+id)), AppID: strings.ToLower(orDerived(mi.ClientID, "client:"+id)),
+			TenantID: w.TenantID, DisplayName: mi.Name, Kind: store.KindManagedIdentity, ResourceID: id}
+		if err := e.st.PutPrincipal(p); err != nil {
+			return err
+		}
+		for _, k := range []string{mi.Name, p.AppID, p.ObjectID} {
+			byRef[strings.ToLower(k)] = p
+		}
+	}
+	for _, c := range w.ComputeResources {
+		id := w.ComputeID(c)
+		res := &store.Resource{ID: id, Type: c.Type, Name: c.Name, IdentityHeader: c.IdentityHeader, IMDS: c.IMDS}
+		if c.SystemAssignedIdentity {
+			p := &store.Principal{ObjectID: strings.ToLower(orDerived(c.SystemPrincipalID, "principal:"+id)), AppID: derivedGUID("client:" + id),
+				TenantID: w.TenantID, DisplayName: c.Name, Kind: store.KindManagedIdentity, ResourceID: id}
+			if err := e.st.PutPrincipal(p); err != nil {
+				return err
+			}
+			res.SystemPrincipalID = p.ObjectID
+			for _, k := range []string{c.Name, p.AppID, p.ObjectID} {
+				byRef[strings.ToLower(k)] = p
+			}
+		}
+		for _, u := range c.UserAssignedIdentities {
+			res.UserAssigned = append(res.UserAssigned, w.ManagedIdentityID(u))
+		}
+		if err := e.st.PutResource(res); err != nil {
+			return err
+		}
+	}
 	for i, ra := range w.RoleAssignments {
 		p, ok := byRef[strings.ToLower(ra.Principal)]
 		if !ok {
@@ -87,6 +162,7 @@ func (e *Emulator) seedIdentities() error {
 		}
 		scope := w.ResolveScope(ra.Scope)
 		name := ids.NewGUID()
+		// Azure records managed identities as service principals in role assignments.
 		a := &store.RoleAssignment{
 			ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + name, Name: name, Scope: scope,
 			RoleDefinitionID: rbac.DefinitionID(w.SubscriptionID, role.ID), PrincipalID: p.ObjectID, PrincipalType: "ServicePrincipal",

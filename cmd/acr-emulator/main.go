@@ -179,11 +179,13 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 func printQuickStart(w io.Writer, emu *emulator.Emulator) {
 	regs := emu.Registries()
+	wd := emu.World()
 	fmt.Fprintf(w, "acr-emulator %s is ready.\n\n", buildVersion())
 	for _, r := range regs {
 		fmt.Fprintf(w, "  registry  %-14s login server %s\n", r.Name, r.LoginServer)
 	}
 	fmt.Fprintf(w, "  CA        %s\n", emu.CA().Path())
+	fmt.Fprintf(w, "  Entra ID  authority %s/  tenant %s\n", emu.HTTPSURL(), wd.TenantID)
 	if u := emu.HTTPURL(); u != "" {
 		fmt.Fprintf(w, "  control   %s/_emulator/health  %s/_emulator/state\n", u, u)
 	}
@@ -191,15 +193,24 @@ func printQuickStart(w io.Writer, emu *emulator.Emulator) {
 		return
 	}
 	ls := regs[0].LoginServer
-	fmt.Fprintf(w, `
-Try it:
-  export SSL_CERT_FILE=%s
-  crane copy <some-image-you-can-reach> %s/hello:v1     # or: crane push ./oci-layout %s/hello:v1
-  crane ls %s/hello
-  oras push %s/notes:v1 ./README.md
-
-For docker, trust the CA once:
-  sudo mkdir -p /etc/docker/certs.d/%s && sudo cp %s /etc/docker/certs.d/%s/ca.crt
-
-`, emu.CA().Path(), ls, ls, ls, ls, ls, emu.CA().Path(), ls)
+	fmt.Fprintf(w, "\nTry it (export SSL_CERT_FILE=%s first):\n", emu.CA().Path())
+	if user, pass := emu.AdminCredentials(regs[0].Name); user != "" {
+		fmt.Fprintf(w, "  crane auth login %s -u %s -p %s\n", ls, user, pass)
+		fmt.Fprintf(w, "  docker login %s -u %s -p %s\n", ls, user, pass)
+	}
+	fmt.Fprintf(w, "  crane push ./oci-layout %s/hello:v1 && crane ls %s/hello\n", ls, ls)
+	for _, sp := range wd.ServicePrincipals {
+		fmt.Fprintf(w, "\nService principal %s: AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s\n",
+			sp.Name, wd.TenantID, sp.ClientID, sp.Secret)
+		fmt.Fprintf(w, "  (azidentity: authority host %s/, DisableInstanceDiscovery: true; or docker login -u %s -p %s)\n",
+			emu.HTTPSURL(), sp.ClientID, sp.Secret)
+		break
+	}
+	if u := emu.HTTPURL(); u != "" {
+		for _, c := range wd.ComputeResources {
+			fmt.Fprintf(w, "\nManaged identity of %q (azidentity.NewManagedIdentityCredential):\n", c.Name)
+			fmt.Fprintf(w, "  export IDENTITY_ENDPOINT=%s/msi/token IDENTITY_HEADER=%s\n", u, c.IdentityHeader)
+		}
+	}
+	fmt.Fprintln(w)
 }

@@ -133,12 +133,7 @@ func (e *Emulator) Transport() *http.Transport {
 // clients that take a username and password (ggcr: remote.WithAuth(&authn.Basic{...})).
 // The admin user must be enabled in the world, as it is in the default world.
 func (e *Emulator) Admin(registry ...string) (username, password string) {
-	name := e.Registry(registry...).Name
-	reg, err := e.Store().GetRegistry(name)
-	if err != nil || reg == nil || !reg.AdminUserEnabled {
-		return "", ""
-	}
-	return reg.AdminUsername, reg.AdminPasswords[0]
+	return e.AdminCredentials(e.Registry(registry...).Name)
 }
 
 // ServicePrincipal returns the default world's service principal (Owner on the subscription):

@@ -100,3 +100,44 @@ func (s *Store) ListRoleAssignments() ([]*RoleAssignment, error) {
 func (s *Store) RoleAssignmentsOf(principalID string) ([]*RoleAssignment, error) {
 	return all[RoleAssignment](s.db.Txn(false), TableAssignments, indexPrinc, strings.ToLower(principalID))
 }
+
+// PrincipalByResourceID returns the managed identity whose ARM id (or owner's) is id.
+func (s *Store) PrincipalByResourceID(id string) (*Principal, error) {
+	return first[Principal](s.db.Txn(false), TablePrincipals, indexResID, strings.ToLower(id))
+}
+
+// PutResource inserts or replaces a resource.
+func (s *Store) PutResource(r *Resource) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		c := *r
+		c.UserAssigned = append([]string(nil), r.UserAssigned...)
+		return nil, txn.Insert(TableResources, &c)
+	})
+}
+
+// ResourceByIdentityHeader finds the resource a managed-identity request speaks for.
+func (s *Store) ResourceByIdentityHeader(header string) (*Resource, error) {
+	if header == "" {
+		return nil, nil
+	}
+	return first[Resource](s.db.Txn(false), TableResources, indexHeader, header)
+}
+
+// IMDSResource returns the resource the plain IMDS endpoint speaks for, nil when none.
+func (s *Store) IMDSResource() (*Resource, error) {
+	rs, err := all[Resource](s.db.Txn(false), TableResources, indexID)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs {
+		if r.IMDS {
+			return r, nil
+		}
+	}
+	return nil, nil
+}
+
+// ListResources returns every resource.
+func (s *Store) ListResources() ([]*Resource, error) {
+	return all[Resource](s.db.Txn(false), TableResources, indexID)
+}

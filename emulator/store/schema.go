@@ -17,12 +17,15 @@ const (
 	TableUploads      = "uploads"
 	TablePrincipals   = "principals"
 	TableAssignments  = "role_assignments"
+	TableResources    = "resources"
 
 	indexID      = "id"
 	indexDigest  = "digest"
 	indexSubject = "subject"
 	indexAppID   = "app_id"
 	indexPrinc   = "principal"
+	indexHeader  = "identity_header"
+	indexResID   = "resource_id"
 )
 
 type tableFactory func() *memdb.TableSchema
@@ -37,6 +40,7 @@ func schema() *memdb.DBSchema {
 		uploadsTableSchema,
 		principalsTableSchema,
 		assignmentsTableSchema,
+		resourcesTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {
@@ -133,6 +137,8 @@ func principalsTableSchema() *memdb.TableSchema {
 			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ObjectID", Lowercase: true}},
 			// app_id: the client id, what token requests and Basic credentials name.
 			indexAppID: {Name: indexAppID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "AppID", Lowercase: true}},
+			// resource_id: a managed identity by its ARM id (mi_res_id, attached identities).
+			indexResID: {Name: indexResID, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "ResourceID", Lowercase: true}},
 		},
 	}
 }
@@ -145,6 +151,18 @@ func assignmentsTableSchema() *memdb.TableSchema {
 			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID", Lowercase: true}},
 			// principal: a principal's assignments, evaluated on every token request.
 			indexPrinc: {Name: indexPrinc, Indexer: &memdb.StringFieldIndex{Field: "PrincipalID", Lowercase: true}},
+		},
+	}
+}
+
+func resourcesTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableResources,
+		Indexes: map[string]*memdb.IndexSchema{
+			// id: the ARM id, case-insensitive as ARM ids are.
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID", Lowercase: true}},
+			// identity_header: the managed-identity endpoint's caller lookup.
+			indexHeader: {Name: indexHeader, Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "IdentityHeader"}},
 		},
 	}
 }

@@ -217,3 +217,18 @@ type Upload struct {
 	StartedAt time.Time
 	Data      *blobstore.Upload
 }
+
+// Resource is an ARM resource that owns managed identities (a VM, a container group...): the
+// managed-identity endpoint finds it by its identity header, as App Service's protocol does.
+type Resource struct {
+	ID             string // ARM id
+	Type           string // e.g. Microsoft.Compute/virtualMachines
+	Name           string
+	IdentityHeader string // the X-IDENTITY-HEADER secret of its managed-identity endpoint
+	// SystemPrincipalID is the object id of its system-assigned identity ("" for none).
+	SystemPrincipalID string
+	// UserAssigned lists the ARM ids of the user-assigned identities attached to it.
+	UserAssigned []string
+	// IMDS marks the resource the plain IMDS endpoint (169.254.169.254) speaks for.
+	IMDS bool
+}

@@ -31,6 +31,32 @@ type World struct {
 	Registries        []Registry         `json:"registries" yaml:"registries"`
 	ServicePrincipals []ServicePrincipal `json:"servicePrincipals,omitempty" yaml:"servicePrincipals,omitempty"`
 	RoleAssignments   []RoleAssignment   `json:"roleAssignments,omitempty" yaml:"roleAssignments,omitempty"`
+	ManagedIdentities []ManagedIdentity  `json:"managedIdentities,omitempty" yaml:"managedIdentities,omitempty"`
+	ComputeResources  []ComputeResource  `json:"computeResources,omitempty" yaml:"computeResources,omitempty"`
+}
+
+// ManagedIdentity is a user-assigned managed identity (Microsoft.ManagedIdentity/userAssignedIdentities).
+type ManagedIdentity struct {
+	Name        string `json:"name" yaml:"name"`
+	ClientID    string `json:"clientId,omitempty" yaml:"clientId,omitempty"`       // default: derived from the name
+	PrincipalID string `json:"principalId,omitempty" yaml:"principalId,omitempty"` // default: derived from the name
+}
+
+// ComputeResource is a local stand-in for an Azure compute resource (a "workstation VM"), so
+// code using azidentity's ManagedIdentityCredential works from a developer's shell: its
+// managed-identity endpoint is the emulator's, selected by IdentityHeader.
+type ComputeResource struct {
+	Name string `json:"name" yaml:"name"`
+	Type string `json:"type,omitempty" yaml:"type,omitempty"` // default Microsoft.Compute/virtualMachines
+	// SystemAssignedIdentity gives the resource its own identity (principal id derived from
+	// the name unless SystemPrincipalID is set).
+	SystemAssignedIdentity bool     `json:"systemAssignedIdentity,omitempty" yaml:"systemAssignedIdentity,omitempty"`
+	SystemPrincipalID      string   `json:"systemPrincipalId,omitempty" yaml:"systemPrincipalId,omitempty"`
+	UserAssignedIdentities []string `json:"userAssignedIdentities,omitempty" yaml:"userAssignedIdentities,omitempty"` // names
+	// IdentityHeader is the IDENTITY_HEADER value that selects this resource.
+	IdentityHeader string `json:"identityHeader" yaml:"identityHeader"`
+	// IMDS makes this the resource the plain IMDS endpoint (169.254.169.254) speaks for.
+	IMDS bool `json:"imds,omitempty" yaml:"imds,omitempty"`
 }
 
 // ServicePrincipal is an Entra application with a client secret.
@@ -171,6 +197,38 @@ func (w *World) validate() error {
 			principals[k] = true
 		}
 	}
+	identities := map[string]bool{}
+	for i, mi := range w.ManagedIdentities {
+		if mi.Name == "" || (mi.ClientID != "" && !guidRE.MatchString(mi.ClientID)) || (mi.PrincipalID != "" && !guidRE.MatchString(mi.PrincipalID)) {
+			return fmt.Errorf("managedIdentities[%d]: a name is required; clientId and principalId, if given, are GUIDs", i)
+		}
+		if identities[mi.Name] || principals[mi.Name] {
+			return fmt.Errorf("managedIdentities[%d]: %q is used twice", i, mi.Name)
+		}
+		identities[mi.Name] = true
+	}
+	headers, imds := map[string]bool{}, 0
+	for i := range w.ComputeResources {
+		c := &w.ComputeResources[i]
+		if c.Name == "" || c.IdentityHeader == "" || headers[c.IdentityHeader] {
+			return fmt.Errorf("computeResources[%d]: a name and a unique identityHeader are required", i)
+		}
+		headers[c.IdentityHeader] = true
+		if c.Type == "" {
+			c.Type = "Microsoft.Compute/virtualMachines"
+		}
+		for _, u := range c.UserAssignedIdentities {
+			if !identities[u] {
+				return fmt.Errorf("computeResources[%d]: unknown user-assigned identity %q", i, u)
+			}
+		}
+		if c.IMDS {
+			imds++
+		}
+	}
+	if imds > 1 {
+		return fmt.Errorf("computeResources: only one resource can answer the IMDS endpoint")
+	}
 	for i, ra := range w.RoleAssignments {
 		if ra.Principal == "" || ra.Role == "" || ra.Scope == "" {
 			return fmt.Errorf("roleAssignments[%d]: principal, role and scope are required", i)
@@ -206,4 +264,14 @@ func (w *World) ResolveScope(scope string) string {
 		return w.ResourceGroupID()
 	}
 	return w.RegistryID(scope)
+}
+
+// ManagedIdentityID is the ARM id of a user-assigned identity of this world.
+func (w *World) ManagedIdentityID(name string) string {
+	return w.ResourceGroupID() + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
+}
+
+// ComputeID is the ARM id of a compute resource of this world.
+func (w *World) ComputeID(c ComputeResource) string {
+	return w.ResourceGroupID() + "/providers/" + c.Type + "/" + c.Name
 }
