@@ -69,7 +69,7 @@ func (s *Service) Protect(registry string, access AccessFunc, next http.Handler)
 			return err
 		}
 		need := access(r)
-		log := httpx.Logger(r.Context())
+		log := httpx.LoggerOr(r.Context(), s.cfg.Logger)
 		auth := r.Header.Get("Authorization")
 		scheme, cred, _ := strings.Cut(auth, " ")
 		var name string

@@ -52,7 +52,7 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, registry stri
 	if err := r.ParseForm(); err != nil {
 		return httpx.NewRegistryError(http.StatusBadRequest, "INVALID_REQUEST", "the request form could not be read")
 	}
-	log := httpx.Logger(r.Context())
+	log := httpx.LoggerOr(r.Context(), s.cfg.Logger)
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "access_token", "access_token_refresh_token":
 	default:
@@ -133,7 +133,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, registry string)
 	if err != nil {
 		return err
 	}
-	log := httpx.Logger(r.Context())
+	log := httpx.LoggerOr(r.Context(), s.cfg.Logger)
 	var c *caller
 	var scopes []Scope
 	offline := false
@@ -187,7 +187,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, registry string)
 		return err
 	}
 	access := g.authorize(scopes)
-	tok, _, err := s.signer.mint(claims{Sub: c.subject, AUD: reg.LoginServer, GrantType: grantAccess, AppID: c.appID, Tenant: c.tenant, Access: access}, s.cfg.AccessTTL)
+	tok, err := s.accessToken(claims{Sub: c.subject, AUD: reg.LoginServer, GrantType: grantAccess, AppID: c.appID, Tenant: c.tenant, Access: access})
 	if err != nil {
 		return err
 	}
@@ -201,6 +201,19 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, registry string)
 	}
 	log.Debug("token issued", "registry", registry, "caller", c.Name(), "requested", len(scopes), "granted", access)
 	return writeToken(w, out)
+}
+
+// accessToken mints an access token, or reuses a fresh-enough identical one.
+func (s *Service) accessToken(c claims) (string, error) {
+	key, now := cacheKey(&c), s.cfg.Now()
+	if tok, ok := s.cache.get(key, now); ok {
+		return tok, nil
+	}
+	tok, _, err := s.signer.mint(c, s.cfg.AccessTTL)
+	if err == nil {
+		s.cache.put(key, tok, now, s.cfg.AccessTTL)
+	}
+	return tok, err
 }
 
 func basicError(err error) error {

@@ -49,6 +49,7 @@ type Config struct {
 type Service struct {
 	cfg    Config
 	signer *signer
+	cache  *mintCache
 }
 
 // New creates a token service with a fresh signing key.
@@ -69,7 +70,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, signer: sg}, nil
+	return &Service{cfg: cfg, signer: sg, cache: newMintCache(4096)}, nil
 }
 
 // nullGUID is the username that tells ACR the password is an ACR token (az acr login).

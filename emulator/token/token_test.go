@@ -323,3 +323,22 @@ func TestAnonymousPull(t *testing.T) {
 		t.Fatalf("anonymous push: %d", r.status)
 	}
 }
+
+// Identical grants reuse a token; a different grant never does.
+func TestAccessTokenReuse(t *testing.T) {
+	f := newFixture(t, nil)
+	get := func(user, pass, scope string) string {
+		r := f.do(t, "GET", "/oauth2/token?service="+f.login+"&scope="+scope, basic(user, pass), nil)
+		return field(t, r.body, "access_token")
+	}
+	a := get("myregistry", "pw1", "repository:app:pull")
+	if b := get("myregistry", "pw2", "repository:app:pull"); a != b {
+		t.Fatal("the same caller and grant got a new token (signing every time)")
+	}
+	if c := get("myregistry", "pw1", "repository:app:pull,push"); c == a {
+		t.Fatal("a wider grant reused a narrower token")
+	}
+	if d := get("app-puller", "s3cret", "repository:app:pull"); d == a {
+		t.Fatal("another caller reused the admin's token")
+	}
+}

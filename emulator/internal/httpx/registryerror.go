@@ -99,9 +99,12 @@ func (h RegistryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type loggerKey struct{}
 
 // Logger returns the request-scoped logger, or slog.Default when none was attached.
-func Logger(ctx interface{ Value(any) any }) *slog.Logger {
+func Logger(ctx interface{ Value(any) any }) *slog.Logger { return LoggerOr(ctx, slog.Default()) }
+
+// LoggerOr returns the request-scoped logger, or fallback when none was attached.
+func LoggerOr(ctx interface{ Value(any) any }, fallback *slog.Logger) *slog.Logger {
 	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
 		return l
 	}
-	return slog.Default()
+	return fallback
 }
