@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -214,4 +215,45 @@ func TestAnonymousPull(t *testing.T) {
 // unauthorized recognises crane's report of a 401 (with the body's code on GET, without on HEAD).
 func unauthorized(out string) bool {
 	return strings.Contains(out, "UNAUTHORIZED") || strings.Contains(out, "401 Unauthorized")
+}
+
+// TestRejectedTokens presents an expired access token (the emulator started with a one-second
+// lifetime) and an unsigned "alg: none" token to the registry: both get 401 invalid_token.
+func TestRejectedTokens(t *testing.T) {
+	emu := harness.Start(t, harness.WithArgs("--access-token-ttl", "1s"))
+	client := sdkClientOptions(t, emu).Transport.(*http.Client)
+	base := "https://" + emu.RegistryHost()
+	req, _ := http.NewRequest("GET", base+"/oauth2/token?service="+emu.RegistryHost()+"&scope=registry:catalog:*", nil)
+	req.SetBasicAuth(harness.AdminUser, harness.AdminPassword)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&body)
+	res.Body.Close()
+	catalog := func(tok string) (int, string) {
+		req, _ := http.NewRequest("GET", base+"/v2/_catalog", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Www-Authenticate")
+	}
+	if status, _ := catalog(body.AccessToken); status != 200 {
+		t.Fatalf("fresh token: %d", status)
+	}
+	parts := strings.Split(body.AccessToken, ".")
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+	if status, challenge := catalog(none); status != 401 || !strings.Contains(challenge, `error="invalid_token"`) {
+		t.Fatalf("alg none: %d %q", status, challenge)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	if status, challenge := catalog(body.AccessToken); status != 401 || !strings.Contains(challenge, `error="invalid_token"`) {
+		t.Fatalf("expired token: %d %q", status, challenge)
+	}
 }

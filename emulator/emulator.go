@@ -45,6 +45,9 @@ type Config struct {
 	MaxUploadBytes   int64
 	// UploadTTL is how long an idle upload session is kept (default 1h).
 	UploadTTL time.Duration
+	// RefreshTokenTTL and AccessTokenTTL are ACR token lifetimes (defaults: 3h and 75m, as ACR).
+	RefreshTokenTTL time.Duration
+	AccessTokenTTL  time.Duration
 }
 
 // RegistryInfo describes a served registry.
@@ -124,7 +127,8 @@ func New(cfg Config) (*Emulator, error) {
 		return "https://" + r.Host
 	})
 	e.imds = imds.NewHandler(computeDirectory{st: e.st}, iss)
-	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger}); err != nil {
+	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger,
+		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL}); err != nil {
 		return nil, err
 	}
 	if err := e.seedIdentities(); err != nil {

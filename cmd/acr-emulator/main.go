@@ -75,11 +75,23 @@ func buildVersion() string {
 type serveOptions struct {
 	httpsAddr, httpAddr, dataDir, config, logLevel, logFormat string
 	maxManifest, maxUpload                                    int64
+	accessTTL, refreshTTL                                     time.Duration
 }
 
 func env(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
 		return v
+	}
+	return def
+}
+
+// envDuration reads a duration default from the environment; a malformed value is ignored here
+// and reported by flag parsing when passed as a flag.
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
 	}
 	return def
 }
@@ -103,6 +115,8 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
 	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
+	fs.DurationVar(&o.accessTTL, "access-token-ttl", envDuration("ACR_EMULATOR_ACCESS_TOKEN_TTL", 75*time.Minute), "lifetime of ACR access tokens (ACR_EMULATOR_ACCESS_TOKEN_TTL)")
+	fs.DurationVar(&o.refreshTTL, "refresh-token-ttl", envDuration("ACR_EMULATOR_REFRESH_TOKEN_TTL", 3*time.Hour), "lifetime of ACR refresh tokens (ACR_EMULATOR_REFRESH_TOKEN_TTL)")
 	fs.Usage = func() {
 		fmt.Fprint(out, usage)
 		fs.PrintDefaults()
@@ -137,6 +151,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	emu, err := emulator.New(emulator.Config{
 		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, DataDir: o.dataDir, World: w, Logger: logger,
 		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
+		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
