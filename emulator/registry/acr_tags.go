@@ -95,20 +95,29 @@ func (g *Registry) writeTagProperties(w http.ResponseWriter, r *http.Request, t 
 	return writeJSON(w, http.StatusOK, jsonUTF8, acrTagProperties{Registry: login, ImageName: t.Repo, Tag: attrs})
 }
 
-// acrGetTag serves GET /acr/v1/{name}/_tags/{tag} (SDK Client.GetTagProperties).
-func (g *Registry) acrGetTag(w http.ResponseWriter, r *http.Request, rt acrRoute) error {
+// acrTag loads a tag of an existing repository; an invalid or missing tag is TAG_UNKNOWN.
+func (g *Registry) acrTag(rt acrRoute) (*store.Tag, error) {
 	if _, err := g.acrRepo(rt.name); err != nil {
-		return err
+		return nil, err
 	}
 	if !validTag(rt.ref) {
-		return errTagUnknown
+		return nil, errTagUnknown
 	}
 	t, err := g.st.GetTag(g.name, rt.name, rt.ref)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if t == nil {
-		return errTagUnknown
+		return nil, errTagUnknown
+	}
+	return t, nil
+}
+
+// acrGetTag serves GET /acr/v1/{name}/_tags/{tag} (SDK Client.GetTagProperties).
+func (g *Registry) acrGetTag(w http.ResponseWriter, r *http.Request, rt acrRoute) error {
+	t, err := g.acrTag(rt)
+	if err != nil {
+		return err
 	}
 	return g.writeTagProperties(w, r, t)
 }
@@ -136,27 +145,12 @@ func (g *Registry) acrPatchTag(w http.ResponseWriter, r *http.Request, rt acrRou
 }
 
 // acrDeleteTag serves DELETE /acr/v1/{name}/_tags/{tag} (SDK Client.DeleteTag): 202, the
-// manifest stays. A repository locked against deletes protects its tags too, as it does its
-// manifests on DELETE /v2/<name>/manifests/<digest>.
+// manifest stays.
 func (g *Registry) acrDeleteTag(w http.ResponseWriter, r *http.Request, rt acrRoute) error {
-	repo, err := g.acrRepo(rt.name)
-	if err != nil {
+	if _, err := g.acrTag(rt); err != nil {
 		return err
 	}
-	if !validTag(rt.ref) {
-		return errTagUnknown
-	}
-	t, err := g.st.GetTag(g.name, rt.name, rt.ref)
-	if err != nil {
-		return err
-	}
-	if t == nil {
-		return errTagUnknown
-	}
-	if !repo.Attrs.DeleteEnabled || !repo.Attrs.WriteEnabled {
-		return errDisallowed
-	}
-	err = g.st.DeleteTag(g.name, rt.name, rt.ref)
+	err := g.st.DeleteTag(g.name, rt.name, rt.ref)
 	if errors.Is(err, store.ErrTagNotFound) {
 		return errTagUnknown
 	}

@@ -20,7 +20,8 @@ func (s *Store) TagsOf(registry, repo string, d digest.Digest) ([]*Tag, error) {
 	return all[Tag](s.db.Txn(false), TableTags, indexDigest, registry, repo, string(d))
 }
 
-// DeleteTag removes a tag (the manifest stays).
+// DeleteTag removes a tag (the manifest stays). A repository locked against deletes protects
+// its tags, as it protects its manifests.
 func (s *Store) DeleteTag(registry, repo, name string) error {
 	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		t, err := first[Tag](txn, TableTags, indexID, registry, repo, name)
@@ -30,7 +31,11 @@ func (s *Store) DeleteTag(registry, repo, name string) error {
 		if t == nil {
 			return nil, ErrTagNotFound
 		}
-		if !deletable(t.Attrs) {
+		r, err := first[Repository](txn, TableRepositories, indexID, registry, repo)
+		if err != nil {
+			return nil, err
+		}
+		if !deletable(t.Attrs) || (r != nil && !deletable(r.Attrs)) {
 			return nil, ErrDeleteDisabled
 		}
 		return nil, txn.Delete(TableTags, t)
