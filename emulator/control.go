@@ -12,7 +12,12 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		writeControlJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /_emulator/state", e.state)
+	mux.HandleFunc("GET /_emulator/audit", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
+	})
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
+		e.audit.Reset()
 		if err := e.st.Reset(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
+	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/registry"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
@@ -67,6 +69,11 @@ type Emulator struct {
 	tokens *token.Service
 	entra  http.Handler
 	imds   http.Handler
+	audit  *network.Audit
+	// proxied receives the tunnels of named origins' proxies; it is served like the main
+	// listener, with the origin of each connection attached.
+	proxied *network.ConnListener
+	origins []OriginInfo
 
 	mu         sync.RWMutex
 	registries map[string]*servedRegistry // by name
@@ -83,8 +90,13 @@ type Emulator struct {
 type servedRegistry struct {
 	info    RegistryInfo
 	port    int          // own listener port, 0 for the main listener
-	handler http.Handler // the registry behind the token gate
-	tokens  http.Handler // /oauth2/exchange and /oauth2/token
+	handler http.Handler // network gate → token endpoints, or token gate → registry
+}
+
+// OriginInfo describes a named origin's proxy.
+type OriginInfo struct {
+	Name     string `json:"name"`
+	ProxyURL string `json:"proxyUrl"`
 }
 
 // New builds an emulator without binding any port.
@@ -117,7 +129,7 @@ func New(cfg Config) (*Emulator, error) {
 	e := &Emulator{
 		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
 		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
-		stop: make(chan struct{}),
+		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}
 	iss, err := entra.NewIssuer()
 	if err != nil {
@@ -194,10 +206,57 @@ func (e *Emulator) Start() error {
 		e.httpURL = "http://" + net.JoinHostPort(h, p)
 		e.serve(ln, e.dispatch(nil), nil)
 	}
+	if err := e.startOrigins(tlsCfg); err != nil {
+		_ = e.Close(context.Background())
+		return err
+	}
 	e.wg.Add(1)
 	go e.purgeUploads()
 	return nil
 }
+
+// startOrigins opens a proxy listener per named origin of the world; their tunnels end in one
+// internal listener served like the main one.
+func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
+	if len(e.world.Origins) == 0 {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr)
+	e.proxied = network.NewConnListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	e.serve(e.proxied, e.dispatch(nil), tlsCfg)
+	for _, wo := range e.world.Origins {
+		o := network.Origin{Kind: network.Internet, Name: wo.Name}
+		if wo.IP != "" {
+			o.IP, _ = netip.ParseAddr(wo.IP)
+		}
+		for _, pe := range wo.PrivateEndpoints {
+			o.Kind = network.PrivateEndpoint
+			o.PrivateEndpoints = append(o.PrivateEndpoints, e.world.RegistryID(pe))
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(wo.Port)))
+		if err != nil {
+			return fmt.Errorf("origin %s proxy: %w", wo.Name, err)
+		}
+		e.serve(ln, network.Proxy(o, e.proxied, e.dispatch(nil)), nil)
+		e.origins = append(e.origins, OriginInfo{Name: wo.Name, ProxyURL: "http://" + net.JoinHostPort(urlHost(host), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))})
+	}
+	return nil
+}
+
+// rules reads a registry's network rules afresh (the management plane may change them).
+func (e *Emulator) rules(name string) (network.Rules, error) {
+	reg, err := e.st.GetRegistry(name)
+	if err != nil || reg == nil {
+		return network.Rules{}, fmt.Errorf("registry %s: %v", name, err)
+	}
+	return network.Rules{
+		PublicNetworkAccess: reg.PublicNetworkAccess, DefaultAllow: reg.DefaultActionAllow, IPRules: reg.IPRules,
+		BypassAzureServices: reg.BypassAzureServices, BypassForTasks: reg.BypassForTasks, CurrentAzure: e.world.Profile == "current",
+	}, nil
+}
+
+// Origins lists the named origins' proxies.
+func (e *Emulator) Origins() []OriginInfo { return e.origins }
 
 // urlHost names the listener the way users reach it: localhost for loopback and wildcard binds
 // (the certificate covers it, and the default world's authority is https://localhost:8443/).
@@ -221,7 +280,14 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 		AdminUserEnabled: wr.AdminUserEnabled, AdminUsername: name,
 		AdminPasswords:       [2]string{orRandom(wr.AdminPassword), orRandom(wr.AdminPassword2)},
 		AnonymousPullEnabled: wr.AnonymousPullEnabled, AuthAsARM: wr.AuthenticationAsArm == nil || *wr.AuthenticationAsArm,
-		RoleAssignmentMode: wr.RoleAssignmentMode,
+		RoleAssignmentMode:  wr.RoleAssignmentMode,
+		PublicNetworkAccess: wr.PublicNetworkAccess != "Disabled",
+		DefaultActionAllow:  wr.NetworkRuleSet == nil || wr.NetworkRuleSet.DefaultAction != "Deny",
+		BypassAzureServices: wr.NetworkRuleBypassOptions != "None",
+		BypassForTasks:      wr.NetworkRuleBypassAllowedForTasks,
+	}
+	if wr.NetworkRuleSet != nil {
+		rec.IPRules = append([]string(nil), wr.NetworkRuleSet.IPRules...)
 	}
 	if err := e.st.PutRegistry(rec); err != nil {
 		return err
@@ -231,12 +297,24 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
 	).Handler()
-	sr.handler = e.tokens.Protect(name, requiredScope, content)
-	sr.tokens = e.tokens.Handler(name)
+	gated := e.tokens.Protect(name, requiredScope, content)
+	tokens := e.tokens.Handler(name)
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token.IsTokenPath(r.URL.Path) {
+			tokens.ServeHTTP(w, r)
+			return
+		}
+		gated.ServeHTTP(w, r)
+	})
+	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.audit, e.log, inner)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.registries[name] = sr
 	e.byHost[strings.ToLower(login)] = sr
+	// Real-looking names reach the registry through an origin proxy (the az CLI insists on
+	// <name>.azurecr.io:443).
+	e.byHost[name+".azurecr.io"] = sr
+	e.byHost[name+".azurecr.io:443"] = sr
 	if sr.port == 0 {
 		e.byHost["localhost:"+strconv.Itoa(port)] = sr
 		e.byHost["127.0.0.1:"+strconv.Itoa(port)] = sr
@@ -271,11 +349,14 @@ func orDefault(v, d int64) int64 {
 
 // certHosts are the names the HTTPS certificate covers.
 func (e *Emulator) certHosts() []string {
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	hosts := []string{"localhost", "127.0.0.1", "::1", "*.azurecr.io"}
 	if h, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr); h != "" && h != "0.0.0.0" && h != "::" && h != "localhost" && h != "127.0.0.1" {
 		hosts = append(hosts, h)
 	}
-	if s := e.world.LoginServerSuffix; s != "" {
+	for _, r := range e.world.Registries {
+		hosts = append(hosts, r.Name+".azurecr.io")
+	}
+	if s := e.world.LoginServerSuffix; s != "" && s != ".azurecr.io" {
 		hosts = append(hosts, "*"+s)
 		for _, r := range e.world.Registries {
 			hosts = append(hosts, r.Name+s)
@@ -289,6 +370,7 @@ func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	srv := &http.Server{
 		Handler:           h,
 		ConnState:         tracker.set,
+		ConnContext:       network.ConnContext(e.world.LocalClientIP),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
@@ -329,10 +411,6 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 		if sr == nil {
 			httpx.WriteRegistryError(w, r, httpx.NewRegistryError(http.StatusNotFound, "NAME_UNKNOWN",
 				fmt.Sprintf("no registry is served at %q", r.Host)))
-			return
-		}
-		if token.IsTokenPath(r.URL.Path) {
-			sr.tokens.ServeHTTP(w, r)
 			return
 		}
 		sr.handler.ServeHTTP(w, r)

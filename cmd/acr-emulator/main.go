@@ -221,6 +221,12 @@ func printQuickStart(w io.Writer, emu *emulator.Emulator) {
 			emu.HTTPSURL(), sp.ClientID, sp.Secret)
 		break
 	}
+	if origins := emu.Origins(); len(origins) > 0 {
+		fmt.Fprintf(w, "\nNamed origins (Go clients never proxy localhost: use <registry>.azurecr.io through them):\n")
+		for _, o := range origins {
+			fmt.Fprintf(w, "  %-12s HTTPS_PROXY=%s\n", o.Name, o.ProxyURL)
+		}
+	}
 	if u := emu.HTTPURL(); u != "" {
 		for _, c := range wd.ComputeResources {
 			fmt.Fprintf(w, "\nManaged identity of %q (azidentity.NewManagedIdentityCredential):\n", c.Name)

@@ -27,10 +27,22 @@ type Registry struct {
 	// only Entra tokens for the ACR audience.
 	AuthAsARM          bool
 	RoleAssignmentMode string // "LegacyRegistryPermissions" or "AbacRepositoryPermissions"
+
+	// Network rules (ARM: publicNetworkAccess, networkRuleSet, networkRuleBypassOptions,
+	// networkRuleBypassAllowedForTasks).
+	PublicNetworkAccess bool
+	DefaultActionAllow  bool
+	IPRules             []string
+	BypassAzureServices bool
+	BypassForTasks      bool
 }
 
-// Copy returns a shallow copy (arrays are values).
-func (r *Registry) Copy() *Registry { c := *r; return &c }
+// Copy returns a copy safe to modify.
+func (r *Registry) Copy() *Registry {
+	c := *r
+	c.IPRules = append([]string(nil), r.IPRules...)
+	return &c
+}
 
 // PrincipalKind tells service principals, managed identities and users apart.
 type PrincipalKind string

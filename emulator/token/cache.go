@@ -26,7 +26,7 @@ func newMintCache(max int) *mintCache {
 }
 
 func cacheKey(c *claims) string {
-	b, _ := json.Marshal([]any{c.AUD, c.Sub, c.AppID, c.Tenant, c.GrantType, c.Access})
+	b, _ := json.Marshal([]any{c.AUD, c.Sub, c.AppID, c.Tenant, c.GrantType, c.Caller, c.OID, c.Access})
 	return string(b)
 }
 

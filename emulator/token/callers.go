@@ -23,7 +23,11 @@ type caller struct {
 func (c *caller) Name() string {
 	switch c.kind {
 	case callerPrincipal:
-		return string(c.principal.Kind) + " " + c.principal.DisplayName + " (" + c.principal.AppID + ")"
+		name := string(c.principal.Kind)
+		if c.principal.DisplayName != "" {
+			name += " " + c.principal.DisplayName
+		}
+		return name + " (" + c.principal.AppID + ")"
 	case callerAdmin:
 		return "admin user " + c.subject
 	case "token":

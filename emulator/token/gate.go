@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/reqinfo"
 )
 
 // Challenge builds ACR's WWW-Authenticate value byte for byte (spec rule 1): no spaces after
@@ -84,7 +85,7 @@ func (s *Service) Protect(registry string, access AccessFunc, next http.Handler)
 				log.Info("request refused: token lacks access", "registry", registry, "need", need.String(), "sub", c.Sub)
 				return challengeError(r, need, "insufficient_scope")
 			}
-			name = "token for " + c.Sub
+			name = s.tokenCallerName(c)
 		case strings.EqualFold(scheme, "Basic"):
 			user, pass, ok := r.BasicAuth()
 			if !ok {
@@ -107,6 +108,7 @@ func (s *Service) Protect(registry string, access AccessFunc, next http.Handler)
 		default:
 			return challengeError(r, need, "")
 		}
+		reqinfo.SetPrincipal(r.Context(), name)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, name)))
 		return nil
 	}))
@@ -118,4 +120,19 @@ func gateBasicError(err error) error {
 		return basicChallenge
 	}
 	return err
+}
+
+// tokenCallerName names the caller an access token stands for, as Basic callers are named.
+func (s *Service) tokenCallerName(c *claims) string {
+	switch c.Caller {
+	case callerAdmin:
+		return (&caller{kind: callerAdmin, subject: c.Sub}).Name()
+	case callerPrincipal:
+		if p, err := s.cfg.Store.GetPrincipal(c.OID); err == nil && p != nil {
+			return principalCaller(p).Name()
+		}
+	case "token":
+		return "token for " + c.Sub
+	}
+	return "anonymous"
 }

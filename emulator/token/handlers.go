@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/reqinfo"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
@@ -96,6 +97,7 @@ func (s *Service) exchange(w http.ResponseWriter, r *http.Request, registry stri
 	if err != nil {
 		return err
 	}
+	reqinfo.SetPrincipal(r.Context(), c.Name())
 	log.Info("token exchange", "registry", registry, "principal", c.Name())
 	return writeToken(w, map[string]string{"refresh_token": rt})
 }
@@ -186,8 +188,13 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, registry string)
 	if err != nil {
 		return err
 	}
+	reqinfo.SetPrincipal(r.Context(), c.Name())
 	access := g.authorize(scopes)
-	tok, err := s.accessToken(claims{Sub: c.subject, AUD: reg.LoginServer, GrantType: grantAccess, AppID: c.appID, Tenant: c.tenant, Access: access})
+	cl := claims{Sub: c.subject, AUD: reg.LoginServer, GrantType: grantAccess, AppID: c.appID, Tenant: c.tenant, Access: access, Caller: c.kind}
+	if c.principal != nil {
+		cl.OID = c.principal.ObjectID
+	}
+	tok, err := s.accessToken(cl)
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,14 @@ type World struct {
 	RoleAssignments   []RoleAssignment   `json:"roleAssignments,omitempty" yaml:"roleAssignments,omitempty"`
 	ManagedIdentities []ManagedIdentity  `json:"managedIdentities,omitempty" yaml:"managedIdentities,omitempty"`
 	ComputeResources  []ComputeResource  `json:"computeResources,omitempty" yaml:"computeResources,omitempty"`
+	Origins           []Origin           `json:"origins,omitempty" yaml:"origins,omitempty"`
+	// LocalClientIP is the public IP a direct connection from this machine is seen as (default:
+	// its real address, 127.0.0.1). Firewall rules are written against it.
+	LocalClientIP string `json:"localClientIP,omitempty" yaml:"localClientIP,omitempty"`
+	// Profile "current" follows Azure since 2025 (ACR Tasks are no longer trusted unless
+	// networkRuleBypassAllowedForTasks; ACI pulls only with user-assigned identities); the
+	// default "seed" follows the trusted-services document.
+	Profile string `json:"profile,omitempty" yaml:"profile,omitempty"`
 }
 
 // ManagedIdentity is a user-assigned managed identity (Microsoft.ManagedIdentity/userAssignedIdentities).
@@ -57,6 +65,25 @@ type ComputeResource struct {
 	IdentityHeader string `json:"identityHeader" yaml:"identityHeader"`
 	// IMDS makes this the resource the plain IMDS endpoint (169.254.169.254) speaks for.
 	IMDS bool `json:"imds,omitempty" yaml:"imds,omitempty"`
+}
+
+// NetworkRuleSet is the registry firewall.
+type NetworkRuleSet struct {
+	DefaultAction string   `json:"defaultAction,omitempty" yaml:"defaultAction,omitempty"` // Allow (default) or Deny
+	IPRules       []string `json:"ipRules,omitempty" yaml:"ipRules,omitempty"`             // IPv4 addresses or CIDRs
+}
+
+// Origin is a named place requests can come from, entered through its own proxy listener
+// (HTTPS_PROXY=http://127.0.0.1:<port>): an internet client with a public IP, or a VNet that
+// reaches registries through private endpoints.
+type Origin struct {
+	Name string `json:"name" yaml:"name"`
+	// IP is the public IP the registries see (for a VNet: its outbound IP to public endpoints).
+	IP string `json:"ip,omitempty" yaml:"ip,omitempty"`
+	// PrivateEndpoints names the registries this VNet has approved private endpoints to.
+	PrivateEndpoints []string `json:"privateEndpoints,omitempty" yaml:"privateEndpoints,omitempty"`
+	// Port of the proxy listener (0: a free port, printed at start).
+	Port int `json:"port,omitempty" yaml:"port,omitempty"`
 }
 
 // ServicePrincipal is an Entra application with a client secret.
@@ -88,6 +115,11 @@ type Registry struct {
 	AuthenticationAsArm *bool `json:"authenticationAsArm,omitempty" yaml:"authenticationAsArm,omitempty"`
 	// RoleAssignmentMode: LegacyRegistryPermissions (default) or AbacRepositoryPermissions.
 	RoleAssignmentMode string `json:"roleAssignmentMode,omitempty" yaml:"roleAssignmentMode,omitempty"`
+	// Network rules, as ARM names them (Premium only, except the trusted-services switch).
+	PublicNetworkAccess              string          `json:"publicNetworkAccess,omitempty" yaml:"publicNetworkAccess,omitempty"` // Enabled (default) or Disabled
+	NetworkRuleSet                   *NetworkRuleSet `json:"networkRuleSet,omitempty" yaml:"networkRuleSet,omitempty"`
+	NetworkRuleBypassOptions         string          `json:"networkRuleBypassOptions,omitempty" yaml:"networkRuleBypassOptions,omitempty"` // AzureServices (default) or None
+	NetworkRuleBypassAllowedForTasks bool            `json:"networkRuleBypassAllowedForTasks,omitempty" yaml:"networkRuleBypassAllowedForTasks,omitempty"`
 	// Port gives the registry an HTTPS listener of its own on the emulator's host, so its
 	// login server is localhost:<port>. 0: the registry is served on the main HTTPS listener
 	// (one registry only may do so).
@@ -138,6 +170,8 @@ var registryNameRE = regexp.MustCompile(`^[a-z0-9]{5,50}$`)
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
+var ipv4RuleRE = regexp.MustCompile(`^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)(/([0-9]|[12]\d|3[0-2]))?$`)
+
 var skus = map[string]bool{"Basic": true, "Standard": true, "Premium": true}
 
 func (w *World) validate() error {
@@ -180,6 +214,42 @@ func (w *World) validate() error {
 		case "LegacyRegistryPermissions", "AbacRepositoryPermissions":
 		default:
 			return fmt.Errorf("registries[%d].roleAssignmentMode %q: must be LegacyRegistryPermissions or AbacRepositoryPermissions", i, r.RoleAssignmentMode)
+		}
+		switch r.PublicNetworkAccess {
+		case "":
+			r.PublicNetworkAccess = "Enabled"
+		case "Enabled", "Disabled":
+		default:
+			return fmt.Errorf("registries[%d].publicNetworkAccess %q: must be Enabled or Disabled", i, r.PublicNetworkAccess)
+		}
+		switch r.NetworkRuleBypassOptions {
+		case "":
+			r.NetworkRuleBypassOptions = "AzureServices"
+		case "AzureServices", "None":
+		default:
+			return fmt.Errorf("registries[%d].networkRuleBypassOptions %q: must be AzureServices or None", i, r.NetworkRuleBypassOptions)
+		}
+		if r.NetworkRuleSet == nil {
+			r.NetworkRuleSet = &NetworkRuleSet{}
+		}
+		switch r.NetworkRuleSet.DefaultAction {
+		case "":
+			r.NetworkRuleSet.DefaultAction = "Allow"
+		case "Allow", "Deny":
+		default:
+			return fmt.Errorf("registries[%d].networkRuleSet.defaultAction %q: must be Allow or Deny", i, r.NetworkRuleSet.DefaultAction)
+		}
+		restricted := r.PublicNetworkAccess == "Disabled" || r.NetworkRuleSet.DefaultAction == "Deny" || len(r.NetworkRuleSet.IPRules) > 0
+		if restricted && r.SKU != "Premium" {
+			return fmt.Errorf("registries[%d]: network rules and disabling public network access need the Premium SKU", i)
+		}
+		if len(r.NetworkRuleSet.IPRules) > 200 {
+			return fmt.Errorf("registries[%d].networkRuleSet.ipRules: at most 200 rules", i)
+		}
+		for _, ip := range r.NetworkRuleSet.IPRules {
+			if !ipv4RuleRE.MatchString(ip) {
+				return fmt.Errorf("registries[%d].networkRuleSet.ipRules: %q is not an IPv4 address or CIDR range", i, ip)
+			}
 		}
 		if r.AnonymousPullEnabled && r.SKU == "Basic" {
 			return fmt.Errorf("registries[%d]: anonymous pull needs the Standard or Premium SKU", i)
@@ -233,6 +303,28 @@ func (w *World) validate() error {
 		if ra.Principal == "" || ra.Role == "" || ra.Scope == "" {
 			return fmt.Errorf("roleAssignments[%d]: principal, role and scope are required", i)
 		}
+	}
+	switch w.Profile {
+	case "":
+		w.Profile = "seed"
+	case "seed", "current":
+	default:
+		return fmt.Errorf("profile %q: must be seed or current", w.Profile)
+	}
+	originNames := map[string]bool{}
+	for i, o := range w.Origins {
+		if o.Name == "" || originNames[o.Name] || (o.IP != "" && !ipv4RuleRE.MatchString(o.IP)) || strings.Contains(o.IP, "/") {
+			return fmt.Errorf("origins[%d]: a unique name is required, and ip, if given, is an IPv4 address", i)
+		}
+		originNames[o.Name] = true
+		for _, pe := range o.PrivateEndpoints {
+			if !names[pe] {
+				return fmt.Errorf("origins[%d].privateEndpoints: unknown registry %q", i, pe)
+			}
+		}
+	}
+	if w.LocalClientIP != "" && (!ipv4RuleRE.MatchString(w.LocalClientIP) || strings.Contains(w.LocalClientIP, "/")) {
+		return fmt.Errorf("localClientIP %q: must be an IPv4 address", w.LocalClientIP)
 	}
 	if onMain > 1 && w.LoginServerSuffix == "" {
 		return fmt.Errorf("registries: %d registries have no port; only one can use the main HTTPS listener (give the others a port, or set loginServerSuffix)", onMain)

@@ -13,20 +13,29 @@ import (
 // NewCorrelationID returns a random GUID, the form of ACR's X-Ms-Correlation-Request-Id.
 func NewCorrelationID() string { return ids.NewGUID() }
 
-type statusRecorder struct {
+// Status is the written status (200 when the handler wrote a body without a header).
+func (s *StatusRecorder) Status() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
+
+// StatusRecorder remembers the status and size a handler wrote.
+type StatusRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
+func (s *StatusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusRecorder) Write(b []byte) (int, error) {
+func (s *StatusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
@@ -36,7 +45,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *StatusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Observe gives each request a correlation id and a request-scoped logger, logs one line per
 // request at debug level (the access decisions are logged at info elsewhere), and turns a panic
@@ -49,7 +58,7 @@ func Observe(base *slog.Logger, onPanic func(w http.ResponseWriter, r *http.Requ
 			ctx := context.WithValue(r.Context(), loggerKey{}, log)
 			ctx = context.WithValue(ctx, correlationKey{}, id)
 			r = r.WithContext(ctx)
-			rec := &statusRecorder{ResponseWriter: w}
+			rec := &StatusRecorder{ResponseWriter: w}
 			start := time.Now()
 			defer func() {
 				if p := recover(); p != nil {

@@ -103,3 +103,7 @@ type peekedConn struct {
 }
 
 func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+// NetConn exposes the wrapped connection (as tls.Conn does), so the emulator can find what a
+// proxied connection carries.
+func (p *peekedConn) NetConn() net.Conn { return p.Conn }
