@@ -12,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
@@ -70,6 +72,7 @@ type Emulator struct {
 	entra  http.Handler
 	imds   http.Handler
 	audit  *network.Audit
+	arm    http.Handler
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -146,6 +149,9 @@ func New(cfg Config) (*Emulator, error) {
 	if err := e.seedIdentities(); err != nil {
 		return nil, err
 	}
+	w := cfg.World
+	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
+		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry})
 	return e, nil
 }
 
@@ -292,6 +298,32 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 	if err := e.st.PutRegistry(rec); err != nil {
 		return err
 	}
+	e.serveRegistry(sr, rec)
+	return nil
+}
+
+// createRegistry serves a registry the management plane created: on the main listener, by its
+// <name>.azurecr.io login server (reached through an origin proxy or a loginServerSuffix world).
+func (e *Emulator) createRegistry(rec *store.Registry) error {
+	rec.CreatedAt = time.Now().UTC()
+	if e.world.LoginServerSuffix != "" {
+		rec.LoginServer = rec.Name + e.world.LoginServerSuffix
+	}
+	if rec.AdminPasswords[0] == "" {
+		rec.AdminPasswords = [2]string{orRandom(""), orRandom("")}
+	}
+	if err := e.st.PutRegistry(rec); err != nil {
+		return err
+	}
+	sr := &servedRegistry{info: RegistryInfo{Name: rec.Name, LoginServer: rec.LoginServer, URL: "https://" + rec.LoginServer}, port: -1}
+	e.serveRegistry(sr, rec)
+	return nil
+}
+
+// serveRegistry builds a registry's handler chain (network gate, token endpoints or token gate,
+// content) and routes its login server to it.
+func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
+	name := rec.Name
 	content := registry.New(e.st, name,
 		registry.WithLogger(e.log.With("registry", name)),
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
@@ -307,6 +339,7 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 		gated.ServeHTTP(w, r)
 	})
 	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.audit, e.log, inner)
+	login := rec.LoginServer
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.registries[name] = sr
@@ -316,14 +349,14 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 	e.byHost[name+".azurecr.io"] = sr
 	e.byHost[name+".azurecr.io:443"] = sr
 	if sr.port == 0 {
-		e.byHost["localhost:"+strconv.Itoa(port)] = sr
-		e.byHost["127.0.0.1:"+strconv.Itoa(port)] = sr
-		e.byHost["[::1]:"+strconv.Itoa(port)] = sr
+		port := strings.TrimPrefix(sr.info.URL, "https://localhost:")
+		e.byHost["localhost:"+port] = sr
+		e.byHost["127.0.0.1:"+port] = sr
+		e.byHost["[::1]:"+port] = sr
 		if e.mainReg == nil {
 			e.mainReg = sr
 		}
 	}
-	return nil
 }
 
 // requiredScope adapts the registry's declaration of what a request needs to the token gate.
@@ -405,6 +438,9 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 			return
 		case imds.IsIdentityPath(r.URL.Path):
 			e.imds.ServeHTTP(w, r)
+			return
+		case arm.IsARMPath(r.URL.Path):
+			e.arm.ServeHTTP(w, r)
 			return
 		}
 		sr := e.registryFor(r.Host, own)
@@ -500,15 +536,27 @@ func (e *Emulator) AdminCredentials(registry string) (username, password string)
 	return reg.AdminUsername, reg.AdminPasswords[0]
 }
 
-// Registries lists the served registries in world order.
+// Registries lists the served registries: the world's in order, then those created through ARM.
 func (e *Emulator) Registries() []RegistryInfo {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	var out []RegistryInfo
+	seen := map[string]bool{}
 	for _, r := range e.world.Registries {
 		if sr, ok := e.registries[r.Name]; ok {
 			out = append(out, sr.info)
+			seen[r.Name] = true
 		}
+	}
+	var extra []string
+	for name := range e.registries {
+		if !seen[name] {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		out = append(out, e.registries[name].info)
 	}
 	return out
 }

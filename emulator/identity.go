@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/rbac"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
@@ -47,6 +48,17 @@ func (v entraVerifier) VerifyEntraToken(raw string) (*token.Identity, error) {
 		return nil, err
 	}
 	return &token.Identity{TenantID: c.TenantID, ObjectID: c.ObjectID, AppID: c.AppID, Audience: c.Audience}, nil
+}
+
+// armVerifier lets the management plane check Entra tokens.
+type armVerifier struct{ iss *entra.Issuer }
+
+func (v armVerifier) VerifyEntraToken(raw string) (*arm.Identity, error) {
+	c, err := v.iss.Verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &arm.Identity{TenantID: c.TenantID, ObjectID: c.ObjectID, AppID: c.AppID, Audience: c.Audience}, nil
 }
 
 // derivedGUID makes a stable GUID from a seed, for ids a world file leaves out.

@@ -1,0 +1,207 @@
+// Package arm is the Azure Resource Manager surface of the emulator: subscriptions and tenants
+// (what az login reads) and Microsoft.ContainerRegistry/registries, authenticated with Entra
+// tokens for an ARM audience and authorized by RBAC, never network-restricted (as in Azure).
+//
+// Limits of this version: registries only (GET, list, PUT, PATCH, listCredentials); role
+// assignments, identities, networks, tasks and the simulated services' resources come later.
+// Every api-version of the form YYYY-MM-DD[-preview] is accepted.
+package arm
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/rbac"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/go-chi/chi/v5"
+)
+
+// Identity is what Entra says about the caller's token.
+type Identity struct {
+	TenantID, ObjectID, AppID, Audience string
+}
+
+// Verifier checks Entra access tokens.
+type Verifier interface {
+	VerifyEntraToken(raw string) (*Identity, error)
+}
+
+// Config wires the management plane.
+type Config struct {
+	Store          *store.Store
+	Entra          Verifier
+	TenantID       string
+	SubscriptionID string
+	ResourceGroup  string
+	Location       string
+	Logger         *slog.Logger
+	// Create serves a registry PUT created (the emulator gives it a handler and login server).
+	Create func(rec *store.Registry) error
+}
+
+// Error is an ARM error, written as {"error":{"code","message"}}.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func armError(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// writes errors once, in ARM's envelope.
+func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	err := h(w, r)
+	if err == nil {
+		return
+	}
+	var ae *Error
+	if !errors.As(err, &ae) {
+		httpx.Logger(r.Context()).Error("management plane error", "err", err)
+		ae = armError(http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
+	}
+	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("x-ms-request-id", httpx.NewCorrelationID())
+	w.Header().Set("x-ms-correlation-request-id", httpx.NewCorrelationID())
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+type api struct{ cfg Config }
+
+var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
+
+// IsARMPath reports whether a path belongs to the management plane.
+func IsARMPath(p string) bool {
+	return strings.HasPrefix(p, "/subscriptions") || strings.HasPrefix(p, "/tenants") || strings.HasPrefix(p, "/providers/")
+}
+
+// New returns the management plane handler.
+func New(cfg Config) http.Handler {
+	a := &api{cfg: cfg}
+	r := chi.NewRouter()
+	r.Use(a.apiVersion)
+	r.Method(http.MethodGet, "/subscriptions", a.authed(a.listSubscriptions))
+	r.Method(http.MethodGet, "/subscriptions/{sub}", a.authed(a.getSubscription))
+	r.Method(http.MethodGet, "/tenants", a.authed(a.listTenants))
+	reg := "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries"
+	r.Method(http.MethodGet, "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries", a.authed(a.listRegistries))
+	r.Method(http.MethodGet, reg, a.authed(a.listRegistries))
+	r.Method(http.MethodGet, reg+"/{name}", a.authed(a.getRegistry))
+	r.Method(http.MethodPut, reg+"/{name}", a.authed(a.putRegistry))
+	r.Method(http.MethodPatch, reg+"/{name}", a.authed(a.patchRegistry))
+	r.Method(http.MethodPost, reg+"/{name}/listCredentials", a.authed(a.listCredentials))
+	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return armError(http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
+	}).ServeHTTP)
+	return r
+}
+
+// apiVersion requires an api-version of the right form and accepts every such value (the
+// most reported complaint about other emulators is a rejected api-version).
+func (a *api) apiVersion(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("api-version")
+		if v == "" {
+			handlerFunc(func(http.ResponseWriter, *http.Request) error {
+				return armError(http.StatusBadRequest, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+			}).ServeHTTP(w, r)
+			return
+		}
+		if !apiVersionRE.MatchString(v) {
+			handlerFunc(func(http.ResponseWriter, *http.Request) error {
+				return armError(http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '"+v+"' is invalid. The supported versions are of the form 'yyyy-mm-dd' or 'yyyy-mm-dd-preview'.")
+			}).ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type authedFunc func(w http.ResponseWriter, r *http.Request, caller *Identity) error
+
+// authed requires an Entra token for an ARM audience.
+func (a *api) authed(f authedFunc) http.Handler {
+	return handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer authorization_uri="https://`+r.Host+`/`+a.cfg.TenantID+`", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header."`)
+			return armError(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+		}
+		id, err := a.cfg.Entra.VerifyEntraToken(strings.TrimSpace(tok))
+		if err != nil {
+			return armError(http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
+		}
+		switch strings.TrimSuffix(strings.ToLower(id.Audience), "/") {
+		case "https://management.azure.com", "https://management.core.windows.net":
+		default:
+			return armError(http.StatusUnauthorized, "InvalidAuthenticationTokenAudience",
+				"The access token has been obtained for wrong audience or resource '"+id.Audience+"'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.")
+		}
+		return f(w, r, id)
+	})
+}
+
+// authorize checks an ARM action on a scope for the caller.
+func (a *api) authorize(caller *Identity, scope, action string) error {
+	stored, err := a.cfg.Store.RoleAssignmentsOf(caller.ObjectID)
+	if err != nil {
+		return err
+	}
+	as := make([]rbac.Assignment, len(stored))
+	for i, s := range stored {
+		as[i] = rbac.Assignment{ID: s.ID, PrincipalID: s.PrincipalID, RoleDefinitionID: s.RoleDefinitionID, Scope: s.Scope, Condition: s.Condition}
+	}
+	if rbac.ControlAllowed(as, caller.ObjectID, scope, action) {
+		return nil
+	}
+	return armError(http.StatusForbidden, "AuthorizationFailed", "The client '"+caller.ObjectID+"' with object id '"+caller.ObjectID+
+		"' does not have authorization to perform action '"+action+"' over scope '"+scope+"' or the scope is invalid. If access was recently granted, please refresh your credentials.")
+}
+
+// subscription checks the path's subscription is the emulated one.
+func (a *api) subscription(r *http.Request) error {
+	if sub := chi.URLParam(r, "sub"); !strings.EqualFold(sub, a.cfg.SubscriptionID) {
+		return armError(http.StatusNotFound, "SubscriptionNotFound", "The subscription '"+sub+"' could not be found.")
+	}
+	return nil
+}
+
+func (a *api) listSubscriptions(w http.ResponseWriter, r *http.Request, _ *Identity) error {
+	return writeJSON(w, http.StatusOK, map[string]any{"value": []any{a.subscriptionJSON()}})
+}
+
+func (a *api) getSubscription(w http.ResponseWriter, r *http.Request, _ *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a.subscriptionJSON())
+}
+
+func (a *api) subscriptionJSON() map[string]any {
+	return map[string]any{
+		"id": "/subscriptions/" + a.cfg.SubscriptionID, "subscriptionId": a.cfg.SubscriptionID, "tenantId": a.cfg.TenantID,
+		"displayName": "acr-emulator", "state": "Enabled",
+		"subscriptionPolicies": map[string]string{"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+		"authorizationSource":  "RoleBased",
+	}
+}
+
+func (a *api) listTenants(w http.ResponseWriter, r *http.Request, _ *Identity) error {
+	return writeJSON(w, http.StatusOK, map[string]any{"value": []any{map[string]string{
+		"id": "/tenants/" + a.cfg.TenantID, "tenantId": a.cfg.TenantID, "tenantCategory": "Home", "displayName": "acr-emulator"}}})
+}

@@ -1,0 +1,364 @@
+package arm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/go-chi/chi/v5"
+)
+
+// Registry resource shapes (api-version 2025-11-01, spec acr-mgmt-trusted.md section 1).
+
+type sku struct {
+	Name string `json:"name"`
+	Tier string `json:"tier,omitempty"`
+}
+
+type ipRule struct {
+	Action string `json:"action,omitempty"`
+	Value  string `json:"value"`
+}
+
+type networkRuleSet struct {
+	DefaultAction *string   `json:"defaultAction,omitempty"`
+	IPRules       *[]ipRule `json:"ipRules,omitempty"`
+}
+
+type policyStatus struct {
+	Status string `json:"status"`
+}
+
+type policies struct {
+	AuthAsArm *policyStatus `json:"azureADAuthenticationAsArmPolicy,omitempty"`
+}
+
+// registryProperties are the writable properties; pointers tell "absent" (unchanged) apart.
+type registryProperties struct {
+	AdminUserEnabled                 *bool           `json:"adminUserEnabled,omitempty"`
+	NetworkRuleSet                   *networkRuleSet `json:"networkRuleSet,omitempty"`
+	PublicNetworkAccess              *string         `json:"publicNetworkAccess,omitempty"`
+	NetworkRuleBypassOptions         *string         `json:"networkRuleBypassOptions,omitempty"`
+	NetworkRuleBypassAllowedForTasks *bool           `json:"networkRuleBypassAllowedForTasks,omitempty"`
+	AnonymousPullEnabled             *bool           `json:"anonymousPullEnabled,omitempty"`
+	RoleAssignmentMode               *string         `json:"roleAssignmentMode,omitempty"`
+	Policies                         *policies       `json:"policies,omitempty"`
+}
+
+type registryBody struct {
+	Location   string              `json:"location,omitempty"`
+	Tags       map[string]string   `json:"tags,omitempty"`
+	SKU        *sku                `json:"sku,omitempty"`
+	Properties *registryProperties `json:"properties,omitempty"`
+}
+
+func (a *api) registryID(name string) string {
+	return "/subscriptions/" + a.cfg.SubscriptionID + "/resourceGroups/" + a.cfg.ResourceGroup +
+		"/providers/Microsoft.ContainerRegistry/registries/" + name
+}
+
+func acrTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+
+func status(b bool, on, off string) string {
+	if b {
+		return on
+	}
+	return off
+}
+
+// registryJSON renders a registry as ARM returns it.
+func (a *api) registryJSON(reg *store.Registry) map[string]any {
+	rules := []map[string]string{}
+	for _, v := range reg.IPRules {
+		rules = append(rules, map[string]string{"action": "Allow", "value": v})
+	}
+	return map[string]any{
+		"id": reg.ID, "name": reg.Name, "type": "Microsoft.ContainerRegistry/registries", "location": a.cfg.Location,
+		"tags": map[string]string{}, "sku": map[string]string{"name": reg.SKU, "tier": reg.SKU},
+		"properties": map[string]any{
+			"loginServer": reg.LoginServer, "creationDate": acrTime(reg.CreatedAt), "provisioningState": "Succeeded",
+			"adminUserEnabled": reg.AdminUserEnabled,
+			"networkRuleSet":   map[string]any{"defaultAction": status(reg.DefaultActionAllow, "Allow", "Deny"), "ipRules": rules},
+			"policies": map[string]any{
+				"quarantinePolicy":                 map[string]string{"status": "disabled"},
+				"trustPolicy":                      map[string]string{"type": "Notary", "status": "disabled"},
+				"retentionPolicy":                  map[string]any{"days": 7, "status": "disabled"},
+				"exportPolicy":                     map[string]string{"status": "enabled"},
+				"azureADAuthenticationAsArmPolicy": map[string]string{"status": status(reg.AuthAsARM, "enabled", "disabled")},
+			},
+			"encryption": map[string]string{"status": "disabled"}, "dataEndpointEnabled": false, "dataEndpointHostNames": []string{},
+			"privateEndpointConnections": []any{}, "publicNetworkAccess": status(reg.PublicNetworkAccess, "Enabled", "Disabled"),
+			"networkRuleBypassOptions":         status(reg.BypassAzureServices, "AzureServices", "None"),
+			"networkRuleBypassAllowedForTasks": reg.BypassForTasks, "zoneRedundancy": "Disabled",
+			"anonymousPullEnabled": reg.AnonymousPullEnabled, "roleAssignmentMode": reg.RoleAssignmentMode,
+		},
+	}
+}
+
+func (a *api) loadRegistry(r *http.Request) (*store.Registry, error) {
+	if err := a.subscription(r); err != nil {
+		return nil, err
+	}
+	name, rg := chi.URLParam(r, "name"), chi.URLParam(r, "rg")
+	if !strings.EqualFold(rg, a.cfg.ResourceGroup) {
+		return nil, armError(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '"+rg+"' could not be found.")
+	}
+	reg, err := a.cfg.Store.GetRegistry(strings.ToLower(name))
+	if err != nil {
+		return nil, err
+	}
+	if reg == nil {
+		return nil, armError(http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+name+
+			"' under resource group '"+rg+"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+	}
+	return reg, nil
+}
+
+func (a *api) getRegistry(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	reg, err := a.loadRegistry(r)
+	if err != nil {
+		return err
+	}
+	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/read"); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a.registryJSON(reg))
+}
+
+func (a *api) listRegistries(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	if rg := chi.URLParam(r, "rg"); rg != "" && !strings.EqualFold(rg, a.cfg.ResourceGroup) {
+		return armError(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '"+rg+"' could not be found.")
+	}
+	regs, err := a.cfg.Store.ListRegistries()
+	if err != nil {
+		return err
+	}
+	out := []any{}
+	for _, reg := range regs {
+		if a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/read") == nil {
+			out = append(out, a.registryJSON(reg))
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// decode reads a JSON body strictly: unknown fields are tolerated (clients send read-only
+// ones back) but malformed JSON and wrong types are 400 naming the problem.
+func decode(r *http.Request, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return armError(http.StatusBadRequest, "InvalidRequestContent", "The request content could not be read.")
+	}
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(v); err != nil {
+		return armError(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	}
+	return nil
+}
+
+func (a *api) patchRegistry(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	reg, err := a.loadRegistry(r)
+	if err != nil {
+		return err
+	}
+	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/write"); err != nil {
+		return err
+	}
+	var body registryBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	next, err := apply(reg.Copy(), body)
+	if err != nil {
+		return err
+	}
+	if err := a.cfg.Store.PutRegistry(next); err != nil {
+		return err
+	}
+	a.cfg.Logger.Info("registry updated", "registry", next.Name, "publicNetworkAccess", status(next.PublicNetworkAccess, "Enabled", "Disabled"),
+		"defaultAction", status(next.DefaultActionAllow, "Allow", "Deny"), "ipRules", next.IPRules,
+		"networkRuleBypassOptions", status(next.BypassAzureServices, "AzureServices", "None"))
+	return writeJSON(w, http.StatusOK, a.registryJSON(next))
+}
+
+func (a *api) putRegistry(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	name := strings.ToLower(chi.URLParam(r, "name"))
+	if !registryNameOK(chi.URLParam(r, "name")) {
+		return armError(http.StatusBadRequest, "InvalidResourceName", "Resource name "+chi.URLParam(r, "name")+
+			" is invalid. The name can contain only alphanumeric characters and must be between 5 and 50 characters.")
+	}
+	existing, err := a.cfg.Store.GetRegistry(name)
+	if err != nil {
+		return err
+	}
+	id := a.registryID(name)
+	if err := a.authorize(caller, id, "Microsoft.ContainerRegistry/registries/write"); err != nil {
+		return err
+	}
+	var body registryBody
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if existing == nil && (body.SKU == nil || body.SKU.Name == "") {
+		return armError(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid: 'sku' is required.")
+	}
+	base := existing
+	created := base == nil
+	if created {
+		base = &store.Registry{Name: name, ID: id, LoginServer: name + ".azurecr.io", AdminUsername: name, AuthAsARM: true,
+			RoleAssignmentMode: "LegacyRegistryPermissions", PublicNetworkAccess: true, DefaultActionAllow: true, BypassAzureServices: true}
+	}
+	next, err := apply(base.Copy(), body)
+	if err != nil {
+		return err
+	}
+	if created {
+		if err := a.cfg.Create(next); err != nil {
+			return err
+		}
+	} else if err := a.cfg.Store.PutRegistry(next); err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	return writeJSON(w, code, a.registryJSON(next))
+}
+
+func registryNameOK(n string) bool {
+	if len(n) < 5 || len(n) > 50 {
+		return false
+	}
+	for _, c := range n {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// apply merges a PUT/PATCH body into a registry (absent = unchanged) and validates the result.
+func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
+	if b.SKU != nil && b.SKU.Name != "" {
+		switch b.SKU.Name {
+		case "Basic", "Standard", "Premium":
+			reg.SKU = b.SKU.Name
+		default:
+			return nil, armError(http.StatusBadRequest, "InvalidSku", "The SKU '"+b.SKU.Name+"' is not valid. Valid values are Basic, Standard and Premium.")
+		}
+	}
+	p := b.Properties
+	if p == nil {
+		p = &registryProperties{}
+	}
+	enum := func(field string, v *string, allowed ...string) (string, error) {
+		for _, a := range allowed {
+			if strings.EqualFold(*v, a) {
+				return a, nil
+			}
+		}
+		return "", armError(http.StatusBadRequest, "InvalidRequestContent", fmt.Sprintf("The value '%s' of %s is not valid. Allowed values: %s.", *v, field, strings.Join(allowed, ", ")))
+	}
+	if p.AdminUserEnabled != nil {
+		reg.AdminUserEnabled = *p.AdminUserEnabled
+	}
+	if p.AnonymousPullEnabled != nil {
+		reg.AnonymousPullEnabled = *p.AnonymousPullEnabled
+	}
+	if p.NetworkRuleBypassAllowedForTasks != nil {
+		reg.BypassForTasks = *p.NetworkRuleBypassAllowedForTasks
+	}
+	if p.PublicNetworkAccess != nil {
+		v, err := enum("properties.publicNetworkAccess", p.PublicNetworkAccess, "Enabled", "Disabled")
+		if err != nil {
+			return nil, err
+		}
+		reg.PublicNetworkAccess = v == "Enabled"
+	}
+	if p.NetworkRuleBypassOptions != nil {
+		v, err := enum("properties.networkRuleBypassOptions", p.NetworkRuleBypassOptions, "AzureServices", "None")
+		if err != nil {
+			return nil, err
+		}
+		reg.BypassAzureServices = v == "AzureServices"
+	}
+	if p.RoleAssignmentMode != nil {
+		v, err := enum("properties.roleAssignmentMode", p.RoleAssignmentMode, "LegacyRegistryPermissions", "AbacRepositoryPermissions")
+		if err != nil {
+			return nil, err
+		}
+		reg.RoleAssignmentMode = v
+	}
+	if p.Policies != nil && p.Policies.AuthAsArm != nil {
+		v, err := enum("properties.policies.azureADAuthenticationAsArmPolicy.status", &p.Policies.AuthAsArm.Status, "enabled", "disabled")
+		if err != nil {
+			return nil, err
+		}
+		reg.AuthAsARM = v == "enabled"
+	}
+	if rs := p.NetworkRuleSet; rs != nil {
+		if rs.DefaultAction != nil {
+			v, err := enum("properties.networkRuleSet.defaultAction", rs.DefaultAction, "Allow", "Deny")
+			if err != nil {
+				return nil, err
+			}
+			reg.DefaultActionAllow = v == "Allow"
+		}
+		// ipRules absent keeps the rules (az sends only defaultAction); [] clears them.
+		if rs.IPRules != nil {
+			if len(*rs.IPRules) > 200 {
+				return nil, armError(http.StatusBadRequest, "TooManyIpRules", "A registry supports at most 200 IP rules.")
+			}
+			var rules []string
+			for _, r := range *rs.IPRules {
+				if _, err := network.ParseIPRule(r.Value); err != nil {
+					return nil, armError(http.StatusBadRequest, "InvalidIpAddressOrRange", "The IP address or range '"+r.Value+"' is invalid. Only IPv4 addresses and CIDR ranges are allowed.")
+				}
+				rules = append(rules, r.Value)
+			}
+			reg.IPRules = rules
+		}
+	}
+	if reg.SKU != "Premium" {
+		if !reg.PublicNetworkAccess {
+			return nil, armError(http.StatusBadRequest, "DisablingPublicNetworkAccessNotSupported",
+				"Disabling public network access is not supported for the SKU "+reg.SKU+". For more information, please visit https://aka.ms/acr/private-link.")
+		}
+		// The code and text ARM uses here are not recorded; this mirrors the one above.
+		if !reg.DefaultActionAllow || len(reg.IPRules) > 0 {
+			return nil, armError(http.StatusBadRequest, "NetworkRuleSetNotSupported",
+				"Network rule set is not supported for the SKU "+reg.SKU+". For more information, please visit https://aka.ms/acr/firewall.")
+		}
+	}
+	if reg.AnonymousPullEnabled && reg.SKU == "Basic" {
+		return nil, armError(http.StatusBadRequest, "AnonymousPullNotSupported", "Anonymous pull is not supported for the SKU Basic.")
+	}
+	return reg, nil
+}
+
+func (a *api) listCredentials(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	reg, err := a.loadRegistry(r)
+	if err != nil {
+		return err
+	}
+	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/listCredentials/action"); err != nil {
+		return err
+	}
+	if !reg.AdminUserEnabled {
+		return armError(http.StatusBadRequest, "AdminUserDisabled", "The admin user is disabled.")
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"username": reg.AdminUsername, "passwords": []map[string]string{
+		{"name": "password", "value": reg.AdminPasswords[0]}, {"name": "password2", "value": reg.AdminPasswords[1]}}})
+}
