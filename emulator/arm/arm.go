@@ -87,7 +87,8 @@ var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
 
 // IsARMPath reports whether a path belongs to the management plane.
 func IsARMPath(p string) bool {
-	return strings.HasPrefix(p, "/subscriptions") || strings.HasPrefix(p, "/tenants") || strings.HasPrefix(p, "/providers/")
+	return strings.HasPrefix(p, "/subscriptions") || strings.HasPrefix(p, "/tenants") || strings.HasPrefix(p, "/providers/") ||
+		p == "/metadata/endpoints"
 }
 
 // New returns the management plane handler.
@@ -98,17 +99,31 @@ func New(cfg Config) http.Handler {
 	r.Method(http.MethodGet, "/subscriptions", a.authed(a.listSubscriptions))
 	r.Method(http.MethodGet, "/subscriptions/{sub}", a.authed(a.getSubscription))
 	r.Method(http.MethodGet, "/tenants", a.authed(a.listTenants))
-	reg := "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries"
+	r.Method(http.MethodGet, "/metadata/endpoints", handlerFunc(a.metadataEndpoints))
+	r.Method(http.MethodGet, "/subscriptions/{sub}/resources", a.authed(a.listResources))
 	r.Method(http.MethodGet, "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries", a.authed(a.listRegistries))
-	r.Method(http.MethodGet, reg, a.authed(a.listRegistries))
-	r.Method(http.MethodGet, reg+"/{name}", a.authed(a.getRegistry))
-	r.Method(http.MethodPut, reg+"/{name}", a.authed(a.putRegistry))
-	r.Method(http.MethodPatch, reg+"/{name}", a.authed(a.patchRegistry))
-	r.Method(http.MethodPost, reg+"/{name}/listCredentials", a.authed(a.listCredentials))
+	// ARM paths are case-insensitive; clients use both spellings of resourceGroups.
+	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
+		r.Method(http.MethodGet, "/subscriptions/{sub}/"+rgs, a.authed(a.listResourceGroups))
+		r.Method(http.MethodGet, "/subscriptions/{sub}/"+rgs+"/{rg}", a.authed(a.getResourceGroup))
+		reg := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.ContainerRegistry/registries"
+		r.Method(http.MethodGet, reg, a.authed(a.listRegistries))
+		r.Method(http.MethodGet, reg+"/{name}", a.authed(a.getRegistry))
+		r.Method(http.MethodPut, reg+"/{name}", a.authed(a.putRegistry))
+		r.Method(http.MethodPatch, reg+"/{name}", a.authed(a.patchRegistry))
+		r.Method(http.MethodPost, reg+"/{name}/listCredentials", a.authed(a.listCredentials))
+	}
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return armError(http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
 	}).ServeHTTP)
-	return r
+	authz := a.apiVersion(a.authed(a.authorization))
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if _, _, ok := splitAuthz(req.URL.Path); ok {
+			authz.ServeHTTP(w, req)
+			return
+		}
+		r.ServeHTTP(w, req)
+	})
 }
 
 // apiVersion requires an api-version of the right form and accepts every such value (the
@@ -199,6 +214,65 @@ func (a *api) subscriptionJSON() map[string]any {
 		"subscriptionPolicies": map[string]string{"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
 		"authorizationSource":  "RoleBased",
 	}
+}
+
+func (a *api) resourceGroupJSON() map[string]any {
+	return map[string]any{"id": "/subscriptions/" + a.cfg.SubscriptionID + "/resourceGroups/" + a.cfg.ResourceGroup,
+		"name": a.cfg.ResourceGroup, "type": "Microsoft.Resources/resourceGroups", "location": a.cfg.Location,
+		"properties": map[string]string{"provisioningState": "Succeeded"}}
+}
+
+func (a *api) listResourceGroups(w http.ResponseWriter, r *http.Request, _ *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"value": []any{a.resourceGroupJSON()}})
+}
+
+func (a *api) getResourceGroup(w http.ResponseWriter, r *http.Request, _ *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	if rg := chi.URLParam(r, "rg"); !strings.EqualFold(rg, a.cfg.ResourceGroup) {
+		return armError(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '"+rg+"' could not be found.")
+	}
+	return writeJSON(w, http.StatusOK, a.resourceGroupJSON())
+}
+
+// listResources is the generic resource list az uses to find a registry's resource group
+// ($filter=resourceType eq 'Microsoft.ContainerRegistry/registries').
+func (a *api) listResources(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	filter := r.URL.Query().Get("$filter")
+	typ, typed := quotedAfter(filter, "resourceType eq ")
+	out := []any{}
+	if !typed || strings.EqualFold(typ, "Microsoft.ContainerRegistry/registries") {
+		regs, err := a.cfg.Store.ListRegistries()
+		if err != nil {
+			return err
+		}
+		for _, reg := range regs {
+			if a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/read") == nil {
+				out = append(out, map[string]any{"id": reg.ID, "name": reg.Name, "type": "Microsoft.ContainerRegistry/registries",
+					"location": a.cfg.Location, "sku": map[string]string{"name": reg.SKU, "tier": reg.SKU}, "tags": map[string]string{}})
+			}
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"value": out})
+}
+
+// metadataEndpoints describes this cloud, for az cloud register's endpoint discovery.
+func (a *api) metadataEndpoints(w http.ResponseWriter, r *http.Request) error {
+	base := "https://" + r.Host + "/"
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"name": "AzureContainerRegistryEmulator", "galleryEndpoint": base, "graphEndpoint": "https://graph.windows.net/",
+		"portalEndpoint": base, "resourceManager": base, "microsoftGraphResourceId": "https://graph.microsoft.com/",
+		"authentication": map[string]any{"loginEndpoint": base, "audiences": []string{"https://management.core.windows.net/", "https://management.azure.com/"},
+			"tenant": "common", "identityProvider": "AAD"},
+		"suffixes": map[string]string{"acrLoginServer": "azurecr.io", "storage": "core.windows.net", "keyVaultDns": "vault.azure.net"},
+	})
 }
 
 func (a *api) listTenants(w http.ResponseWriter, r *http.Request, _ *Identity) error {

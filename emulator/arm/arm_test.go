@@ -1,0 +1,215 @@
+package arm
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/acr-emulator/acr-emulator/emulator/rbac"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+)
+
+const (
+	sub    = "22222222-2222-2222-2222-222222222222"
+	tenant = "11111111-1111-1111-1111-111111111111"
+	owner  = "aaaaaaaa-0000-0000-0000-000000000001"
+	reader = "aaaaaaaa-0000-0000-0000-000000000002"
+	contr  = "aaaaaaaa-0000-0000-0000-000000000003"
+	other  = "aaaaaaaa-0000-0000-0000-000000000004"
+	rgPath = "/subscriptions/" + sub + "/resourceGroups/demo-rg"
+	regs   = rgPath + "/providers/Microsoft.ContainerRegistry/registries"
+	v      = "?api-version=2025-11-01"
+)
+
+type verifier map[string]*Identity
+
+func (f verifier) VerifyEntraToken(raw string) (*Identity, error) {
+	if id, ok := f[raw]; ok {
+		return id, nil
+	}
+	return nil, errors.New("invalid")
+}
+
+func newAPI(t *testing.T) *httptest.Server {
+	t.Helper()
+	st := store.New()
+	arm := "https://management.azure.com/"
+	ver := verifier{
+		"owner":    {TenantID: tenant, ObjectID: owner, Audience: arm},
+		"reader":   {TenantID: tenant, ObjectID: reader, Audience: "https://management.core.windows.net/"},
+		"contrib":  {TenantID: tenant, ObjectID: contr, Audience: arm},
+		"acrtoken": {TenantID: tenant, ObjectID: owner, Audience: "https://containerregistry.azure.net"},
+	}
+	for id, role := range map[string]string{owner: "Owner", reader: "Reader", contr: "Contributor"} {
+		r, _ := rbac.RoleByName(role)
+		if err := st.PutPrincipal(&store.Principal{ObjectID: id, AppID: "app-" + id, TenantID: tenant, Kind: store.KindServicePrincipal}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutRoleAssignment(&store.RoleAssignment{ID: "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleAssignments/" + id,
+			Name: id, Scope: "/subscriptions/" + sub, RoleDefinitionID: rbac.DefinitionID(sub, r.ID), PrincipalID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = st.PutPrincipal(&store.Principal{ObjectID: other, AppID: "app-other", TenantID: tenant, Kind: store.KindManagedIdentity})
+	for name, sku := range map[string]string{"myregistry": "Premium", "basicregistry": "Basic"} {
+		if err := st.PutRegistry(&store.Registry{Name: name, LoginServer: name + ".azurecr.io", ID: regs + "/" + name, SKU: sku, AdminUserEnabled: true,
+			AdminUsername: name, AdminPasswords: [2]string{"p1", "p2"}, AuthAsARM: true, RoleAssignmentMode: "LegacyRegistryPermissions",
+			PublicNetworkAccess: true, DefaultActionAllow: true, BypassAzureServices: true, IPRules: []string{"198.51.100.7"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(New(Config{Store: st, Entra: ver, TenantID: tenant, SubscriptionID: sub, ResourceGroup: "demo-rg", Location: "eastus",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Create: st.PutRegistry}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+type result struct {
+	status int
+	body   map[string]any
+}
+
+func call(t *testing.T, srv *httptest.Server, method, path, token, body string) result {
+	t.Helper()
+	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&m)
+	return result{res.StatusCode, m}
+}
+
+func errCode(r result) string {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func prop(r result, path ...string) any {
+	var cur any = r.body
+	for _, p := range path {
+		m, _ := cur.(map[string]any)
+		cur = m[p]
+	}
+	return cur
+}
+
+func TestCalls(t *testing.T) {
+	srv := newAPI(t)
+	tests := []struct {
+		desc, method, path, token, body string
+		status                          int
+		code                            string
+	}{
+		{"missing api-version", "GET", regs + "/myregistry", "owner", "", 400, "MissingApiVersionParameter"},
+		{"any api-version of the right form", "GET", regs + "/myregistry?api-version=2099-12-31-preview", "owner", "", 200, ""},
+		{"malformed api-version", "GET", regs + "/myregistry?api-version=latest", "owner", "", 400, "InvalidApiVersionParameter"},
+		{"no token", "GET", regs + "/myregistry" + v, "", "", 401, "AuthenticationFailed"},
+		{"invalid token", "GET", regs + "/myregistry" + v, "forged", "", 401, "InvalidAuthenticationToken"},
+		{"ACR audience is not ARM", "GET", regs + "/myregistry" + v, "acrtoken", "", 401, "InvalidAuthenticationTokenAudience"},
+		{"reader reads (lowercase resourcegroups too)", "GET", strings.Replace(regs, "resourceGroups", "resourcegroups", 1) + "/myregistry" + v, "reader", "", 200, ""},
+		{"reader cannot write", "PATCH", regs + "/myregistry" + v, "reader", `{"properties":{"adminUserEnabled":false}}`, 403, "AuthorizationFailed"},
+		{"unknown registry", "GET", regs + "/nothere" + v, "owner", "", 404, "ResourceNotFound"},
+		{"unknown resource group", "GET", "/subscriptions/" + sub + "/resourceGroups/x/providers/Microsoft.ContainerRegistry/registries/myregistry" + v, "owner", "", 404, "ResourceGroupNotFound"},
+		{"unknown subscription", "GET", "/subscriptions/33333333-3333-3333-3333-333333333333/resourceGroups/demo-rg" + v, "owner", "", 404, "SubscriptionNotFound"},
+		{"Basic cannot disable public access", "PATCH", regs + "/basicregistry" + v, "owner", `{"properties":{"publicNetworkAccess":"Disabled"}}`, 400, "DisablingPublicNetworkAccessNotSupported"},
+		{"Basic cannot have network rules", "PATCH", regs + "/basicregistry" + v, "owner", `{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}`, 400, "NetworkRuleSetNotSupported"},
+		{"IPv6 rule", "PATCH", regs + "/myregistry" + v, "owner", `{"properties":{"networkRuleSet":{"ipRules":[{"value":"2001:db8::1"}]}}}`, 400, "InvalidIpAddressOrRange"},
+		{"unknown enum value", "PATCH", regs + "/myregistry" + v, "owner", `{"properties":{"publicNetworkAccess":"Sometimes"}}`, 400, "InvalidRequestContent"},
+		{"bad JSON", "PATCH", regs + "/myregistry" + v, "owner", `{"properties":`, 400, "InvalidRequestContent"},
+		{"wrong type", "PATCH", regs + "/myregistry" + v, "owner", `{"properties":{"adminUserEnabled":"yes"}}`, 400, "InvalidRequestContent"},
+		{"invalid name on PUT", "PUT", regs + "/my-registry" + v, "owner", `{"location":"eastus","sku":{"name":"Basic"}}`, 400, "InvalidResourceName"},
+		{"sku required on create", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus"}`, 400, "InvalidRequestContent"},
+		{"create", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus","sku":{"name":"Standard"}}`, 201, ""},
+		{"update by PUT", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus","sku":{"name":"Premium"}}`, 200, ""},
+		{"listCredentials", "POST", regs + "/myregistry/listCredentials" + v, "owner", "", 200, ""},
+		{"role definitions by name", "GET", "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions" + v + "&$filter=roleName%20eq%20'acrpull'", "owner", "", 200, ""},
+		{"unknown route", "GET", "/subscriptions/" + sub + "/providers/Microsoft.Nothing/things" + v, "owner", "", 404, "NotFound"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			r := call(t, srv, tc.method, tc.path, tc.token, tc.body)
+			if r.status != tc.status || errCode(r) != tc.code {
+				t.Fatalf("got %d %q (%v), want %d %q", r.status, errCode(r), r.body, tc.status, tc.code)
+			}
+		})
+	}
+}
+
+func TestPatchMerges(t *testing.T) {
+	srv := newAPI(t)
+	r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}`)
+	if r.status != 200 || prop(r, "properties", "networkRuleSet", "defaultAction") != "Deny" {
+		t.Fatalf("PATCH defaultAction: %d %v", r.status, r.body)
+	}
+	rules, _ := prop(r, "properties", "networkRuleSet", "ipRules").([]any)
+	if len(rules) != 1 {
+		t.Fatalf("a PATCH without ipRules must keep them: %v", rules)
+	}
+	// Everything else is unchanged.
+	if prop(r, "properties", "publicNetworkAccess") != "Enabled" || prop(r, "properties", "networkRuleBypassOptions") != "AzureServices" ||
+		prop(r, "properties", "adminUserEnabled") != true || prop(r, "sku", "name") != "Premium" {
+		t.Fatalf("PATCH changed other properties: %v", r.body)
+	}
+	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"networkRuleSet":{"ipRules":[]},"networkRuleBypassOptions":"None"}}`)
+	rules, _ = prop(r, "properties", "networkRuleSet", "ipRules").([]any)
+	if len(rules) != 0 || prop(r, "properties", "networkRuleBypassOptions") != "None" {
+		t.Fatalf("clearing rules / bypass off: %v", r.body)
+	}
+	big := `{"properties":{"networkRuleSet":{"ipRules":[` + strings.TrimSuffix(strings.Repeat(`{"value":"203.0.113.1"},`, 201), ",") + `]}}}`
+	if r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", big); r.status != 400 || errCode(r) != "TooManyIpRules" {
+		t.Fatalf("201 rules: %d %v", r.status, r.body)
+	}
+}
+
+func TestRoleAssignments(t *testing.T) {
+	srv := newAPI(t)
+	acrPull, _ := rbac.RoleByName("AcrPull")
+	scope := regs + "/myregistry"
+	base := scope + "/providers/Microsoft.Authorization/roleAssignments/"
+	body := `{"properties":{"roleDefinitionId":"` + rbac.DefinitionID(sub, acrPull.ID) + `","principalId":"` + other + `","principalType":"ServicePrincipal"}}`
+	if r := call(t, srv, "PUT", base+"11111111-aaaa-aaaa-aaaa-000000000001"+v, "contrib", body); r.status != 403 || errCode(r) != "AuthorizationFailed" {
+		t.Fatalf("Contributor assigning a role: %d %v", r.status, r.body)
+	}
+	r := call(t, srv, "PUT", base+"11111111-aaaa-aaaa-aaaa-000000000001"+v, "owner", body)
+	if r.status != 201 || prop(r, "properties", "scope") != scope || prop(r, "properties", "principalId") != other {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "PUT", base+"11111111-aaaa-aaaa-aaaa-000000000002"+v, "owner", body); r.status != 409 || errCode(r) != "RoleAssignmentExists" {
+		t.Fatalf("duplicate: %d %v", r.status, r.body)
+	}
+	missing := strings.Replace(body, other, "bbbbbbbb-0000-0000-0000-000000000000", 1)
+	if r := call(t, srv, "PUT", base+"11111111-aaaa-aaaa-aaaa-000000000003"+v, "owner", missing); r.status != 400 || errCode(r) != "PrincipalNotFound" {
+		t.Fatalf("unknown principal: %d %v", r.status, r.body)
+	}
+	list := call(t, srv, "GET", scope+"/providers/Microsoft.Authorization/roleAssignments"+v+"&$filter=principalId%20eq%20'"+other+"'", "reader", "")
+	if vals, _ := list.body["value"].([]any); list.status != 200 || len(vals) != 1 {
+		t.Fatalf("list by principal: %d %v", list.status, list.body)
+	}
+	// At the registry scope, the subscription-level assignments apply too.
+	all := call(t, srv, "GET", scope+"/providers/Microsoft.Authorization/roleAssignments"+v+"&$filter=atScope()", "reader", "")
+	if vals, _ := all.body["value"].([]any); len(vals) != 4 {
+		t.Fatalf("atScope list: %v", all.body)
+	}
+	if r := call(t, srv, "DELETE", base+"11111111-aaaa-aaaa-aaaa-000000000001"+v, "owner", ""); r.status != 200 {
+		t.Fatalf("delete: %d", r.status)
+	}
+	if r := call(t, srv, "DELETE", base+"11111111-aaaa-aaaa-aaaa-000000000001"+v, "owner", ""); r.status != 204 {
+		t.Fatalf("delete again: %d", r.status)
+	}
+	if r := call(t, srv, "GET", base+"11111111-aaaa-aaaa-aaaa-000000000001"+v, "owner", ""); r.status != 404 || errCode(r) != "RoleAssignmentNotFound" {
+		t.Fatalf("get deleted: %d %v", r.status, r.body)
+	}
+}
