@@ -1,11 +1,3 @@
-// Package entra is a fake Microsoft Entra ID that MSAL and azidentity accept: OIDC discovery,
-// JWKS, the v2.0 and v1 token endpoints (client secret, client_secret_basic, workload-identity
-// client assertions) and instance discovery, issuing RS256 JWTs with the v1.0 claims Azure
-// resources see (spec acr-dataplane-auth.md sections 5.5, 6).
-//
-// It knows principals only through the Directory interface, so the emulator decides who exists.
-// Limits: app-only flows (no users, no interactive or device-code login); the signature of an
-// external workload-identity assertion cannot be checked offline and is not.
 package entra
 
 import (
@@ -24,123 +16,147 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
 
-// Kind of principal, as Entra tells them apart in tokens.
-type Kind string
-
-// Principal kinds.
-const (
-	KindServicePrincipal Kind = "ServicePrincipal"
-	KindManagedIdentity  Kind = "ManagedIdentity"
-	KindUser             Kind = "User"
-)
-
-// Principal is an identity of the tenant.
-type Principal struct {
-	ObjectID, AppID, TenantID, DisplayName string
-	Kind                                   Kind
-	Secrets                                []string
-	ResourceID                             string // xms_mirid of a managed identity
-	Federated                              []FederatedCredential
-}
-
-// FederatedCredential accepts client assertions from an external issuer for one subject.
-type FederatedCredential struct {
-	Issuer, Subject string
-	Audiences       []string // default ["api://AzureADTokenExchange"]
-}
-
-// Directory is what Entra knows; the emulator implements it over its store.
-type Directory interface {
-	HasTenant(tenantID string) bool
-	ClientByAppID(tenantID, appID string) (*Principal, error) // nil, nil when unknown
-}
-
-// Issuer signs and verifies Entra access tokens.
+// Issuer signs Entra access tokens and verifies them for the emulator's ACR token service.
+// Its RSA key lives only in memory: tokens do not survive a restart, as with key rollover.
 type Issuer struct {
 	key      *rsa.PrivateKey
-	kid      string
-	x5c      []byte
+	cert     []byte // self-signed DER certificate: Entra publishes x5c and x5t
+	kid      string // base64url SHA-1 of cert; Entra uses the thumbprint as kid and x5t
 	lifetime time.Duration
 	now      func() time.Time
 }
 
-// NewIssuer makes an issuer with a fresh RSA 2048 key and a self-signed certificate for x5t.
-func NewIssuer() (*Issuer, error) {
+// IssuerOption configures NewIssuer.
+type IssuerOption func(*Issuer)
+
+// WithLifetime sets the lifetime of minted tokens. Real Entra issues 60 to 90 minutes (24 hours
+// for managed identities); the default is one hour, which clients see as expires_in 3599.
+func WithLifetime(d time.Duration) IssuerOption { return func(i *Issuer) { i.lifetime = d } }
+
+// WithClock replaces time.Now, for tests of expiry on either side.
+func WithClock(now func() time.Time) IssuerOption { return func(i *Issuer) { i.now = now } }
+
+// maxSkew is the clock skew Verify tolerates on exp and nbf, the usual Entra validator default.
+const maxSkew = 5 * time.Minute
+
+// NewIssuer makes an issuer with a fresh RSA 2048 key and a self-signed certificate for it.
+func NewIssuer(opts ...IssuerOption) (*Issuer, error) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("entra: signing key: %w", err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "acr-emulator Entra signing key"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(5, 0, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "acr-emulator Entra ID token signing"},
+		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(5, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("entra: signing certificate: %w", err)
+	}
 	sum := sha1.Sum(der)
-	kid := base64.RawURLEncoding.EncodeToString(sum[:])
-	return &Issuer{key: key, kid: kid, x5c: der, lifetime: time.Hour, now: time.Now}, nil
+	i := &Issuer{key: key, cert: der, kid: base64.RawURLEncoding.EncodeToString(sum[:]), lifetime: time.Hour, now: time.Now}
+	for _, o := range opts {
+		o(i)
+	}
+	if i.lifetime <= 0 {
+		return nil, errors.New("entra: token lifetime must be positive")
+	}
+	return i, nil
 }
 
 // Lifetime of minted tokens.
 func (i *Issuer) Lifetime() time.Duration { return i.lifetime }
 
-// appidacr values: how the client authenticated.
-const (
-	AuthPublic      = "0"
-	AuthSecret      = "1"
-	AuthCertificate = "2" // also managed identities and federated assertions
-)
+// stsIssuer is the iss of v1.0 tokens. First-party resources such as ARM get v1.0 tokens even
+// from the v2.0 endpoint, and managed-identity tokens are always v1.0 (spec 6.1).
+func stsIssuer(tenantID string) string { return "https://sts.windows.net/" + tenantID + "/" }
 
-// Mint issues a v1.0 access token for p with the given audience.
+// Mint issues a v1.0 access token for p with the given audience and appidacr (AuthSecret,
+// AuthCertificate...). It returns the token and its expiry.
 func (i *Issuer) Mint(p *Principal, audience, appidacr string) (string, time.Time, error) {
-	now := i.now().UTC()
-	exp := now.Add(i.lifetime)
-	tid := p.TenantID
+	tok, _, exp, err := i.mint(p, audience, appidacr)
+	return tok, exp, err
+}
+
+// mint also returns nbf, which the v1 token endpoint reports as not_before.
+func (i *Issuer) mint(p *Principal, audience, appidacr string) (tok string, nbf, exp time.Time, err error) {
+	if p == nil || p.TenantID == "" || p.ObjectID == "" || audience == "" {
+		return "", nbf, exp, errors.New("entra: mint needs a principal with tenant and object ids, and an audience")
+	}
+	now := i.now().UTC().Truncate(time.Second)
+	// Entra backdates iat and nbf by five minutes to absorb clock skew at resource servers.
+	nbf, exp = now.Add(-maxSkew), now.Add(i.lifetime)
+	iss := stsIssuer(p.TenantID)
 	b := jwt.NewBuilder().
-		Audience([]string{audience}).
-		Issuer("https://sts.windows.net/"+tid+"/").
-		IssuedAt(now).NotBefore(now.Add(-5*time.Minute)).Expiration(exp).
+		Audience([]string{audience}).Issuer(iss).
+		IssuedAt(nbf).NotBefore(nbf).Expiration(exp).
+		// App-only tokens carry the service principal's object id as sub.
 		Subject(p.ObjectID).
-		Claim("tid", tid).Claim("oid", p.ObjectID).Claim("appid", p.AppID).Claim("appidacr", appidacr).
-		Claim("idtyp", "app").Claim("ver", "1.0").Claim("idp", "https://sts.windows.net/"+tid+"/").
-		Claim("uti", randomID()).Claim("rh", "0.emulated."+randomID()).Claim("aio", randomID())
+		Claim("tid", p.TenantID).Claim("oid", p.ObjectID).
+		Claim("appid", p.AppID).Claim("appidacr", appidacr).
+		Claim("idp", iss).Claim("idtyp", "app").Claim("ver", "1.0").
+		// Opaque to every consumer; present because validators may log them.
+		Claim("aio", opaqueID()).Claim("rh", "0.emulated."+opaqueID()).Claim("uti", opaqueID())
 	if p.Kind == KindManagedIdentity && p.ResourceID != "" {
 		b = b.Claim("xms_mirid", p.ResourceID)
 	}
-	tok, err := b.Build()
+	t, err := b.Build()
 	if err != nil {
-		return "", time.Time{}, err
+		return "", nbf, exp, err
 	}
 	hdr := jws.NewHeaders()
-	_ = hdr.Set(jws.KeyIDKey, i.kid)
-	_ = hdr.Set("x5t", i.kid)
-	_ = hdr.Set(jws.TypeKey, "JWT")
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256, i.key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		return "", time.Time{}, err
+	for k, v := range map[string]any{jws.TypeKey: "JWT", jws.KeyIDKey: i.kid, "x5t": i.kid} {
+		if err := hdr.Set(k, v); err != nil {
+			return "", nbf, exp, err
+		}
 	}
-	return string(signed), exp, nil
+	signed, err := jwt.Sign(t, jwt.WithKey(jwa.RS256, i.key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		return "", nbf, exp, err
+	}
+	return string(signed), nbf, exp, nil
 }
 
-// Claims are the parts of a verified token the emulator uses.
+// Claims are the parts of a verified token the emulator uses; Raw holds all of them.
 type Claims struct {
 	Audience, Issuer, TenantID, ObjectID, AppID, ResourceID string
 	ExpiresAt                                               time.Time
 	Raw                                                     map[string]any
 }
 
-// Verify checks an access token minted by this issuer: RS256 with this key only (alg none and
-// other keys fail), lifetime with 5 minutes of skew, and an sts.windows.net issuer.
+// Verify checks a token minted by this issuer: compact JWS, alg RS256 in the header (so "none",
+// HS256 keyed with the public key and other algorithms fail before any crypto), a signature by
+// this issuer's key only, exp and nbf with at most five minutes of skew, and an iss of the form
+// https://sts.windows.net/<tid>/ naming the token's own tid. The audience is returned, not
+// checked: which audiences count is the caller's policy (ACR vs ARM audiences).
 func (i *Issuer) Verify(raw string) (*Claims, error) {
-	tok, err := jwt.Parse([]byte(raw), jwt.WithKey(jwa.RS256, &i.key.PublicKey), jwt.WithValidate(true),
-		jwt.WithAcceptableSkew(5*time.Minute), jwt.WithClock(jwt.ClockFunc(i.now)))
+	if strings.Count(raw, ".") != 2 {
+		return nil, errors.New("entra: token is not a compact JWS")
+	}
+	msg, err := jws.Parse([]byte(raw))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	if sigs := msg.Signatures(); len(sigs) != 1 || sigs[0].ProtectedHeaders().Algorithm() != jwa.RS256 {
+		return nil, errors.New("entra: token is not signed with RS256")
+	}
+	tok, err := jwt.Parse([]byte(raw),
+		jwt.WithKey(jwa.RS256, &i.key.PublicKey),
+		jwt.WithValidate(true), jwt.WithRequiredClaim(jwt.ExpirationKey),
+		jwt.WithAcceptableSkew(maxSkew), jwt.WithClock(jwt.ClockFunc(i.now)))
+	if err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
 	}
 	str := func(name string) string {
 		v, _ := tok.Get(name)
@@ -152,62 +168,47 @@ func (i *Issuer) Verify(raw string) (*Claims, error) {
 	if aud := tok.Audience(); len(aud) == 1 {
 		c.Audience = aud[0]
 	}
-	if c.Issuer != "https://sts.windows.net/"+c.TenantID+"/" || c.TenantID == "" || c.ObjectID == "" {
-		return nil, errors.New("entra: token issuer or tenant is not valid")
+	if c.TenantID == "" || strings.Contains(c.TenantID, "/") || c.Issuer != stsIssuer(c.TenantID) {
+		return nil, fmt.Errorf("entra: issuer %q is not https://sts.windows.net/<tid>/ for the token's tenant", c.Issuer)
 	}
-	c.Raw, _ = tok.AsMap(context.Background())
+	if c.ObjectID == "" || c.Audience == "" {
+		return nil, errors.New("entra: token has no oid or no single aud")
+	}
+	if c.Raw, err = tok.AsMap(context.Background()); err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
 	return c, nil
 }
 
-// JWKS is the RFC 7517 key set clients could verify tokens with.
+// jsonWebKey is one RFC 7517 key as Entra publishes it (x5c is optional in the RFC; Entra
+// includes the certificate and uses its thumbprint as both kid and x5t).
+type jsonWebKey struct {
+	Kty string   `json:"kty"`
+	Use string   `json:"use"`
+	Kid string   `json:"kid"`
+	X5t string   `json:"x5t"`
+	N   string   `json:"n"`
+	E   string   `json:"e"`
+	X5c []string `json:"x5c"`
+}
+
+// JWKS is the RFC 7517 key set that verifies this issuer's tokens.
 func (i *Issuer) JWKS() []byte {
-	k, err := jwk.FromRaw(&i.key.PublicKey)
-	if err != nil {
-		return []byte(`{"keys":[]}`)
+	pub := i.key.PublicKey
+	k := jsonWebKey{
+		Kty: "RSA", Use: "sig", Kid: i.kid, X5t: i.kid,
+		N:   base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
+		E:   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
+		X5c: []string{base64.StdEncoding.EncodeToString(i.cert)},
 	}
-	_ = k.Set(jwk.KeyIDKey, i.kid)
-	_ = k.Set(jwk.KeyUsageKey, "sig")
-	_ = k.Set(jwk.X509CertThumbprintKey, i.kid)
-	_ = k.Set("issuer", "https://login.microsoftonline.com/{tenantid}/v2.0")
-	b, err := json.Marshal(k)
-	if err != nil {
-		return []byte(`{"keys":[]}`)
-	}
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	m["x5c"] = []string{base64.StdEncoding.EncodeToString(i.x5c)}
-	out, _ := json.Marshal(map[string]any{"keys": []any{m}})
-	return out
+	// Marshalling strings cannot fail.
+	b, _ := json.Marshal(map[string][]jsonWebKey{"keys": {k}})
+	return b
 }
 
-// Known resources: ACR, ARM (both names) and the two Graphs.
-var resources = []string{
-	"https://containerregistry.azure.net",
-	"https://management.azure.com",
-	"https://management.core.windows.net",
-	"https://graph.microsoft.com",
-	"https://graph.windows.net",
-}
-
-// Audience maps a v2 scope ("<resource>/.default") or a v1 resource to the token audience,
-// keeping the form the client asked for (the az CLI asks for
-// "https://management.core.windows.net//.default" and gets aud "https://management.core.windows.net/").
-func Audience(scopeOrResource string) (string, bool) {
-	r := strings.TrimSuffix(scopeOrResource, "/.default")
-	base := strings.TrimSuffix(strings.ToLower(r), "/")
-	for _, known := range resources {
-		if base == known {
-			return r, true
-		}
-	}
-	return "", false
-}
-
-func randomID() string {
+// opaqueID is 16 random bytes in base64url, the shape of Entra's uti and aio.
+func opaqueID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
-
-// errorf formats AADSTS descriptions.
-func errorf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
