@@ -38,6 +38,11 @@ type Config struct {
 	HTTPSAddr string
 	// HTTPAddr is the plain HTTP listener (default 127.0.0.1:8080); "-" disables it.
 	HTTPAddr string
+	// ProxyAddr is an HTTP(S) proxy that tunnels every host it is asked for (Entra's
+	// login.microsoftonline.com, ARM's management.azure.com, <name>.azurecr.io) into the
+	// emulator, as this machine: for tools that insist on real Azure names, like the az CLI.
+	// Default 127.0.0.1:8081; "-" disables it.
+	ProxyAddr string
 	// DataDir holds ca.pem and ca-key.pem. Empty: an in-memory CA that writes nothing.
 	DataDir string
 	// World is the initial state (default world.Default()).
@@ -86,6 +91,7 @@ type Emulator struct {
 	servers  []server
 	httpsURL string
 	httpURL  string
+	proxyURL string
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
@@ -109,6 +115,9 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = "127.0.0.1:8080"
+	}
+	if cfg.ProxyAddr == "" {
+		cfg.ProxyAddr = "127.0.0.1:8081"
 	}
 	if cfg.World == nil {
 		cfg.World = world.Default()
@@ -224,12 +233,25 @@ func (e *Emulator) Start() error {
 // startOrigins opens a proxy listener per named origin of the world; their tunnels end in one
 // internal listener served like the main one.
 func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
-	if len(e.world.Origins) == 0 {
+	if len(e.world.Origins) == 0 && e.cfg.ProxyAddr == "-" {
 		return nil
 	}
 	host, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr)
 	e.proxied = network.NewConnListener(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	e.serve(e.proxied, e.dispatch(nil), tlsCfg)
+	if e.cfg.ProxyAddr != "-" {
+		ln, err := net.Listen("tcp", e.cfg.ProxyAddr)
+		if err != nil {
+			return fmt.Errorf("proxy listener: %w", err)
+		}
+		local := network.Origin{Kind: network.Internet, Name: "local-proxy", IP: netip.MustParseAddr("127.0.0.1")}
+		if e.world.LocalClientIP != "" {
+			local.IP, _ = netip.ParseAddr(e.world.LocalClientIP)
+		}
+		e.serve(ln, network.Proxy(local, e.proxied, e.dispatch(nil)), nil)
+		h, p, _ := net.SplitHostPort(ln.Addr().String())
+		e.proxyURL = "http://" + net.JoinHostPort(urlHost(h), p)
+	}
 	for _, wo := range e.world.Origins {
 		o := network.Origin{Kind: network.Internet, Name: wo.Name}
 		if wo.IP != "" {
@@ -382,7 +404,8 @@ func orDefault(v, d int64) int64 {
 
 // certHosts are the names the HTTPS certificate covers.
 func (e *Emulator) certHosts() []string {
-	hosts := []string{"localhost", "127.0.0.1", "::1", "*.azurecr.io"}
+	// Real Azure names too, for clients reaching the emulator through its proxies.
+	hosts := []string{"localhost", "127.0.0.1", "::1", "*.azurecr.io", "login.microsoftonline.com", "management.azure.com", "management.core.windows.net"}
 	if h, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr); h != "" && h != "0.0.0.0" && h != "::" && h != "localhost" && h != "127.0.0.1" {
 		hosts = append(hosts, h)
 	}
@@ -514,6 +537,9 @@ func (e *Emulator) Close(ctx context.Context) error {
 
 // HTTPSURL is the main HTTPS listener's base URL, e.g. https://127.0.0.1:8443.
 func (e *Emulator) HTTPSURL() string { return e.httpsURL }
+
+// ProxyURL is the local proxy's URL, for HTTPS_PROXY ("" when disabled).
+func (e *Emulator) ProxyURL() string { return e.proxyURL }
 
 // HTTPURL is the plain HTTP listener's base URL ("" when disabled).
 func (e *Emulator) HTTPURL() string { return e.httpURL }

@@ -73,9 +73,9 @@ func buildVersion() string {
 }
 
 type serveOptions struct {
-	httpsAddr, httpAddr, dataDir, config, logLevel, logFormat string
-	maxManifest, maxUpload                                    int64
-	accessTTL, refreshTTL                                     time.Duration
+	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat string
+	maxManifest, maxUpload                                               int64
+	accessTTL, refreshTTL                                                time.Duration
 }
 
 func env(name, def string) string {
@@ -109,6 +109,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.SetOutput(out)
 	fs.StringVar(&o.httpsAddr, "https-addr", env("ACR_EMULATOR_HTTPS_ADDR", "127.0.0.1:8443"), "main HTTPS listener: registries, and later Entra ID and ARM (ACR_EMULATOR_HTTPS_ADDR)")
 	fs.StringVar(&o.httpAddr, "http-addr", env("ACR_EMULATOR_HTTP_ADDR", "127.0.0.1:8080"), "plain HTTP listener, \"-\" to disable (ACR_EMULATOR_HTTP_ADDR)")
+	fs.StringVar(&o.proxyAddr, "proxy-addr", env("ACR_EMULATOR_PROXY_ADDR", "127.0.0.1:8081"), "proxy sending real Azure host names (login.microsoftonline.com, management.azure.com, <name>.azurecr.io) to the emulator, \"-\" to disable (ACR_EMULATOR_PROXY_ADDR)")
 	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", defaultDataDir()), "where the CA (ca.pem) is kept (ACR_EMULATOR_DATA_DIR)")
 	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
 	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", "info"), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
@@ -149,7 +150,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	emu, err := emulator.New(emulator.Config{
-		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, DataDir: o.dataDir, World: w, Logger: logger,
+		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Logger: logger,
 		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
 		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL,
 	})
@@ -220,6 +221,9 @@ func printQuickStart(w io.Writer, emu *emulator.Emulator) {
 		fmt.Fprintf(w, "  (azidentity: authority host %s/, DisableInstanceDiscovery: true; or docker login -u %s -p %s)\n",
 			emu.HTTPSURL(), sp.ClientID, sp.Secret)
 		break
+	}
+	if p := emu.ProxyURL(); p != "" {
+		fmt.Fprintf(w, "\nReal Azure names (login.microsoftonline.com, management.azure.com, <registry>.azurecr.io) via HTTPS_PROXY=%s\n", p)
 	}
 	if origins := emu.Origins(); len(origins) > 0 {
 		fmt.Fprintf(w, "\nNamed origins (Go clients never proxy localhost: use <registry>.azurecr.io through them):\n")

@@ -94,6 +94,7 @@ func Tool(t testing.TB, env, name string) string {
 type Emulator struct {
 	HTTPSAddr string // 127.0.0.1:port
 	HTTPAddr  string
+	ProxyAddr string
 	DataDir   string
 	CAFile    string
 	cmd       *exec.Cmd
@@ -124,11 +125,11 @@ func Start(t testing.TB, opts ...Option) *Emulator {
 		o(&c)
 	}
 	e := &Emulator{
-		HTTPSAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), DataDir: t.TempDir(),
+		HTTPSAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), ProxyAddr: FreeAddr(t), DataDir: t.TempDir(),
 		logs: &lockedBuffer{}, done: make(chan error, 1),
 	}
 	e.CAFile = filepath.Join(e.DataDir, "ca.pem")
-	args := append([]string{"serve", "--https-addr", e.HTTPSAddr, "--http-addr", e.HTTPAddr, "--data-dir", e.DataDir, "--log-level", "debug"}, c.args...)
+	args := append([]string{"serve", "--https-addr", e.HTTPSAddr, "--http-addr", e.HTTPAddr, "--proxy-addr", e.ProxyAddr, "--data-dir", e.DataDir, "--log-level", "debug"}, c.args...)
 	e.cmd = exec.Command(Binary(t), args...)
 	e.cmd.Env = append(os.Environ(), c.env...)
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs

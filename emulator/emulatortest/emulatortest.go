@@ -47,6 +47,7 @@ func New(t testing.TB, opts ...Option) *Emulator {
 	cfg := emulator.Config{
 		HTTPSAddr: "127.0.0.1:0",
 		HTTPAddr:  "127.0.0.1:0",
+		ProxyAddr: "127.0.0.1:0",
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
