@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build run test test-unit test-e2e conformance bench lint tools apt-tools clean
+.PHONY: all build run test test-unit test-e2e conformance bench lint tools apt-tools az-setup clean
 
 all: build
 
@@ -33,7 +33,7 @@ $(TOOLS_BIN)/regctl:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
 
 # Debian packages, installed only when a command is missing.
-APT_TOOLS := skopeo:skopeo dockerd:docker.io
+APT_TOOLS := skopeo:skopeo dockerd:docker.io az:azure-cli
 apt-tools:
 	@missing=""; for pair in $(APT_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
@@ -41,6 +41,23 @@ apt-tools:
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+
+# az-setup registers the running emulator (make run, default addresses) as a custom cloud of
+# the az CLI in build/azure and logs in as the default world's service principal; then use az
+# with the environment it prints.
+AZ_ENV = AZURE_CONFIG_DIR=$(CURDIR)/build/azure REQUESTS_CA_BUNDLE=$${HOME}/.acr-emulator/ca.pem \
+	HTTPS_PROXY=http://127.0.0.1:8081 HTTP_PROXY=http://127.0.0.1:8081 AZURE_CORE_COLLECT_TELEMETRY=false
+az-setup:
+	$(AZ_ENV) az cloud register -n AcrEmulator --endpoint-resource-manager https://localhost:8443/ \
+		--endpoint-active-directory https://localhost:8443 \
+		--endpoint-active-directory-resource-id https://management.core.windows.net/ \
+		--endpoint-active-directory-graph-resource-id https://graph.windows.net/ \
+		--suffix-acr-login-server-endpoint .azurecr.io -o none 2>/dev/null || true
+	$(AZ_ENV) az cloud set -n AcrEmulator
+	$(AZ_ENV) az login --service-principal -u 33333333-3333-3333-3333-333333333333 \
+		-p acr-emulator-client-secret --tenant 11111111-1111-1111-1111-111111111111 -o none
+	@echo "az is logged in to the emulator. In your shell:"
+	@echo "  export $(AZ_ENV)"
 
 lint:
 	$(GO) vet ./...

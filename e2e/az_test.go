@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acr-emulator/acr-emulator/e2e/harness"
+)
+
+// azEnv is the environment in which the real Azure CLI talks to the emulator: a private
+// config directory, the emulator's CA, and the emulator's proxy so that the real Azure names
+// (login.microsoftonline.com for MSAL's instance discovery) reach it.
+func azEnv(t *testing.T, emu *harness.Emulator) []string {
+	env := emu.Env(t)
+	return append(env, "AZURE_CONFIG_DIR="+filepath.Join(t.TempDir(), "az"), "REQUESTS_CA_BUNDLE="+emu.CAFile,
+		"HTTPS_PROXY=http://"+emu.ProxyAddr, "HTTP_PROXY=http://"+emu.ProxyAddr, "AZURE_CORE_COLLECT_TELEMETRY=false",
+		"AZURE_CORE_NO_COLOR=true", "AZURE_CORE_ONLY_SHOW_ERRORS=true")
+}
+
+// TestAzureCLI registers the emulator as a custom cloud, logs in with the default world's
+// service principal and drives the seed's commands with the real az CLI.
+func TestAzureCLI(t *testing.T) {
+	az := harness.Tool(t, "AZ", "az")
+	crane := harness.Tool(t, "CRANE", "crane")
+	emu := harness.Start(t)
+	env := azEnv(t, emu)
+	base := "https://" + emu.RegistryHost()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := emu.TryRunEnv(t, env, az, args...)
+		if err != nil {
+			t.Fatalf("az %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	run("cloud", "register", "-n", "AcrEmulator", "--endpoint-resource-manager", base+"/", "--endpoint-active-directory", base,
+		"--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io")
+	run("cloud", "set", "-n", "AcrEmulator")
+	run("login", "--service-principal", "-u", harness.ClientID, "-p", harness.ClientSecret, "--tenant", harness.TenantID)
+
+	if got := run("acr", "show", "-n", "myregistry", "--query", "networkRuleBypassOptions", "-o", "tsv"); got != "AzureServices" {
+		t.Fatalf("initial networkRuleBypassOptions = %q", got)
+	}
+	run("acr", "update", "--name", "myregistry", "--allow-trusted-services", "false")
+	if got := run("acr", "show", "-n", "myregistry", "--query", "networkRuleBypassOptions", "-o", "tsv"); got != "None" {
+		t.Fatalf("after --allow-trusted-services false: %q", got)
+	}
+	run("acr", "update", "--name", "myregistry", "--allow-trusted-services", "true")
+	if got := run("acr", "show", "-n", "myregistry", "--query", "networkRuleBypassOptions", "-o", "tsv"); got != "AzureServices" {
+		t.Fatalf("after --allow-trusted-services true: %q", got)
+	}
+
+	// az acr login --expose-token hands out an ACR refresh token usable as a password.
+	var login struct {
+		AccessToken string `json:"accessToken"`
+		LoginServer string `json:"loginServer"`
+	}
+	if err := json.Unmarshal([]byte(run("acr", "login", "-n", "myregistry", "--expose-token", "-o", "json")), &login); err != nil || login.AccessToken == "" {
+		t.Fatalf("--expose-token: %v", err)
+	}
+	src := t.TempDir()
+	writeLayout(t, src, 1)
+	withToken := emu.EnvWithLogin(t, harness.NullGUID, login.AccessToken)
+	if out, err := emu.TryRunEnv(t, withToken, crane, "push", src, login.LoginServer+"/az/app:v1"); err != nil {
+		t.Fatalf("push with the exposed token: %v\n%s", err, out)
+	}
+	if got := run("acr", "repository", "list", "-n", "myregistry", "-o", "tsv"); got != "az/app" {
+		t.Fatalf("az acr repository list = %q", got)
+	}
+
+	// Firewall through az: default Deny with an IP rule, then public access off.
+	run("acr", "update", "-n", "myregistry", "--default-action", "Deny")
+	run("acr", "network-rule", "add", "-n", "myregistry", "--ip-address", "203.0.113.0/24")
+	if got := run("acr", "network-rule", "list", "-n", "myregistry", "--query", "ipRules[].ipAddressOrRange", "-o", "tsv"); got != "203.0.113.0/24" {
+		t.Fatalf("network-rule list = %q", got)
+	}
+	if out, err := emu.TryRun(t, crane, "digest", emu.RegistryHost()+"/az/app:v1"); err == nil || !strings.Contains(out, "client with IP '127.0.0.1' is not allowed access") {
+		t.Fatalf("pull from a denied IP: err=%v\n%s", err, out)
+	}
+	run("acr", "network-rule", "remove", "-n", "myregistry", "--ip-address", "203.0.113.0/24")
+	run("acr", "update", "-n", "myregistry", "--public-network-enabled", "false")
+	if got := run("acr", "show", "-n", "myregistry", "--query", "publicNetworkAccess", "-o", "tsv"); got != "Disabled" {
+		t.Fatalf("publicNetworkAccess = %q", got)
+	}
+	// az acr login pings /v2/, gets the 403 and prints its firewall hint, as against Azure.
+	out, err := emu.TryRunEnv(t, env, az, "acr", "login", "-n", "myregistry", "--expose-token")
+	if err == nil || !strings.Contains(out, "Looks like you don't have access to registry '"+emu.RegistryHost()+"'") {
+		t.Fatalf("az acr login with public access disabled: err=%v\n%s", err, out)
+	}
+	run("acr", "update", "-n", "myregistry", "--public-network-enabled", "true", "--default-action", "Allow")
+	if got := run("acr", "credential", "show", "-n", "myregistry", "--query", "username", "-o", "tsv"); got != "myregistry" {
+		t.Fatalf("credential show = %q", got)
+	}
+	// Role assignments through the ARM API with az rest (see README for az role assignment).
+	scope := "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	got := run("rest", "--method", "put", "--url", base+scope+"/providers/Microsoft.Authorization/roleAssignments/0b0b0b0b-0000-4000-8000-000000000001?api-version=2022-04-01",
+		"--body", `{"properties":{"roleDefinitionId":"/subscriptions/22222222-2222-2222-2222-222222222222/providers/Microsoft.Authorization/roleDefinitions/c2f4ef07-c644-48eb-af81-4b1b4947fb11","principalId":"66666666-6666-6666-6666-666666666666","principalType":"ServicePrincipal"}}`,
+		"--query", "properties.principalId", "-o", "tsv")
+	if got != "66666666-6666-6666-6666-666666666666" {
+		t.Fatalf("role assignment via az rest = %q", got)
+	}
+}
