@@ -160,7 +160,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
-		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry})
+		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry})
 	return e, nil
 }
 
@@ -340,6 +340,23 @@ func (e *Emulator) createRegistry(rec *store.Registry) error {
 	sr := &servedRegistry{info: RegistryInfo{Name: rec.Name, LoginServer: rec.LoginServer, URL: "https://" + rec.LoginServer}, port: -1}
 	e.serveRegistry(sr, rec)
 	return nil
+}
+
+// deleteRegistry stops serving a registry and drops its content.
+func (e *Emulator) deleteRegistry(name string) error {
+	e.mu.Lock()
+	sr := e.registries[name]
+	delete(e.registries, name)
+	for host, r := range e.byHost {
+		if r == sr {
+			delete(e.byHost, host)
+		}
+	}
+	if e.mainReg == sr {
+		e.mainReg = nil
+	}
+	e.mu.Unlock()
+	return e.st.DeleteRegistry(name)
 }
 
 // serveRegistry builds a registry's handler chain (network gate, token endpoints or token gate,

@@ -42,6 +42,8 @@ type Config struct {
 	Logger         *slog.Logger
 	// Create serves a registry PUT created (the emulator gives it a handler and login server).
 	Create func(rec *store.Registry) error
+	// Delete stops serving a deleted registry and drops its content.
+	Delete func(name string) error
 }
 
 // Error is an ARM error, written as {"error":{"code","message"}}.
@@ -102,6 +104,8 @@ func New(cfg Config) http.Handler {
 	r.Method(http.MethodGet, "/metadata/endpoints", handlerFunc(a.metadataEndpoints))
 	r.Method(http.MethodGet, "/subscriptions/{sub}/resources", a.authed(a.listResources))
 	r.Method(http.MethodGet, "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries", a.authed(a.listRegistries))
+	r.Method(http.MethodPost, "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/checkNameAvailability", a.authed(a.checkName))
+	r.Method(http.MethodGet, "/providers/Microsoft.ContainerRegistry/operations", handlerFunc(a.operations))
 	// ARM paths are case-insensitive; clients use both spellings of resourceGroups.
 	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
 		r.Method(http.MethodGet, "/subscriptions/{sub}/"+rgs, a.authed(a.listResourceGroups))
@@ -112,6 +116,9 @@ func New(cfg Config) http.Handler {
 		r.Method(http.MethodPut, reg+"/{name}", a.authed(a.putRegistry))
 		r.Method(http.MethodPatch, reg+"/{name}", a.authed(a.patchRegistry))
 		r.Method(http.MethodPost, reg+"/{name}/listCredentials", a.authed(a.listCredentials))
+		r.Method(http.MethodPost, reg+"/{name}/regenerateCredential", a.authed(a.regenerateCredential))
+		r.Method(http.MethodGet, reg+"/{name}/listUsages", a.authed(a.listUsages))
+		r.Method(http.MethodDelete, reg+"/{name}", a.authed(a.deleteRegistry))
 	}
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return armError(http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)

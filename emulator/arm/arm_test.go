@@ -64,7 +64,7 @@ func newAPI(t *testing.T) *httptest.Server {
 		}
 	}
 	srv := httptest.NewServer(New(Config{Store: st, Entra: ver, TenantID: tenant, SubscriptionID: sub, ResourceGroup: "demo-rg", Location: "eastus",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Create: st.PutRegistry}))
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Create: st.PutRegistry, Delete: st.DeleteRegistry}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -135,6 +135,11 @@ func TestCalls(t *testing.T) {
 		{"create", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus","sku":{"name":"Standard"}}`, 201, ""},
 		{"update by PUT", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus","sku":{"name":"Premium"}}`, 200, ""},
 		{"listCredentials", "POST", regs + "/myregistry/listCredentials" + v, "owner", "", 200, ""},
+		{"name taken", "POST", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/checkNameAvailability" + v, "owner", `{"name":"myregistry","type":"Microsoft.ContainerRegistry/registries"}`, 200, ""},
+		{"regenerate unknown password", "POST", regs + "/myregistry/regenerateCredential" + v, "owner", `{"name":"password3"}`, 400, "InvalidRequestContent"},
+		{"usages", "GET", regs + "/myregistry/listUsages" + v, "reader", "", 200, ""},
+		{"operations need no token", "GET", "/providers/Microsoft.ContainerRegistry/operations" + v, "", "", 200, ""},
+		{"reader cannot delete", "DELETE", regs + "/myregistry" + v, "reader", "", 403, "AuthorizationFailed"},
 		{"role definitions by name", "GET", "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions" + v + "&$filter=roleName%20eq%20'acrpull'", "owner", "", 200, ""},
 		{"unknown route", "GET", "/subscriptions/" + sub + "/providers/Microsoft.Nothing/things" + v, "owner", "", 404, "NotFound"},
 	}
@@ -211,5 +216,41 @@ func TestRoleAssignments(t *testing.T) {
 	}
 	if r := call(t, srv, "GET", base+"11111111-aaaa-aaaa-aaaa-000000000001"+v, "owner", ""); r.status != 404 || errCode(r) != "RoleAssignmentNotFound" {
 		t.Fatalf("get deleted: %d %v", r.status, r.body)
+	}
+}
+
+func TestRegistryLifecycleOps(t *testing.T) {
+	srv := newAPI(t)
+	check := func(name string) (bool, string) {
+		r := call(t, srv, "POST", "/subscriptions/"+sub+"/providers/Microsoft.ContainerRegistry/checkNameAvailability"+v, "owner",
+			`{"name":"`+name+`","type":"Microsoft.ContainerRegistry/registries"}`)
+		reason, _ := r.body["reason"].(string)
+		return r.body["nameAvailable"] == true, reason
+	}
+	if ok, reason := check("myregistry"); ok || reason != "AlreadyExists" {
+		t.Fatalf("taken name: %v %s", ok, reason)
+	}
+	if ok, reason := check("a-b"); ok || reason != "Invalid" {
+		t.Fatalf("invalid name: %v %s", ok, reason)
+	}
+	if ok, _ := check("freshname"); !ok {
+		t.Fatal("free name reported taken")
+	}
+	r := call(t, srv, "POST", regs+"/myregistry/regenerateCredential"+v, "owner", `{"name":"password2"}`)
+	pw, _ := r.body["passwords"].([]any)
+	if r.status != 200 || len(pw) != 2 || pw[0].(map[string]any)["value"] != "p1" || pw[1].(map[string]any)["value"] == "p2" {
+		t.Fatalf("regenerate password2: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "DELETE", regs+"/myregistry"+v, "owner", ""); r.status != 200 {
+		t.Fatalf("delete: %d", r.status)
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "owner", ""); r.status != 404 {
+		t.Fatalf("get after delete: %d", r.status)
+	}
+	if r := call(t, srv, "DELETE", regs+"/myregistry"+v, "owner", ""); r.status != 204 {
+		t.Fatalf("delete again: %d", r.status)
+	}
+	if ok, _ := check("myregistry"); !ok {
+		t.Fatal("a deleted registry's name stays taken")
 	}
 }

@@ -2,6 +2,8 @@ package arm
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -348,6 +350,125 @@ func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 	return reg, nil
 }
 
+func (a *api) deleteRegistry(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	reg, err := a.cfg.Store.GetRegistry(strings.ToLower(chi.URLParam(r, "name")))
+	if err != nil {
+		return err
+	}
+	if reg == nil {
+		w.WriteHeader(http.StatusNoContent) // ARM deletes are idempotent
+		return nil
+	}
+	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/delete"); err != nil {
+		return err
+	}
+	if err := a.cfg.Delete(reg.Name); err != nil {
+		return err
+	}
+	a.cfg.Logger.Info("registry deleted", "registry", reg.Name)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// checkName serves checkNameAvailability (registry names are global on Azure; here, per emulator).
+func (a *api) checkName(w http.ResponseWriter, r *http.Request, _ *Identity) error {
+	if err := a.subscription(r); err != nil {
+		return err
+	}
+	var b struct{ Name, Type string }
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	if !strings.EqualFold(b.Type, "Microsoft.ContainerRegistry/registries") {
+		return armError(http.StatusBadRequest, "InvalidRequestContent", "The type '"+b.Type+"' is not valid; use Microsoft.ContainerRegistry/registries.")
+	}
+	if !registryNameOK(b.Name) {
+		return writeJSON(w, http.StatusOK, map[string]any{"nameAvailable": false, "reason": "Invalid",
+			"message": "The specified resource name is invalid. It can contain only alphanumeric characters and must be between 5 and 50 characters."})
+	}
+	reg, err := a.cfg.Store.GetRegistry(strings.ToLower(b.Name))
+	if err != nil {
+		return err
+	}
+	if reg != nil {
+		return writeJSON(w, http.StatusOK, map[string]any{"nameAvailable": false, "reason": "AlreadyExists",
+			"message": "The registry " + b.Name + " is already in use."})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"nameAvailable": true})
+}
+
+func (a *api) operations(w http.ResponseWriter, r *http.Request) error {
+	ops := []any{}
+	for _, op := range []string{"registries/read", "registries/write", "registries/delete", "registries/listCredentials/action",
+		"registries/regenerateCredential/action", "registries/listUsages/read", "checkNameAvailability/read", "registries/pull/read", "registries/push/write"} {
+		ops = append(ops, map[string]any{"name": "Microsoft.ContainerRegistry/" + op, "isDataAction": false,
+			"display": map[string]string{"provider": "Microsoft Container Registry", "resource": "Container Registry", "operation": op, "description": op}})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"value": ops})
+}
+
+func (a *api) regenerateCredential(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	reg, err := a.loadRegistry(r)
+	if err != nil {
+		return err
+	}
+	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/regenerateCredential/action"); err != nil {
+		return err
+	}
+	var b struct{ Name string }
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	next := reg.Copy()
+	switch b.Name {
+	case "password":
+		next.AdminPasswords[0] = newPassword()
+	case "password2":
+		next.AdminPasswords[1] = newPassword()
+	default:
+		return armError(http.StatusBadRequest, "InvalidRequestContent", "The value '"+b.Name+"' of name is not valid. Allowed values: password, password2.")
+	}
+	if err := a.cfg.Store.PutRegistry(next); err != nil {
+		return err
+	}
+	return a.writeCredentials(w, next)
+}
+
+func (a *api) listUsages(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	reg, err := a.loadRegistry(r)
+	if err != nil {
+		return err
+	}
+	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/listUsages/read"); err != nil {
+		return err
+	}
+	size, err := a.cfg.Store.RegistryBytes(reg.Name)
+	if err != nil {
+		return err
+	}
+	limits := map[string]int64{"Basic": 10 << 30, "Standard": 100 << 30, "Premium": 500 << 30}
+	return writeJSON(w, http.StatusOK, map[string]any{"value": []any{
+		map[string]any{"name": "Size", "limit": limits[reg.SKU], "currentValue": size, "unit": "Bytes"},
+		map[string]any{"name": "Webhooks", "limit": 500, "currentValue": 0, "unit": "Count"},
+		map[string]any{"name": "ScopeMaps", "limit": 50000, "currentValue": 0, "unit": "Count"},
+		map[string]any{"name": "Tokens", "limit": 50000, "currentValue": 0, "unit": "Count"},
+	}})
+}
+
+func (a *api) writeCredentials(w http.ResponseWriter, reg *store.Registry) error {
+	return writeJSON(w, http.StatusOK, map[string]any{"username": reg.AdminUsername, "passwords": []map[string]string{
+		{"name": "password", "value": reg.AdminPasswords[0]}, {"name": "password2", "value": reg.AdminPasswords[1]}}})
+}
+
+func newPassword() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
 func (a *api) listCredentials(w http.ResponseWriter, r *http.Request, caller *Identity) error {
 	reg, err := a.loadRegistry(r)
 	if err != nil {
@@ -359,6 +480,5 @@ func (a *api) listCredentials(w http.ResponseWriter, r *http.Request, caller *Id
 	if !reg.AdminUserEnabled {
 		return armError(http.StatusBadRequest, "AdminUserDisabled", "The admin user is disabled.")
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"username": reg.AdminUsername, "passwords": []map[string]string{
-		{"name": "password", "value": reg.AdminPasswords[0]}, {"name": "password2", "value": reg.AdminPasswords[1]}}})
+	return a.writeCredentials(w, reg)
 }

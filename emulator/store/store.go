@@ -165,3 +165,56 @@ func (s *Store) Reset() error {
 	}
 	return err
 }
+
+// DeleteRegistry removes a registry with all its content, whatever its locks (deleting the
+// resource is a management-plane operation), and frees the blobs only it held.
+func (s *Store) DeleteRegistry(name string) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		reg, err := first[Registry](txn, TableRegistries, indexID, name)
+		if err != nil || reg == nil {
+			return nil, err
+		}
+		var releases []digest.Digest
+		manifests, err := all[Manifest](txn, TableManifests, indexID+"_prefix", name, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range manifests {
+			releases = append(releases, m.Digest)
+		}
+		links, err := all[BlobLink](txn, TableBlobLinks, indexID+"_prefix", name, "")
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range links {
+			releases = append(releases, l.Digest)
+		}
+		for _, table := range []string{TableManifests, TableBlobLinks, TableTags, TableRepositories} {
+			if _, err := txn.DeleteAll(table, indexID+"_prefix", name, ""); err != nil {
+				return nil, err
+			}
+		}
+		uploads, err := all[Upload](txn, TableUploads, indexID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range uploads {
+			if u.Registry == name {
+				if err := txn.Delete(TableUploads, u); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return releases, txn.Delete(TableRegistries, reg)
+	})
+}
+
+// RegistryBytes sums the sizes of the blobs a registry's repositories hold (listUsages).
+func (s *Store) RegistryBytes(name string) (int64, error) {
+	links, err := all[BlobLink](s.db.Txn(false), TableBlobLinks, indexID+"_prefix", name, "")
+	var n int64
+	for _, l := range links {
+		n += l.Size
+	}
+	return n, err
+}

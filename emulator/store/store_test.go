@@ -139,3 +139,38 @@ func TestListsArePerRepository(t *testing.T) {
 		t.Fatalf("repositories = %v", names)
 	}
 }
+
+func TestDeleteRegistry(t *testing.T) {
+	s := New()
+	for _, reg := range []string{"reg", "other"} {
+		if err := s.PutRegistry(&Registry{Name: reg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shared := digest.FromString("shared")
+	if err := s.PutBlob("reg", "app", shared, []byte("shared")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBlob("other", "app", shared, []byte("shared")); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.RegistryBytes("reg"); n != 6 {
+		t.Fatalf("RegistryBytes = %d", n)
+	}
+	f := false
+	if _, err := s.UpdateRepositoryAttributes("reg", "app", AttributesPatch{DeleteEnabled: &f}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRegistry("reg"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.GetRegistry("reg"); r != nil {
+		t.Fatal("registry still there")
+	}
+	if repos, _ := s.ListRepositories("reg"); len(repos) != 0 {
+		t.Fatal("repositories left behind")
+	}
+	if refs := s.Blobs().Refs(shared); refs != 1 {
+		t.Fatalf("shared blob refs = %d, want 1 (still in other)", refs)
+	}
+}
