@@ -119,6 +119,11 @@ func New(cfg Config) http.Handler {
 		r.Method(http.MethodPost, reg+"/{name}/regenerateCredential", a.authed(a.regenerateCredential))
 		r.Method(http.MethodGet, reg+"/{name}/listUsages", a.authed(a.listUsages))
 		r.Method(http.MethodDelete, reg+"/{name}", a.authed(a.deleteRegistry))
+		uami := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+		r.Method(http.MethodGet, uami, a.authed(a.listIdentities))
+		r.Method(http.MethodGet, uami+"/{name}", a.authed(a.getIdentity))
+		r.Method(http.MethodPut, uami+"/{name}", a.authed(a.putIdentity))
+		r.Method(http.MethodDelete, uami+"/{name}", a.authed(a.deleteIdentity))
 	}
 	r.NotFound(handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return armError(http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)

@@ -254,3 +254,35 @@ func TestRegistryLifecycleOps(t *testing.T) {
 		t.Fatal("a deleted registry's name stays taken")
 	}
 }
+
+func TestUserAssignedIdentities(t *testing.T) {
+	srv := newAPI(t)
+	path := rgPath + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/puller" + v
+	r := call(t, srv, "PUT", path, "owner", `{"location":"eastus"}`)
+	principal, _ := prop(r, "properties", "principalId").(string)
+	clientID, _ := prop(r, "properties", "clientId").(string)
+	if r.status != 201 || len(principal) != 36 || len(clientID) != 36 || prop(r, "properties", "tenantId") != tenant {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "PUT", path, "owner", `{"location":"eastus"}`); r.status != 200 || prop(r, "properties", "principalId") != principal {
+		t.Fatalf("PUT again must keep the identity: %d %v", r.status, r.body)
+	}
+	// The new identity can be granted a role at once.
+	acrPull, _ := rbac.RoleByName("AcrPull")
+	ra := `{"properties":{"roleDefinitionId":"` + rbac.DefinitionID(sub, acrPull.ID) + `","principalId":"` + principal + `"}}`
+	if r := call(t, srv, "PUT", regs+"/myregistry/providers/Microsoft.Authorization/roleAssignments/22222222-aaaa-aaaa-aaaa-000000000001"+v, "owner", ra); r.status != 201 {
+		t.Fatalf("role for the new identity: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "GET", rgPath+"/providers/Microsoft.ManagedIdentity/userAssignedIdentities"+v, "reader", ""); len(r.body["value"].([]any)) != 1 {
+		t.Fatalf("list: %v", r.body)
+	}
+	if r := call(t, srv, "PUT", path, "reader", `{}`); r.status != 403 {
+		t.Fatalf("reader creating an identity: %d", r.status)
+	}
+	if r := call(t, srv, "DELETE", path, "owner", ""); r.status != 200 {
+		t.Fatalf("delete: %d", r.status)
+	}
+	if r := call(t, srv, "GET", path, "owner", ""); r.status != 404 {
+		t.Fatalf("get after delete: %d", r.status)
+	}
+}
