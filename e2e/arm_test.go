@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,4 +154,81 @@ func mustRoot(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// armCall sends one ARM request as the default world's service principal.
+func armCall(t *testing.T, emu *harness.Emulator, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	tok, err := entraToken(t, emu, harness.ClientID, harness.ClientSecret, "https://management.azure.com/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(method, "https://"+emu.RegistryHost()+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := sdkClientOptions(t, emu).Transport.(*http.Client).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+// TestPrivateEndpointApproval creates a private endpoint from a VNet origin to a registry
+// with public access disabled through ARM, and follows its connection through Pending,
+// Approved and Rejected from the VNet's side with crane.
+func TestPrivateEndpointApproval(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	_, vnetPort, _ := strings.Cut(harness.FreeAddr(t), ":")
+	world := filepath.Join(t.TempDir(), "world.yaml")
+	def, err := os.ReadFile(filepath.Join(mustRoot(t), "emulator/world/default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(def), "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1) +
+		fmt.Sprintf("origins:\n  - {name: appvnet, vnet: true, ip: 20.0.0.9, port: %s}\n", vnetPort)
+	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emu := harness.Start(t, harness.WithArgs("--config", world))
+	vnet := viaOrigin(t, emu, vnetPort, "myregistry")
+	ref := "myregistry.azurecr.io/pe/app:v1"
+	src := t.TempDir()
+	writeLayout(t, src, 1)
+	pushFromVNet := func() (string, error) { return emu.TryRunEnv(t, vnet, crane, "push", src, ref) }
+	if out, err := pushFromVNet(); err == nil || !strings.Contains(out, "client with IP '20.0.0.9' is not allowed access") {
+		t.Fatalf("VNet without a private endpoint: err=%v\n%s", err, out)
+	}
+	rg := "/subscriptions/" + subscription + "/resourceGroups/demo-rg"
+	regID := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	pe := `{"location":"eastus","properties":{"subnet":{"id":"` + rg + `/providers/Microsoft.Network/virtualNetworks/appvnet/subnets/default"},` +
+		`"manualPrivateLinkServiceConnections":[{"name":"appvnet-conn","properties":{"privateLinkServiceId":"` + regID + `","groupIds":["registry"]}}]}}`
+	if status, out := armCall(t, emu, "PUT", rg+"/providers/Microsoft.Network/privateEndpoints/app-pe?api-version=2024-05-01", pe); status != 201 {
+		t.Fatalf("create private endpoint: %d %v", status, out)
+	}
+	if out, err := pushFromVNet(); err == nil {
+		t.Fatalf("a Pending connection carried traffic:\n%s", out)
+	}
+	conn := regID + "/privateEndpointConnections/appvnet-conn?api-version=2025-11-01"
+	approve := func(state string) {
+		t.Helper()
+		status, out := armCall(t, emu, "PUT", conn, `{"properties":{"privateLinkServiceConnectionState":{"status":"`+state+`","description":"by test"}}}`)
+		if status != 200 {
+			t.Fatalf("%s: %d %v", state, status, out)
+		}
+	}
+	approve("Approved")
+	if out, err := pushFromVNet(); err != nil {
+		t.Fatalf("push through the approved private endpoint: %v\n%s", err, out)
+	}
+	if status, out := armCall(t, emu, "GET", regID+"?api-version=2025-11-01", ""); status != 200 ||
+		!strings.Contains(fmt.Sprint(out["properties"]), "Approved") {
+		t.Fatalf("registry privateEndpointConnections: %d %v", status, out)
+	}
+	approve("Rejected")
+	if out, err := emu.TryRunEnv(t, vnet, crane, "digest", ref); err == nil {
+		t.Fatalf("a Rejected connection carried traffic:\n%s", out)
+	}
 }

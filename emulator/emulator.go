@@ -257,9 +257,8 @@ func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
 		if wo.IP != "" {
 			o.IP, _ = netip.ParseAddr(wo.IP)
 		}
-		for _, pe := range wo.PrivateEndpoints {
-			o.Kind = network.PrivateEndpoint
-			o.PrivateEndpoints = append(o.PrivateEndpoints, e.world.RegistryID(pe))
+		if wo.VNet || len(wo.PrivateEndpoints) > 0 {
+			o.Kind, o.VNet = network.PrivateEndpoint, wo.Name
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(wo.Port)))
 		if err != nil {
@@ -269,6 +268,15 @@ func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
 		e.origins = append(e.origins, OriginInfo{Name: wo.Name, ProxyURL: "http://" + net.JoinHostPort(urlHost(host), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))})
 	}
 	return nil
+}
+
+// approvedEndpoints lists the registries a VNet reaches through approved private endpoints.
+func (e *Emulator) approvedEndpoints(vnet string) []string {
+	ids, err := e.st.ApprovedEndpoints(vnet)
+	if err != nil {
+		e.log.Error("private endpoints", "err", err)
+	}
+	return ids
 }
 
 // rules reads a registry's network rules afresh (the management plane may change them).
@@ -377,7 +385,7 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		}
 		gated.ServeHTTP(w, r)
 	})
-	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.audit, e.log, inner)
+	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.approvedEndpoints, e.audit, e.log, inner)
 	login := rec.LoginServer
 	e.mu.Lock()
 	defer e.mu.Unlock()

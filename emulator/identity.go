@@ -161,6 +161,16 @@ func (e *Emulator) seedIdentities() error {
 			return err
 		}
 	}
+	for _, o := range w.Origins {
+		for _, reg := range o.PrivateEndpoints {
+			pe := &store.PrivateEndpoint{ID: w.ResourceGroupID() + "/providers/Microsoft.Network/privateEndpoints/" + o.Name + "-" + reg,
+				Name: o.Name + "-" + reg, VNet: o.Name, RegistryID: w.RegistryID(reg), ConnectionName: o.Name + "-" + reg,
+				Status: "Approved", Description: "Declared in the world file"}
+			if err := e.st.PutPrivateEndpoint(pe); err != nil {
+				return err
+			}
+		}
+	}
 	for i, ra := range w.RoleAssignments {
 		p, ok := byRef[strings.ToLower(ra.Principal)]
 		if !ok {

@@ -119,6 +119,15 @@ func New(cfg Config) http.Handler {
 		r.Method(http.MethodPost, reg+"/{name}/regenerateCredential", a.authed(a.regenerateCredential))
 		r.Method(http.MethodGet, reg+"/{name}/listUsages", a.authed(a.listUsages))
 		r.Method(http.MethodDelete, reg+"/{name}", a.authed(a.deleteRegistry))
+		r.Method(http.MethodGet, reg+"/{name}/privateEndpointConnections", a.authed(a.listConnections))
+		r.Method(http.MethodGet, reg+"/{name}/privateEndpointConnections/{conn}", a.authed(a.getConnection))
+		r.Method(http.MethodPut, reg+"/{name}/privateEndpointConnections/{conn}", a.authed(a.putConnection))
+		r.Method(http.MethodDelete, reg+"/{name}/privateEndpointConnections/{conn}", a.authed(a.deleteConnection))
+		nw := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.Network"
+		r.Method(http.MethodPut, nw+"/virtualNetworks/{name}", a.authed(a.putVirtualNetwork))
+		r.Method(http.MethodPut, nw+"/privateEndpoints/{name}", a.authed(a.putPrivateEndpoint))
+		r.Method(http.MethodGet, nw+"/privateEndpoints/{name}", a.authed(a.getPrivateEndpoint))
+		r.Method(http.MethodDelete, nw+"/privateEndpoints/{name}", a.authed(a.deletePrivateEndpoint))
 		uami := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
 		r.Method(http.MethodGet, uami, a.authed(a.listIdentities))
 		r.Method(http.MethodGet, uami+"/{name}", a.authed(a.getIdentity))

@@ -95,7 +95,7 @@ func (a *api) registryJSON(reg *store.Registry) map[string]any {
 				"azureADAuthenticationAsArmPolicy": map[string]string{"status": status(reg.AuthAsARM, "enabled", "disabled")},
 			},
 			"encryption": map[string]string{"status": "disabled"}, "dataEndpointEnabled": false, "dataEndpointHostNames": []string{},
-			"privateEndpointConnections": []any{}, "publicNetworkAccess": status(reg.PublicNetworkAccess, "Enabled", "Disabled"),
+			"privateEndpointConnections": a.connectionsJSON(reg), "publicNetworkAccess": status(reg.PublicNetworkAccess, "Enabled", "Disabled"),
 			"networkRuleBypassOptions":         status(reg.BypassAzureServices, "AzureServices", "None"),
 			"networkRuleBypassAllowedForTasks": reg.BypassForTasks, "zoneRedundancy": "Disabled",
 			"anonymousPullEnabled": reg.AnonymousPullEnabled, "roleAssignmentMode": reg.RoleAssignmentMode,
@@ -251,6 +251,16 @@ func registryNameOK(n string) bool {
 	return true
 }
 
+// enumValue matches v against allowed case-insensitively, returning the canonical spelling.
+func enumValue(field, v string, allowed ...string) (string, error) {
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a, nil
+		}
+	}
+	return "", armError(http.StatusBadRequest, "InvalidRequestContent", fmt.Sprintf("The value '%s' of %s is not valid. Allowed values: %s.", v, field, strings.Join(allowed, ", ")))
+}
+
 // apply merges a PUT/PATCH body into a registry (absent = unchanged) and validates the result.
 func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 	if b.SKU != nil && b.SKU.Name != "" {
@@ -266,12 +276,7 @@ func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 		p = &registryProperties{}
 	}
 	enum := func(field string, v *string, allowed ...string) (string, error) {
-		for _, a := range allowed {
-			if strings.EqualFold(*v, a) {
-				return a, nil
-			}
-		}
-		return "", armError(http.StatusBadRequest, "InvalidRequestContent", fmt.Sprintf("The value '%s' of %s is not valid. Allowed values: %s.", *v, field, strings.Join(allowed, ", ")))
+		return enumValue(field, *v, allowed...)
 	}
 	if p.AdminUserEnabled != nil {
 		reg.AdminUserEnabled = *p.AdminUserEnabled
@@ -481,4 +486,13 @@ func (a *api) listCredentials(w http.ResponseWriter, r *http.Request, caller *Id
 		return armError(http.StatusBadRequest, "AdminUserDisabled", "The admin user is disabled.")
 	}
 	return a.writeCredentials(w, reg)
+}
+
+func (a *api) connectionsJSON(reg *store.Registry) []any {
+	out := []any{}
+	pes, _ := a.connections(reg)
+	for _, pe := range pes {
+		out = append(out, a.connectionJSON(reg, pe))
+	}
+	return out
 }

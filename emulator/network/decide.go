@@ -36,6 +36,7 @@ const (
 type Origin struct {
 	Kind Kind
 	Name string     // the named origin ("" for a plain connection)
+	VNet string     // the VNet a private-endpoint origin lives in
 	IP   netip.Addr // the public IP the registry sees (internet, App Service)
 	// PrivateEndpoints lists the ARM ids of registries this VNet reaches through an approved
 	// private endpoint connection.

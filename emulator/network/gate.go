@@ -93,11 +93,17 @@ func DeniedMessage(ip string) string {
 
 // Gate applies the registry's network rules to every request before anything else (the /v2/
 // ping and /oauth2/* included), answering 403 DENIED as ACR does, and audits each decision.
-func Gate(registry, registryID string, rules func() (Rules, error), audit *Audit, log *slog.Logger, next http.Handler) http.Handler {
+//
+// endpoints resolves, per request, the registries a VNet origin reaches through approved
+// private endpoints (they can be created and approved while the emulator runs).
+func Gate(registry, registryID string, rules func() (Rules, error), endpoints func(vnet string) []string, audit *Audit, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o, ok := OriginFrom(r.Context())
 		if !ok {
 			o = Origin{Kind: Internet} // no known origin: the rules decide on an unknown IP
+		}
+		if o.Kind == PrivateEndpoint && endpoints != nil {
+			o.PrivateEndpoints = endpoints(o.VNet)
 		}
 		rs, err := rules()
 		if err != nil {

@@ -141,3 +141,42 @@ func (s *Store) IMDSResource() (*Resource, error) {
 func (s *Store) ListResources() ([]*Resource, error) {
 	return all[Resource](s.db.Txn(false), TableResources, indexID)
 }
+
+// PutPrivateEndpoint inserts or replaces a private endpoint.
+func (s *Store) PutPrivateEndpoint(pe *PrivateEndpoint) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		c := *pe
+		return nil, txn.Insert(TableEndpoints, &c)
+	})
+}
+
+// GetPrivateEndpoint returns a private endpoint by ARM id, nil when absent.
+func (s *Store) GetPrivateEndpoint(id string) (*PrivateEndpoint, error) {
+	return first[PrivateEndpoint](s.db.Txn(false), TableEndpoints, indexID, strings.ToLower(id))
+}
+
+// DeletePrivateEndpoint removes a private endpoint by ARM id.
+func (s *Store) DeletePrivateEndpoint(id string) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		_, err := txn.DeleteAll(TableEndpoints, indexID, strings.ToLower(id))
+		return nil, err
+	})
+}
+
+// ListPrivateEndpoints returns every private endpoint.
+func (s *Store) ListPrivateEndpoints() ([]*PrivateEndpoint, error) {
+	return all[PrivateEndpoint](s.db.Txn(false), TableEndpoints, indexID)
+}
+
+// ApprovedEndpoints returns the ARM ids of the registries a VNet reaches through approved
+// private endpoint connections.
+func (s *Store) ApprovedEndpoints(vnet string) ([]string, error) {
+	pes, err := s.ListPrivateEndpoints()
+	var out []string
+	for _, pe := range pes {
+		if strings.EqualFold(pe.VNet, vnet) && pe.Status == "Approved" {
+			out = append(out, pe.RegistryID)
+		}
+	}
+	return out, err
+}

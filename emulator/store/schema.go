@@ -18,6 +18,7 @@ const (
 	TablePrincipals   = "principals"
 	TableAssignments  = "role_assignments"
 	TableResources    = "resources"
+	TableEndpoints    = "private_endpoints"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -41,6 +42,7 @@ func schema() *memdb.DBSchema {
 		principalsTableSchema,
 		assignmentsTableSchema,
 		resourcesTableSchema,
+		endpointsTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {
@@ -163,6 +165,16 @@ func resourcesTableSchema() *memdb.TableSchema {
 			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID", Lowercase: true}},
 			// identity_header: the managed-identity endpoint's caller lookup.
 			indexHeader: {Name: indexHeader, Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "IdentityHeader"}},
+		},
+	}
+}
+
+func endpointsTableSchema() *memdb.TableSchema {
+	return &memdb.TableSchema{
+		Name: TableEndpoints,
+		Indexes: map[string]*memdb.IndexSchema{
+			// id: the private endpoint's ARM id.
+			indexID: {Name: indexID, Unique: true, Indexer: &memdb.StringFieldIndex{Field: "ID", Lowercase: true}},
 		},
 	}
 }

@@ -244,3 +244,14 @@ type Resource struct {
 	// IMDS marks the resource the plain IMDS endpoint (169.254.169.254) speaks for.
 	IMDS bool
 }
+
+// PrivateEndpoint connects a VNet to a registry; only an Approved connection carries traffic.
+type PrivateEndpoint struct {
+	ID             string // ARM id of the Microsoft.Network/privateEndpoints resource
+	Name           string
+	VNet           string // name of the VNet (an origin of the world) it lives in
+	RegistryID     string
+	ConnectionName string // the registry-side privateEndpointConnections name
+	Status         string // Approved, Pending, Rejected, Disconnected
+	Description    string
+}

@@ -80,6 +80,9 @@ type Origin struct {
 	Name string `json:"name" yaml:"name"`
 	// IP is the public IP the registries see (for a VNet: its outbound IP to public endpoints).
 	IP string `json:"ip,omitempty" yaml:"ip,omitempty"`
+	// VNet makes the origin a virtual network (named after the origin), where private
+	// endpoints can be created through ARM; PrivateEndpoints implies it.
+	VNet bool `json:"vnet,omitempty" yaml:"vnet,omitempty"`
 	// PrivateEndpoints names the registries this VNet has approved private endpoints to.
 	PrivateEndpoints []string `json:"privateEndpoints,omitempty" yaml:"privateEndpoints,omitempty"`
 	// Port of the proxy listener (0: a free port, printed at start).
