@@ -118,6 +118,7 @@ func New(cfg Config) http.Handler {
 		r.Method(http.MethodPost, reg+"/{name}/listCredentials", a.authed(a.listCredentials))
 		r.Method(http.MethodPost, reg+"/{name}/regenerateCredential", a.authed(a.regenerateCredential))
 		r.Method(http.MethodGet, reg+"/{name}/listUsages", a.authed(a.listUsages))
+		r.Method(http.MethodGet, reg+"/{name}/operationStatuses/{op}", a.authed(a.operationStatus))
 		r.Method(http.MethodDelete, reg+"/{name}", a.authed(a.deleteRegistry))
 		r.Method(http.MethodGet, reg+"/{name}/privateEndpointConnections", a.authed(a.listConnections))
 		r.Method(http.MethodGet, reg+"/{name}/privateEndpointConnections/{conn}", a.authed(a.getConnection))

@@ -153,6 +153,25 @@ func TestCalls(t *testing.T) {
 	}
 }
 
+func TestAsyncOperationHeader(t *testing.T) {
+	srv := newAPI(t)
+	req, _ := http.NewRequest("PATCH", srv.URL+regs+"/myregistry"+v, strings.NewReader(`{"properties":{"adminUserEnabled":true}}`))
+	req.Header.Set("Authorization", "Bearer owner")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	op := res.Header.Get("Azure-AsyncOperation")
+	if !strings.Contains(op, regs+"/myregistry/operationStatuses/registries-") || !strings.HasSuffix(op, "api-version=2025-11-01") {
+		t.Fatalf("Azure-AsyncOperation = %q", op)
+	}
+	path := op[strings.Index(op, "/subscriptions"):]
+	if r := call(t, srv, "GET", path, "reader", ""); r.status != 200 || r.body["status"] != "Succeeded" {
+		t.Fatalf("operation status: %d %v", r.status, r.body)
+	}
+}
+
 func TestPatchMerges(t *testing.T) {
 	srv := newAPI(t)
 	r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}`)

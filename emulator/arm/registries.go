@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/go-chi/chi/v5"
@@ -185,6 +186,7 @@ func (a *api) patchRegistry(w http.ResponseWriter, r *http.Request, caller *Iden
 	if err := a.cfg.Store.PutRegistry(next); err != nil {
 		return err
 	}
+	a.asyncOperation(w, r, next)
 	a.cfg.Logger.Info("registry updated", "registry", next.Name, "publicNetworkAccess", status(next.PublicNetworkAccess, "Enabled", "Disabled"),
 		"defaultAction", status(next.DefaultActionAllow, "Allow", "Deny"), "ipRules", next.IPRules,
 		"networkRuleBypassOptions", status(next.BypassAzureServices, "AzureServices", "None"))
@@ -236,6 +238,7 @@ func (a *api) putRegistry(w http.ResponseWriter, r *http.Request, caller *Identi
 	if created {
 		code = http.StatusCreated
 	}
+	a.asyncOperation(w, r, next)
 	return writeJSON(w, code, a.registryJSON(next))
 }
 
@@ -495,4 +498,25 @@ func (a *api) connectionsJSON(reg *store.Registry) []any {
 		out = append(out, a.connectionJSON(reg, pe))
 	}
 	return out
+}
+
+// asyncOperation adds the Azure-AsyncOperation header ACR sends on registry writes; the
+// operation is already complete, and its status URL says so.
+func (a *api) asyncOperation(w http.ResponseWriter, r *http.Request, reg *store.Registry) {
+	w.Header().Set("Azure-AsyncOperation", "https://"+r.Host+reg.ID+"/operationStatuses/registries-"+ids.NewGUID()+
+		"?api-version="+r.URL.Query().Get("api-version"))
+}
+
+// operationStatus answers every registry operation status: Succeeded.
+func (a *api) operationStatus(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+	reg, err := a.loadRegistry(r)
+	if err != nil {
+		return err
+	}
+	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/read"); err != nil {
+		return err
+	}
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	return writeJSON(w, http.StatusOK, map[string]any{"id": r.URL.Path, "name": chi.URLParam(r, "op"), "status": "Succeeded",
+		"startTime": now, "endTime": now})
 }
