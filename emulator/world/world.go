@@ -211,36 +211,22 @@ func (w *World) validate() error {
 	}
 	for i := range w.Registries {
 		r := &w.Registries[i]
-		switch r.RoleAssignmentMode {
-		case "":
-			r.RoleAssignmentMode = "LegacyRegistryPermissions"
-		case "LegacyRegistryPermissions", "AbacRepositoryPermissions":
-		default:
-			return fmt.Errorf("registries[%d].roleAssignmentMode %q: must be LegacyRegistryPermissions or AbacRepositoryPermissions", i, r.RoleAssignmentMode)
-		}
-		switch r.PublicNetworkAccess {
-		case "":
-			r.PublicNetworkAccess = "Enabled"
-		case "Enabled", "Disabled":
-		default:
-			return fmt.Errorf("registries[%d].publicNetworkAccess %q: must be Enabled or Disabled", i, r.PublicNetworkAccess)
-		}
-		switch r.NetworkRuleBypassOptions {
-		case "":
-			r.NetworkRuleBypassOptions = "AzureServices"
-		case "AzureServices", "None":
-		default:
-			return fmt.Errorf("registries[%d].networkRuleBypassOptions %q: must be AzureServices or None", i, r.NetworkRuleBypassOptions)
-		}
 		if r.NetworkRuleSet == nil {
 			r.NetworkRuleSet = &NetworkRuleSet{}
 		}
-		switch r.NetworkRuleSet.DefaultAction {
-		case "":
-			r.NetworkRuleSet.DefaultAction = "Allow"
-		case "Allow", "Deny":
-		default:
-			return fmt.Errorf("registries[%d].networkRuleSet.defaultAction %q: must be Allow or Deny", i, r.NetworkRuleSet.DefaultAction)
+		for _, e := range []struct {
+			field string
+			v     *string
+			enum  []string // the first value is the default
+		}{
+			{"roleAssignmentMode", &r.RoleAssignmentMode, []string{"LegacyRegistryPermissions", "AbacRepositoryPermissions"}},
+			{"publicNetworkAccess", &r.PublicNetworkAccess, []string{"Enabled", "Disabled"}},
+			{"networkRuleBypassOptions", &r.NetworkRuleBypassOptions, []string{"AzureServices", "None"}},
+			{"networkRuleSet.defaultAction", &r.NetworkRuleSet.DefaultAction, []string{"Allow", "Deny"}},
+		} {
+			if err := defaultEnum(e.v, e.enum); err != nil {
+				return fmt.Errorf("registries[%d].%s %w", i, e.field, err)
+			}
 		}
 		restricted := r.PublicNetworkAccess == "Disabled" || r.NetworkRuleSet.DefaultAction == "Deny" || len(r.NetworkRuleSet.IPRules) > 0
 		if restricted && r.SKU != "Premium" {
@@ -333,6 +319,20 @@ func (w *World) validate() error {
 		return fmt.Errorf("registries: %d registries have no port; only one can use the main HTTPS listener (give the others a port, or set loginServerSuffix)", onMain)
 	}
 	return nil
+}
+
+// defaultEnum sets an empty *v to enum[0] and checks a set one is one of enum.
+func defaultEnum(v *string, enum []string) error {
+	if *v == "" {
+		*v = enum[0]
+		return nil
+	}
+	for _, e := range enum {
+		if *v == e {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q: must be %s", *v, strings.Join(enum, " or "))
 }
 
 // RegistryID is the ARM id of a registry of this world.

@@ -35,6 +35,11 @@ func TestParse(t *testing.T) {
 		{desc: "bad sku", file: "w.yaml", body: "registries:\n  - name: myregistry\n    sku: Gold\n", err: "Basic, Standard or Premium"},
 		{desc: "port reuse", file: "w.yaml", body: "registries:\n  - name: registrya\n    port: 9000\n  - name: registryb\n    port: 9000\n", err: "used twice"},
 		{desc: "two on main listener", file: "w.yaml", body: "registries:\n  - name: registrya\n  - name: registryb\n", err: "only one can use the main HTTPS listener"},
+		{desc: "bad enum names the field", file: "w.yaml", body: "registries:\n  - name: myregistry\n    publicNetworkAccess: Sometimes\n", err: "publicNetworkAccess \"Sometimes\": must be Enabled or Disabled"},
+		{desc: "bad default action", file: "w.yaml", body: "registries:\n  - name: myregistry\n    networkRuleSet: {defaultAction: Maybe}\n", err: "networkRuleSet.defaultAction"},
+		{desc: "network rules need Premium", file: "w.yaml", body: "registries:\n  - name: myregistry\n    sku: Basic\n    publicNetworkAccess: Disabled\n", err: "Premium SKU"},
+		{desc: "IPv6 rule", file: "w.yaml", body: "registries:\n  - name: myregistry\n    networkRuleSet: {ipRules: ['2001:db8::1']}\n", err: "not an IPv4 address"},
+		{desc: "origin PE to unknown registry", file: "w.yaml", body: "registries:\n  - name: myregistry\norigins:\n  - {name: v, privateEndpoints: [nothere]}\n", err: "unknown registry"},
 		{desc: "two on main listener with suffix", file: "w.yaml", body: "loginServerSuffix: .azurecr.io\nregistries:\n  - name: registrya\n  - name: registryb\n"},
 	}
 	for _, tc := range tests {
