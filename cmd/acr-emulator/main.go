@@ -33,6 +33,9 @@ const usage = `acr-emulator: an in-memory emulator of a network-restricted Azure
 
 Usage:
   acr-emulator [serve] [flags]     serve the default world (or --config FILE)
+  acr-emulator scenario list       list the scenarios
+  acr-emulator scenario run NAME...|--all [--emulator URL] [--ca FILE]
+                                   run scenarios against a running emulator
   acr-emulator version             print the version
   acr-emulator help                show this help
 
@@ -55,8 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	case "scenario":
-		fmt.Fprintln(stderr, "acr-emulator: scenarios are not available in this version yet")
-		return 2
+		return scenarioCmd(args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "acr-emulator: unknown command %q (try: acr-emulator help)\n", cmd)
 	return 2

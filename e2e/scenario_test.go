@@ -1,0 +1,45 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acr-emulator/acr-emulator/e2e/harness"
+)
+
+// TestScenarios runs `acr-emulator scenario run --all` against a running emulator, as a user
+// would after make run, and checks a mismatch makes the command fail.
+func TestScenarios(t *testing.T) {
+	bin := harness.Binary(t)
+	emu := harness.Start(t)
+	base := "https://" + emu.RegistryHost()
+	out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile)
+	if err != nil || !strings.Contains(out, "PASS firewall-ip-rules") || !strings.Contains(out, "0 failed") {
+		t.Fatalf("scenario run --all: %v\n%s", err, out)
+	}
+	list, err := emu.TryRun(t, bin, "scenario", "list")
+	if err != nil || !strings.Contains(list, "firewall-ip-rules") {
+		t.Fatalf("scenario list: %v\n%s", err, list)
+	}
+	if out, err := emu.TryRun(t, bin, "scenario", "run", "no-such-scenario"); err == nil || !strings.Contains(out, `unknown scenario "no-such-scenario"`) {
+		t.Fatalf("unknown scenario: %v\n%s", err, out)
+	}
+
+	// A Basic registry cannot have a firewall: the first step's expectation fails, and so does
+	// the command.
+	world := filepath.Join(t.TempDir(), "world.yaml")
+	def, err := os.ReadFile(filepath.Join(mustRoot(t), "emulator/world/default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(world, []byte(strings.Replace(string(def), "sku: Premium", "sku: Basic", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	basic := harness.Start(t, harness.WithArgs("--config", world))
+	out, err = basic.TryRun(t, bin, "scenario", "run", "firewall-ip-rules", "--emulator", "https://"+basic.RegistryHost(), "--ca", basic.CAFile)
+	if err == nil || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, "FAIL firewall-ip-rules (step 1 of 7)") {
+		t.Fatalf("scenario against a Basic registry: %v\n%s", err, out)
+	}
+}

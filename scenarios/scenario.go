@@ -1,0 +1,74 @@
+// Package scenarios runs narrated, checkable stories against a running emulator through its
+// public APIs only (Entra ID, ARM, the registry): each step says what it does and what it
+// expects, then shows what it observed. scenarios/catalog holds the named ones.
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Step is one narrated action with its expectation.
+type Step struct {
+	Do     string // what the step does
+	Expect string // the outcome it expects, in words
+	// Run performs the step and describes what it observed; a non-nil error is a mismatch
+	// (the expectation was not met, or the step could not run).
+	Run func(ctx context.Context, s *Session) (observed string, err error)
+}
+
+// Scenario is a named story.
+type Scenario struct {
+	Name    string
+	Summary string
+	// Steps builds the steps; they share state through closures.
+	Steps func() []Step
+}
+
+// Result of a run.
+type Result struct {
+	Scenario string
+	Passed   bool
+	Steps    int
+	Failed   int // 1-based index of the first failed step, 0 when none
+}
+
+// Run narrates sc step by step to out and stops at the first mismatch: later steps build on
+// earlier ones, so running them would only add noise.
+func Run(ctx context.Context, s *Session, sc Scenario, out io.Writer) Result {
+	fmt.Fprintf(out, "Scenario %s: %s\n", sc.Name, sc.Summary)
+	steps := sc.Steps()
+	res := Result{Scenario: sc.Name, Steps: len(steps), Passed: true}
+	for i, st := range steps {
+		fmt.Fprintf(out, "  %d. %s\n     expected: %s\n", i+1, st.Do, st.Expect)
+		stepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		observed, err := st.Run(stepCtx, s)
+		cancel()
+		if err != nil {
+			if observed != "" {
+				fmt.Fprintf(out, "     observed: %s\n", oneLine(observed))
+			}
+			fmt.Fprintf(out, "     MISMATCH: %s\n", oneLine(err.Error()))
+			res.Passed, res.Failed = false, i+1
+			break
+		}
+		fmt.Fprintf(out, "     observed: %s  ok\n", oneLine(observed))
+	}
+	if res.Passed {
+		fmt.Fprintf(out, "PASS %s (%d steps)\n\n", sc.Name, res.Steps)
+	} else {
+		fmt.Fprintf(out, "FAIL %s (step %d of %d)\n\n", sc.Name, res.Failed, res.Steps)
+	}
+	return res
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 400 {
+		s = s[:400] + "..."
+	}
+	return s
+}
