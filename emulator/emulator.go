@@ -28,6 +28,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
+	"github.com/acr-emulator/acr-emulator/fakes/aci"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 )
@@ -160,7 +161,8 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
-		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry})
+		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
+		Providers: map[string]http.Handler{"Microsoft.ContainerInstance": aci.New(aciPlatform{e}).Handler()}})
 	return e, nil
 }
 

@@ -44,6 +44,10 @@ type Config struct {
 	Create func(rec *store.Registry) error
 	// Delete stops serving a deleted registry and drops its content.
 	Delete func(name string) error
+	// Providers serve other resource providers (the simulated services), keyed by namespace
+	// ("Microsoft.ContainerInstance"): their requests are authenticated and authorized here
+	// (<namespace>/<type>/read, write or delete on the resource), then handed over.
+	Providers map[string]http.Handler
 }
 
 // Error is an ARM error, written as {"error":{"code","message"}}.
@@ -144,8 +148,42 @@ func New(cfg Config) http.Handler {
 			authz.ServeHTTP(w, req)
 			return
 		}
+		if h, scope, action, ok := a.provider(req); ok {
+			a.apiVersion(a.authed(func(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+				if err := a.authorize(caller, scope, action); err != nil {
+					return err
+				}
+				h.ServeHTTP(w, r)
+				return nil
+			})).ServeHTTP(w, req)
+			return
+		}
 		r.ServeHTTP(w, req)
 	})
+}
+
+// provider finds the handler of a registered provider namespace for a resource-group-level path
+// (/subscriptions/s/resourceGroups/g/providers/<ns>/<type>[/<name>...]) and the RBAC check it needs.
+func (a *api) provider(r *http.Request) (http.Handler, string, string, bool) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(segs) < 7 || !strings.EqualFold(segs[0], "subscriptions") || !strings.EqualFold(segs[2], "resourceGroups") || !strings.EqualFold(segs[4], "providers") {
+		return nil, "", "", false
+	}
+	for ns, h := range a.cfg.Providers {
+		if !strings.EqualFold(segs[5], ns) {
+			continue
+		}
+		verb := "read"
+		switch r.Method {
+		case http.MethodPut, http.MethodPatch, http.MethodPost:
+			verb = "write"
+		case http.MethodDelete:
+			verb = "delete"
+		}
+		scope := "/" + strings.Join(segs[:min(len(segs), 8)], "/")
+		return h, scope, ns + "/" + segs[6] + "/" + verb, true
+	}
+	return nil, "", "", false
 }
 
 // apiVersion requires an api-version of the right form and accepts every such value (the

@@ -180,3 +180,27 @@ func (s *Store) ApprovedEndpoints(vnet string) ([]string, error) {
 	}
 	return out, err
 }
+
+// DeleteResource forgets a resource and its system-assigned identity.
+func (s *Store) DeleteResource(id string) error {
+	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		r, err := first[Resource](txn, TableResources, indexID, strings.ToLower(id))
+		if err != nil || r == nil {
+			return nil, err
+		}
+		if r.SystemPrincipalID != "" {
+			if _, err := txn.DeleteAll(TableAssignments, indexPrinc, strings.ToLower(r.SystemPrincipalID)); err != nil {
+				return nil, err
+			}
+			if _, err := txn.DeleteAll(TablePrincipals, indexID, strings.ToLower(r.SystemPrincipalID)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, txn.Delete(TableResources, r)
+	})
+}
+
+// GetResource returns a resource by ARM id, nil when absent.
+func (s *Store) GetResource(id string) (*Resource, error) {
+	return first[Resource](s.db.Txn(false), TableResources, indexID, strings.ToLower(id))
+}
