@@ -140,6 +140,14 @@ func (s *Session) token(ctx context.Context) (string, error) {
 	return s.armToken, nil
 }
 
+// ResourceGroupPath is the ARM path of the session's resource group.
+func (s *Session) ResourceGroupPath() string {
+	return "/subscriptions/" + s.cfg.SubscriptionID + "/resourceGroups/" + s.cfg.ResourceGroup
+}
+
+// SubscriptionID is the session's subscription.
+func (s *Session) SubscriptionID() string { return s.cfg.SubscriptionID }
+
 // RegistryPath is the ARM path of a registry of the session's resource group.
 func (s *Session) RegistryPath(registry string) string {
 	return "/subscriptions/" + s.cfg.SubscriptionID + "/resourceGroups/" + s.cfg.ResourceGroup +

@@ -3,6 +3,7 @@ package catalog
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -15,7 +16,7 @@ import (
 
 // All returns every scenario, in the order `scenario run --all` runs them.
 func All() []scenarios.Scenario {
-	return []scenarios.Scenario{firewallIPRules()}
+	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), trustedWithoutRole()}
 }
 
 // Find returns the scenario named name.
@@ -127,4 +128,12 @@ func errText(err error) string {
 		return "no error"
 	}
 	return strings.TrimSpace(err.Error())
+}
+
+func newGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

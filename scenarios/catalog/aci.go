@@ -1,0 +1,193 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/acr-emulator/acr-emulator/scenarios"
+	"github.com/google/go-containerregistry/pkg/authn"
+)
+
+// aciGroup creates (or updates) a container group running image and reports its outcome:
+// provisioning state and the first event's message.
+func aciGroup(ctx context.Context, s *scenarios.Session, name, image, loginServer string, identity map[string]any, credIdentity string) (state, message, principal string, err error) {
+	path := s.ResourceGroupPath() + "/providers/Microsoft.ContainerInstance/containerGroups/" + name + "?api-version=2023-05-01"
+	status, body, err := s.ARM(ctx, http.MethodPut, path, map[string]any{
+		"location": "eastus", "identity": identity,
+		"properties": map[string]any{"osType": "Linux",
+			"imageRegistryCredentials": []any{map[string]any{"server": loginServer, "identity": credIdentity}},
+			"containers": []any{map[string]any{"name": "app", "properties": map[string]any{"image": image,
+				"resources": map[string]any{"requests": map[string]any{"cpu": 1, "memoryInGB": 1}}}}}}})
+	if err != nil {
+		return "", "", "", err
+	}
+	if status != http.StatusOK && status != http.StatusCreated {
+		return "", "", "", fmt.Errorf("PUT container group: %d %v", status, body["error"])
+	}
+	state, _ = scenarios.Prop(body, "properties", "provisioningState").(string)
+	if evs, _ := scenarios.Prop(body, "properties", "instanceView", "events").([]any); len(evs) > 0 {
+		message, _ = evs[0].(map[string]any)["message"].(string)
+	}
+	principal, _ = scenarios.Prop(body, "identity", "principalId").(string)
+	return state, message, principal, nil
+}
+
+func deleteGroup(ctx context.Context, s *scenarios.Session, name string) error {
+	status, body, err := s.ARM(ctx, http.MethodDelete, s.ResourceGroupPath()+"/providers/Microsoft.ContainerInstance/containerGroups/"+name+"?api-version=2023-05-01", nil)
+	if err == nil && status != http.StatusOK && status != http.StatusNoContent {
+		err = fmt.Errorf("DELETE container group: %d %v", status, body["error"])
+	}
+	return err
+}
+
+// lockdownSteps push an image and disable public access; shared by the trusted-service stories.
+func lockdownSteps(ref *string, login *string, auth *authn.Authenticator, repo string) []scenarios.Step {
+	return []scenarios.Step{
+		{Do: "push an image to " + registry + " as its admin user", Expect: "the push succeeds",
+			Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+				var err error
+				if *login, err = s.LoginServer(ctx, registry); err != nil {
+					return "", err
+				}
+				if *auth, err = s.AdminAuth(ctx, registry); err != nil {
+					return "", err
+				}
+				*ref = *login + "/" + repo + ":v1"
+				d, err := s.Push(ctx, *ref, *auth)
+				return "pushed " + *ref + "@" + d.String(), err
+			}},
+		{Do: "disable public network access (az acr update --public-network-enabled false)", Expect: "pulls from this machine get 403 DENIED",
+			Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+				if err := s.PatchRegistry(ctx, registry, map[string]any{"publicNetworkAccess": "Disabled"}); err != nil {
+					return "", err
+				}
+				_, err := s.Pull(ctx, *ref, *auth)
+				_, derr := expectDenied(err)
+				return errText(err), derr
+			}},
+	}
+}
+
+func restoreStep(group string) scenarios.Step {
+	return scenarios.Step{Do: "restore: public access on, trusted services on, delete the container group", Expect: "done",
+		Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+			if err := s.PatchRegistry(ctx, registry, map[string]any{"publicNetworkAccess": "Enabled", "networkRuleBypassOptions": "AzureServices"}); err != nil {
+				return "", err
+			}
+			return "restored", deleteGroup(ctx, s, group)
+		}}
+}
+
+func expectState(state, message, want, contains string) error {
+	if state != want || (contains != "" && !strings.Contains(message, contains)) {
+		return fmt.Errorf("provisioning state %s (%q), want %s with %q", state, message, want, contains)
+	}
+	return nil
+}
+
+// aciUserIdentity is the seed's story with Azure Container Instances: a trusted service pulls
+// from a registry with public access disabled while "Allow trusted Microsoft services" is on,
+// and fails once it is off.
+func aciUserIdentity() scenarios.Scenario {
+	var ref, login string
+	var auth authn.Authenticator
+	const group = "scenario-aci-user"
+	uami := func(s *scenarios.Session) string {
+		return s.ResourceGroupPath() + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/demo-identity"
+	}
+	create := func(ctx context.Context, s *scenarios.Session) (string, string, error) {
+		state, msg, _, err := aciGroup(ctx, s, group, ref, login,
+			map[string]any{"type": "UserAssigned", "userAssignedIdentities": map[string]any{uami(s): map[string]any{}}}, uami(s))
+		return state, msg, err
+	}
+	return scenarios.Scenario{
+		Name:    "aci-user-identity",
+		Summary: "ACI pulls with a user-assigned identity (AcrPush) through trusted services; turning the setting off makes it fail",
+		Steps: func() []scenarios.Step {
+			steps := lockdownSteps(&ref, &login, &auth, "scenarios/aci")
+			return append(steps,
+				scenarios.Step{Do: "create a container group with the user-assigned identity demo-identity", Expect: "Succeeded: ACI bypasses the network rules",
+					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+						state, msg, err := create(ctx, s)
+						if err != nil {
+							return "", err
+						}
+						return state, expectState(state, msg, "Succeeded", "")
+					}},
+				scenarios.Step{Do: "disable trusted services (az acr update --allow-trusted-services false) and redeploy", Expect: "Failed: 403 DENIED for ACI's IP",
+					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+						if err := s.PatchRegistry(ctx, registry, map[string]any{"networkRuleBypassOptions": "None"}); err != nil {
+							return "", err
+						}
+						state, msg, err := create(ctx, s)
+						if err != nil {
+							return "", err
+						}
+						return state + ": " + msg, expectState(state, msg, "Failed", "is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
+					}},
+				scenarios.Step{Do: "enable trusted services again and redeploy", Expect: "Succeeded",
+					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+						if err := s.PatchRegistry(ctx, registry, map[string]any{"networkRuleBypassOptions": "AzureServices"}); err != nil {
+							return "", err
+						}
+						state, msg, err := create(ctx, s)
+						if err != nil {
+							return "", err
+						}
+						return state, expectState(state, msg, "Succeeded", "")
+					}},
+				restoreStep(group))
+		},
+	}
+}
+
+// trustedWithoutRole: the bypass lets a trusted service through the network rules, but it
+// still has to authenticate, and an identity without a role cannot.
+func trustedWithoutRole() scenarios.Scenario {
+	var ref, login, principal string
+	var auth authn.Authenticator
+	const group = "scenario-aci-system"
+	create := func(ctx context.Context, s *scenarios.Session) (string, string, error) {
+		state, msg, p, err := aciGroup(ctx, s, group, ref, login, map[string]any{"type": "SystemAssigned"}, "[system]")
+		principal = p
+		return state, msg, err
+	}
+	return scenarios.Scenario{
+		Name:    "trusted-without-role",
+		Summary: "a trusted service bypasses the network rules but still needs a role: 401 until AcrPull is assigned",
+		Steps: func() []scenarios.Step {
+			steps := lockdownSteps(&ref, &login, &auth, "scenarios/norole")
+			return append(steps,
+				scenarios.Step{Do: "create a container group with a new system-assigned identity (no role yet)", Expect: "Failed: 401 from the registry's token service",
+					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+						state, msg, err := create(ctx, s)
+						if err != nil {
+							return "", err
+						}
+						return state + ": " + msg, expectState(state, msg, "Failed", "401")
+					}},
+				scenarios.Step{Do: "assign AcrPull on the registry to the group's identity", Expect: "ARM creates the role assignment",
+					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+						path := s.RegistryPath(registry) + "/providers/Microsoft.Authorization/roleAssignments/" + newGUID() + "?api-version=2022-04-01"
+						status, body, err := s.ARM(ctx, http.MethodPut, path, map[string]any{"properties": map[string]any{
+							"roleDefinitionId": "/subscriptions/" + s.SubscriptionID() + "/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+							"principalId":      principal, "principalType": "ServicePrincipal"}})
+						if err == nil && status != http.StatusCreated {
+							err = fmt.Errorf("role assignment: %d %v", status, body["error"])
+						}
+						return "AcrPull for " + principal, err
+					}},
+				scenarios.Step{Do: "redeploy the container group", Expect: "Succeeded",
+					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+						state, msg, err := create(ctx, s)
+						if err != nil {
+							return "", err
+						}
+						return state, expectState(state, msg, "Succeeded", "")
+					}},
+				restoreStep(group))
+		},
+	}
+}
