@@ -162,7 +162,7 @@ func New(cfg Config) (*Emulator, error) {
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
 		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
-		Providers: map[string]http.Handler{"Microsoft.ContainerInstance": aci.New(aciPlatform{e}).Handler()}})
+		Providers: map[string]http.Handler{"Microsoft.ContainerInstance": aci.New(servicePlatform{e}).Handler()}})
 	return e, nil
 }
 

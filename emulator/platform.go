@@ -6,66 +6,68 @@ import (
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
-	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
-	"github.com/acr-emulator/acr-emulator/fakes/aci"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
 )
 
-// aciPlatform is what the simulated Container Instances service gets from the emulator:
-// identities for its resources, its origin, the managed-identity endpoint.
-type aciPlatform struct{ e *Emulator }
+// servicePlatform is what the simulated services get from the emulator: identities for their
+// resources, their origin, the managed-identity endpoint.
+type servicePlatform struct{ e *Emulator }
 
-func (p aciPlatform) Attach(resourceID string, system bool, userAssigned []string) (aci.Identities, error) {
+func (p servicePlatform) Attach(resourceID string, system bool, userAssigned []string) (platform.Identities, error) {
 	st := p.e.st
 	res, err := st.GetResource(resourceID)
 	if err != nil {
-		return aci.Identities{}, err
+		return platform.Identities{}, err
 	}
 	if res == nil {
 		res = &store.Resource{ID: resourceID, Type: "Microsoft.ContainerInstance/containerGroups",
 			Name: resourceID[strings.LastIndex(resourceID, "/")+1:], IdentityHeader: ids.NewGUID()}
 	}
-	out := aci.Identities{Header: res.IdentityHeader, User: map[string]*aci.Identity{}}
+	out := platform.Identities{Header: res.IdentityHeader, User: map[string]*platform.Identity{}}
 	if system {
 		if res.SystemPrincipalID == "" {
 			pr := &store.Principal{ObjectID: ids.NewGUID(), AppID: ids.NewGUID(), TenantID: p.e.world.TenantID, DisplayName: res.Name,
 				Kind: store.KindManagedIdentity, ResourceID: resourceID}
 			if err := st.PutPrincipal(pr); err != nil {
-				return aci.Identities{}, err
+				return platform.Identities{}, err
 			}
 			res.SystemPrincipalID = pr.ObjectID
 		}
 		pr, err := st.GetPrincipal(res.SystemPrincipalID)
 		if err != nil || pr == nil {
-			return aci.Identities{}, fmt.Errorf("system identity of %s: %v", resourceID, err)
+			return platform.Identities{}, fmt.Errorf("system identity of %s: %v", resourceID, err)
 		}
-		out.System = &aci.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
+		out.System = &platform.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
 	}
 	res.UserAssigned = nil
 	for _, id := range userAssigned {
 		pr, err := st.PrincipalByResourceID(id)
 		if err != nil {
-			return aci.Identities{}, err
+			return platform.Identities{}, err
 		}
 		if pr == nil {
-			return aci.Identities{}, fmt.Errorf("the user-assigned identity '%s' does not exist", id)
+			return platform.Identities{}, fmt.Errorf("the user-assigned identity '%s' does not exist", id)
 		}
 		res.UserAssigned = append(res.UserAssigned, pr.ResourceID)
-		out.User[id] = &aci.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
+		out.User[id] = &platform.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
 	}
 	return out, st.PutResource(res)
 }
 
-func (p aciPlatform) Detach(resourceID string) error { return p.e.st.DeleteResource(resourceID) }
+func (p servicePlatform) Detach(resourceID string) error { return p.e.st.DeleteResource(resourceID) }
 
-func (p aciPlatform) Transport(trusted, systemIdentity bool) http.RoundTripper {
-	name := network.ServiceACI
-	if !trusted {
-		name = "aci-public" // ACI's outbound IP without a managed identity: not a trusted path
+// Outbound IPs of the simulated services, as their requests show them to network rules.
+var outboundIPs = map[string]string{"aci": "20.0.0.4", "aci-public": "20.0.0.4", "appservice": "20.0.0.5"}
+
+func (p servicePlatform) Transport(service string, systemIdentity bool) http.RoundTripper {
+	ip := outboundIPs[service]
+	if ip == "" {
+		ip = "20.0.0.1"
 	}
-	return p.e.ServiceTransport(AzureService{Name: name, SystemIdentity: systemIdentity, OutboundIP: "20.0.0.4"})
+	return p.e.ServiceTransport(AzureService{Name: service, SystemIdentity: systemIdentity, OutboundIP: ip})
 }
 
-func (p aciPlatform) IdentityEndpoint() string { return p.e.HTTPSURL() + "/msi/token" }
-func (p aciPlatform) TenantID() string         { return p.e.world.TenantID }
-func (p aciPlatform) CurrentAzure() bool       { return p.e.world.Profile == "current" }
+func (p servicePlatform) IdentityEndpoint() string { return p.e.HTTPSURL() + "/msi/token" }
+func (p servicePlatform) TenantID() string         { return p.e.world.TenantID }
+func (p servicePlatform) CurrentAzure() bool       { return p.e.world.Profile == "current" }

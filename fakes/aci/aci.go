@@ -20,48 +20,29 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// Identity is a managed identity as the resource holds it.
-type Identity struct{ PrincipalID, ClientID string }
-
-// Identities are what a resource got: its identity header and its identities.
-type Identities struct {
-	Header string
-	System *Identity            // nil without a system-assigned identity
-	User   map[string]*Identity // by user-assigned identity ARM id
-}
-
-// Platform is what the emulator gives the simulated service.
-type Platform interface {
-	// Attach records a resource's identities (creating its system-assigned one) and returns them.
-	Attach(resourceID string, system bool, userAssigned []string) (Identities, error)
-	// Detach forgets a deleted resource's identities.
-	Detach(resourceID string) error
-	// Transport reaches the registry from ACI's origin; trusted is false for the untrusted
-	// path (username/password credentials).
-	Transport(trusted, systemIdentity bool) http.RoundTripper
-	// IdentityEndpoint is the managed-identity endpoint (App Service protocol).
-	IdentityEndpoint() string
-	// TenantID of the emulated tenant.
-	TenantID() string
-	// CurrentAzure: ACI pulls only with user-assigned identities, as ACI's own doc says.
-	CurrentAzure() bool
-}
+// ACI's origins: with a managed identity, the trusted service; with username/password, its
+// public outbound IP, which no bypass covers.
+const (
+	serviceACI       = "aci"
+	serviceACIPublic = "aci-public"
+)
 
 // Service serves container groups.
 type Service struct {
-	p      Platform
+	p      platform.Platform
 	mu     sync.Mutex
 	groups map[string]map[string]any // by lowercase ARM id: the resource as GET returns it
 }
 
 // New returns the service.
-func New(p Platform) *Service { return &Service{p: p, groups: map[string]map[string]any{}} }
+func New(p platform.Platform) *Service { return &Service{p: p, groups: map[string]map[string]any{}} }
 
 // Handler serves the Microsoft.ContainerInstance provider (already authenticated by ARM).
 func (s *Service) Handler() http.Handler {
@@ -215,7 +196,7 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 
 // pull fetches one image with the matching registry credential: a managed identity (trusted
 // path), username/password (untrusted), or none (anonymous).
-func (s *Service) pull(ctx context.Context, image string, creds []credential, ids Identities) error {
+func (s *Service) pull(ctx context.Context, image string, creds []credential, ids platform.Identities) error {
 	ref, err := name.ParseReference(image)
 	if err != nil {
 		return err
@@ -239,27 +220,18 @@ func (s *Service) pull(ctx context.Context, image string, creds []credential, id
 				return errors.New("system-assigned managed identity is not supported for image pulls from Azure Container Registry; use a user-assigned identity")
 			}
 		} else {
-			u := lookup(ids.User, cred.Identity)
+			u := ids.UserIdentity(cred.Identity)
 			if u == nil {
 				return fmt.Errorf("the identity %s is not assigned to the container group", cred.Identity)
 			}
 			identity.ClientID = u.ClientID
 		}
-		_, err := (&acrclient.Client{Transport: s.p.Transport(true, system), Identity: identity}).Pull(ctx, image)
+		_, err := (&acrclient.Client{Transport: s.p.Transport(serviceACI, system), Identity: identity}).Pull(ctx, image)
 		return err
 	case cred != nil:
-		return pullWith(ctx, ref, s.p.Transport(false, false), &authn.Basic{Username: cred.Username, Password: cred.Password})
+		return pullWith(ctx, ref, s.p.Transport(serviceACIPublic, false), &authn.Basic{Username: cred.Username, Password: cred.Password})
 	}
-	return pullWith(ctx, ref, s.p.Transport(false, false), authn.Anonymous)
-}
-
-func lookup(m map[string]*Identity, id string) *Identity {
-	for k, v := range m {
-		if strings.EqualFold(k, id) {
-			return v
-		}
-	}
-	return nil
+	return pullWith(ctx, ref, s.p.Transport(serviceACIPublic, false), authn.Anonymous)
 }
 
 func pullWith(ctx context.Context, ref name.Reference, tr http.RoundTripper, auth authn.Authenticator) error {
