@@ -153,3 +153,62 @@ func TestACIPullsWithManagedIdentity(t *testing.T) {
 		t.Fatalf("DELETE group: %d", status)
 	}
 }
+
+func TestAppServiceIsNotTrusted(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm := armClient(t, emu)
+	host := emu.Registry().Host
+	image := host + "/web/site:v1"
+	u, p := emu.Admin()
+	img, _ := random.Image(1024, 1)
+	r, _ := name.ParseReference(image)
+	if err := remote.Write(r, img, remote.WithTransport(emu.Transport()), remote.WithAuth(&authn.Basic{Username: u, Password: p})); err != nil {
+		t.Fatal(err)
+	}
+	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	patch := func(props map[string]any) {
+		t.Helper()
+		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 200 {
+			t.Fatalf("PATCH registry: %d %v", status, out)
+		}
+	}
+	site := func() (string, string, map[string]any) {
+		t.Helper()
+		status, out := arm("PUT", rg+"/providers/Microsoft.Web/sites/mysite", map[string]any{
+			"location": "eastus", "kind": "app,linux,container", "identity": map[string]any{"type": "SystemAssigned"},
+			"properties": map[string]any{"siteConfig": map[string]any{"linuxFxVersion": "DOCKER|" + image, "acrUseManagedIdentityCreds": true}}})
+		if status != 200 && status != 201 {
+			t.Fatalf("PUT site: %d %v", status, out)
+		}
+		st, _ := get(out, "properties", "state").(string)
+		msg, _ := get(out, "properties", "containerStartupError").(string)
+		return st, msg, out
+	}
+	// Its new system identity needs AcrPull, as for any caller.
+	_, msg, out := site()
+	if !strings.Contains(msg, "unauthorized: authentication required") {
+		t.Fatalf("site without a role: %q", msg)
+	}
+	principal := fmt.Sprint(get(out, "identity", "principalId"))
+	if status, out := arm("PUT", reg+"/providers/Microsoft.Authorization/roleAssignments/9a9a9a9a-0000-4000-8000-000000000002", map[string]any{
+		"properties": map[string]any{"roleDefinitionId": "/subscriptions/22222222-2222-2222-2222-222222222222/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+			"principalId": principal}}); status != 201 {
+		t.Fatalf("AcrPull for the site: %d %v", status, out)
+	}
+	if st, msg, _ := site(); st != "Running" {
+		t.Fatalf("open registry: %s %q", st, msg)
+	}
+	denied := "denied: client with IP '20.0.0.5' is not allowed access. Refer https://aka.ms/acr/firewall to grant access."
+	patch(map[string]any{"publicNetworkAccess": "Disabled", "networkRuleBypassOptions": "AzureServices"})
+	if st, msg, _ := site(); st != "Stopped" || !strings.Contains(msg, "DockerApiException") || !strings.Contains(msg, denied) {
+		t.Fatalf("public access disabled, trusted services on: %s %q", st, msg)
+	}
+	patch(map[string]any{"publicNetworkAccess": "Enabled", "networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": []any{}}})
+	if st, msg, _ := site(); st != "Stopped" || !strings.Contains(msg, denied) {
+		t.Fatalf("firewall, trusted services on: %s %q", st, msg)
+	}
+	patch(map[string]any{"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": []any{map[string]string{"value": "20.0.0.5"}}}})
+	if st, msg, _ := site(); st != "Running" {
+		t.Fatalf("App Service outbound IP allowed: %s %q", st, msg)
+	}
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/aci"
+	"github.com/acr-emulator/acr-emulator/fakes/appservice"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 )
@@ -162,7 +163,10 @@ func New(cfg Config) (*Emulator, error) {
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
 		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
-		Providers: map[string]http.Handler{"Microsoft.ContainerInstance": aci.New(servicePlatform{e}).Handler()}})
+		Providers: map[string]http.Handler{
+			"Microsoft.ContainerInstance": aci.New(servicePlatform{e}).Handler(),
+			"Microsoft.Web":               appservice.New(servicePlatform{e}).Handler(),
+		}})
 	return e, nil
 }
 

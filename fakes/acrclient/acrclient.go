@@ -85,7 +85,8 @@ func (c *Client) Login(ctx context.Context, loginServer string) (authn.Authentic
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusOK {
-		return nil, &Error{Status: res.StatusCode, Message: registryMessage(b), Step: "exchange"}
+		code, msg := registryMessage(b)
+		return nil, &Error{Status: res.StatusCode, Code: code, Message: msg, Step: "exchange"}
 	}
 	var body struct {
 		RefreshToken string `json:"refresh_token"`
@@ -151,12 +152,13 @@ func wrap(err error, step string) error {
 	return err
 }
 
-func registryMessage(b []byte) string {
+// registryMessage reads the registry's error envelope (code, message), or the raw body.
+func registryMessage(b []byte) (string, string) {
 	var env struct {
 		Errors []struct{ Code, Message string } `json:"errors"`
 	}
 	if json.Unmarshal(b, &env) == nil && len(env.Errors) > 0 {
-		return env.Errors[0].Code + ": " + env.Errors[0].Message
+		return env.Errors[0].Code, env.Errors[0].Message
 	}
-	return strings.TrimSpace(string(b))
+	return "", strings.TrimSpace(string(b))
 }

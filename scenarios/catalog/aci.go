@@ -170,14 +170,7 @@ func trustedWithoutRole() scenarios.Scenario {
 					}},
 				scenarios.Step{Do: "assign AcrPull on the registry to the group's identity", Expect: "ARM creates the role assignment",
 					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						path := s.RegistryPath(registry) + "/providers/Microsoft.Authorization/roleAssignments/" + newGUID() + "?api-version=2022-04-01"
-						status, body, err := s.ARM(ctx, http.MethodPut, path, map[string]any{"properties": map[string]any{
-							"roleDefinitionId": "/subscriptions/" + s.SubscriptionID() + "/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
-							"principalId":      principal, "principalType": "ServicePrincipal"}})
-						if err == nil && status != http.StatusCreated {
-							err = fmt.Errorf("role assignment: %d %v", status, body["error"])
-						}
-						return "AcrPull for " + principal, err
+						return "AcrPull for " + principal, assignAcrPull(ctx, s, principal)
 					}},
 				scenarios.Step{Do: "redeploy the container group", Expect: "Succeeded",
 					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
