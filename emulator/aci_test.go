@@ -212,3 +212,32 @@ func TestAppServiceIsNotTrusted(t *testing.T) {
 		t.Fatalf("App Service outbound IP allowed: %s %q", st, msg)
 	}
 }
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// doARM sends a prepared request with the service principal's ARM token.
+func doARM(t *testing.T, emu *emulatortest.Emulator, req *http.Request) *http.Response {
+	t.Helper()
+	tenant, id, secret := emu.ServicePrincipal()
+	res, err := emu.Client().PostForm(emu.HTTPSURL()+"/"+tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {id}, "client_secret": {secret}, "scope": {"https://management.azure.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	out, err := emu.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Body.Close()
+	return out
+}

@@ -80,6 +80,8 @@ type Emulator struct {
 	imds   http.Handler
 	audit  *network.Audit
 	arm    http.Handler
+	// acrService is ACR's internal identity (import runs as it).
+	acrService serviceIdentity
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -160,9 +162,13 @@ func New(cfg Config) (*Emulator, error) {
 	if err := e.seedIdentities(); err != nil {
 		return nil, err
 	}
+	if err := e.createServiceIdentity(); err != nil {
+		return nil, err
+	}
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
 		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
+		Import: e.importImage,
 		Providers: map[string]http.Handler{
 			"Microsoft.ContainerInstance": aci.New(servicePlatform{e}).Handler(),
 			"Microsoft.Web":               appservice.New(servicePlatform{e}).Handler(),

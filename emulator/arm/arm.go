@@ -48,6 +48,8 @@ type Config struct {
 	// ("Microsoft.ContainerInstance"): their requests are authenticated and authorized here
 	// (<namespace>/<type>/read, write or delete on the resource), then handed over.
 	Providers map[string]http.Handler
+	// Import copies an image into a registry (registries/importImage).
+	Import importFunc
 }
 
 // Error is an ARM error, written as {"error":{"code","message"}}.
@@ -87,7 +89,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-type api struct{ cfg Config }
+type api struct {
+	cfg Config
+	ops operations
+}
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
 
@@ -99,7 +104,7 @@ func IsARMPath(p string) bool {
 
 // New returns the management plane handler.
 func New(cfg Config) http.Handler {
-	a := &api{cfg: cfg}
+	a := &api{cfg: cfg, ops: operations{results: map[string]*Error{}}}
 	r := chi.NewRouter()
 	r.Use(a.apiVersion)
 	r.Method(http.MethodGet, "/subscriptions", a.authed(a.listSubscriptions))
@@ -110,6 +115,7 @@ func New(cfg Config) http.Handler {
 	r.Method(http.MethodGet, "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/registries", a.authed(a.listRegistries))
 	r.Method(http.MethodPost, "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/checkNameAvailability", a.authed(a.checkName))
 	r.Method(http.MethodGet, "/providers/Microsoft.ContainerRegistry/operations", handlerFunc(a.operations))
+	r.Method(http.MethodGet, "/subscriptions/{sub}/providers/Microsoft.ContainerRegistry/locations/{loc}/operationResults/{op}", a.authed(a.operationResult))
 	// ARM paths are case-insensitive; clients use both spellings of resourceGroups.
 	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
 		r.Method(http.MethodGet, "/subscriptions/{sub}/"+rgs, a.authed(a.listResourceGroups))
@@ -123,6 +129,7 @@ func New(cfg Config) http.Handler {
 		r.Method(http.MethodPost, reg+"/{name}/regenerateCredential", a.authed(a.regenerateCredential))
 		r.Method(http.MethodGet, reg+"/{name}/listUsages", a.authed(a.listUsages))
 		r.Method(http.MethodGet, reg+"/{name}/operationStatuses/{op}", a.authed(a.operationStatus))
+		r.Method(http.MethodPost, reg+"/{name}/importImage", a.authed(a.importImage))
 		r.Method(http.MethodDelete, reg+"/{name}", a.authed(a.deleteRegistry))
 		r.Method(http.MethodGet, reg+"/{name}/privateEndpointConnections", a.authed(a.listConnections))
 		r.Method(http.MethodGet, reg+"/{name}/privateEndpointConnections/{conn}", a.authed(a.getConnection))

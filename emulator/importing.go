@@ -1,0 +1,84 @@
+package emulator
+
+import (
+	"context"
+	"strings"
+
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
+	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/rbac"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/fakes/importer"
+	"github.com/google/go-containerregistry/pkg/authn"
+)
+
+// ACR's own service identity: what import runs as inside the service. It exists only in the
+// emulator's state, with a secret nobody outside knows, and may read and write every registry.
+type serviceIdentity struct{ clientID, secret string }
+
+func (e *Emulator) createServiceIdentity() error {
+	p := &store.Principal{ObjectID: ids.NewGUID(), AppID: ids.NewGUID(), TenantID: e.world.TenantID,
+		DisplayName: "Azure Container Registry (emulator internal)", Kind: store.KindServicePrincipal, Secrets: []string{ids.NewGUID() + ids.NewGUID()}}
+	if err := e.st.PutPrincipal(p); err != nil {
+		return err
+	}
+	scope := e.world.SubscriptionScope()
+	for _, role := range []string{"AcrPush", "Container Registry Repository Writer"} {
+		def, _ := rbac.RoleByName(role)
+		name := ids.NewGUID()
+		if err := e.st.PutRoleAssignment(&store.RoleAssignment{ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + name, Name: name,
+			Scope: scope, RoleDefinitionID: rbac.DefinitionID(e.world.SubscriptionID, def.ID), PrincipalID: p.ObjectID, PrincipalType: "ServicePrincipal",
+			Description: "ACR service identity of the emulator (import)"}); err != nil {
+			return err
+		}
+	}
+	e.acrService = serviceIdentity{clientID: p.AppID, secret: p.Secrets[0]}
+	return nil
+}
+
+// importImage resolves the source and runs the import as ACR's service, from the import origin.
+func (e *Emulator) importImage(ctx context.Context, req arm.ImportRequest) error {
+	target, err := e.st.GetRegistry(req.TargetRegistry)
+	if err != nil {
+		return err
+	}
+	source, err := e.findSource(req)
+	if err != nil {
+		return err
+	}
+	if source == nil {
+		what := req.SourceResourceID
+		if what == "" {
+			what = req.SourceRegistryURI
+		}
+		return &importer.Error{Code: "InvalidParameters", Message: "The source registry '" + what + "' could not be found. Only registries of the emulator can be imported from."}
+	}
+	im := &importer.Importer{
+		Transport: e.ServiceTransport(AzureService{Name: network.ServiceImport}),
+		Auth:      &authn.Basic{Username: e.acrService.clientID, Password: e.acrService.secret},
+	}
+	r := importer.Request{SourceLoginServer: source.LoginServer, SourceImage: req.SourceImage, TargetLoginServer: target.LoginServer,
+		TargetTags: req.TargetTags, UntaggedTargetRepositories: req.UntaggedTargetRepositories, Force: req.Force}
+	if req.Username != "" || req.Password != "" {
+		r.SourceAuth = &authn.Basic{Username: req.Username, Password: req.Password}
+	}
+	return im.Import(ctx, r)
+}
+
+func (e *Emulator) findSource(req arm.ImportRequest) (*store.Registry, error) {
+	regs, err := e.st.ListRegistries()
+	if err != nil {
+		return nil, err
+	}
+	uri := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(req.SourceRegistryURI, "https://"), "http://"), "/"))
+	for _, r := range regs {
+		switch {
+		case req.SourceResourceID != "" && strings.EqualFold(r.ID, req.SourceResourceID):
+			return r, nil
+		case uri != "" && (strings.EqualFold(r.LoginServer, uri) || uri == r.Name+".azurecr.io"):
+			return r, nil
+		}
+	}
+	return nil, nil
+}
