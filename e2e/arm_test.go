@@ -130,6 +130,35 @@ func TestARMLockdown(t *testing.T) {
 		t.Fatalf("Basic lockdown: %v", err)
 	}
 
+	// Import (a long-running operation) from basicregistry into myregistry with the SDK's poller.
+	if _, err := update(t, client, "myregistry", armcontainerregistry.RegistryUpdateParameters{Properties: &armcontainerregistry.RegistryPropertiesUpdateParameters{
+		NetworkRuleSet: &armcontainerregistry.NetworkRuleSet{DefaultAction: to.Ptr(armcontainerregistry.DefaultActionAllow)}}}); err != nil {
+		t.Fatal(err)
+	}
+	emu.Run(t, crane, "copy", ref, emu.RegistryHost()+"/arm/copy:v1")
+	poller, err := client.BeginImportImage(ctx, "demo-rg", "myregistry", armcontainerregistry.ImportImageParameters{
+		Source: &armcontainerregistry.ImportSource{ResourceID: to.Ptr("/subscriptions/" + subscription + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry"),
+			SourceImage: to.Ptr("arm/copy:v1")},
+		TargetTags: []*string{to.Ptr("arm/imported:v2")}, Mode: to.Ptr(armcontainerregistry.ImportModeNoForce)}, nil)
+	if err != nil {
+		t.Fatalf("BeginImportImage: %v", err)
+	}
+	if _, err := poller.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if out, err := emu.TryRun(t, crane, "digest", emu.RegistryHost()+"/arm/imported:v2"); err != nil || strings.TrimSpace(out) != want.String() {
+		t.Fatalf("imported image: %v\n%s", err, out)
+	}
+	poller, err = client.BeginImportImage(ctx, "demo-rg", "myregistry", armcontainerregistry.ImportImageParameters{
+		Source:     &armcontainerregistry.ImportSource{RegistryURI: to.Ptr(emu.RegistryHost()), SourceImage: to.Ptr("arm/copy:v1")},
+		TargetTags: []*string{to.Ptr("arm/imported:v2")}, Mode: to.Ptr(armcontainerregistry.ImportModeNoForce)}, nil)
+	if err == nil {
+		_, err = poller.PollUntilDone(ctx, nil)
+	}
+	if !errors.As(err, &re) || re.ErrorCode != "InvalidParameters" || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("NoForce import over an existing tag: %v", err)
+	}
+
 	creds, err := client.ListCredentials(ctx, "demo-rg", "myregistry", nil)
 	if err != nil || *creds.Username != "myregistry" || *creds.Passwords[0].Value != harness.AdminPassword {
 		t.Fatalf("ListCredentials: %v", err)

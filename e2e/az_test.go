@@ -94,6 +94,11 @@ func TestAzureCLI(t *testing.T) {
 	if got := run("acr", "credential", "show", "-n", "myregistry", "--query", "username", "-o", "tsv"); got != "myregistry" {
 		t.Fatalf("credential show = %q", got)
 	}
+	// az acr import, the source named by registry (az finds its resource id through ARM).
+	run("acr", "import", "-n", "myregistry", "-r", "myregistry", "--source", "az/app:v1", "-t", "az/imported:v1")
+	if got := run("acr", "repository", "list", "-n", "myregistry", "-o", "tsv"); !strings.Contains(got, "az/imported") {
+		t.Fatalf("after az acr import: %q", got)
+	}
 	// Role assignments through the ARM API with az rest (see README for az role assignment).
 	scope := "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	got := run("rest", "--method", "put", "--url", base+scope+"/providers/Microsoft.Authorization/roleAssignments/0b0b0b0b-0000-4000-8000-000000000001?api-version=2022-04-01",
