@@ -30,8 +30,10 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/aci"
 	"github.com/acr-emulator/acr-emulator/fakes/appservice"
+	"github.com/acr-emulator/acr-emulator/fakes/defender"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
+	"github.com/opencontainers/go-digest"
 )
 
 // Config configures an emulator. The zero value of each field means its default.
@@ -82,6 +84,7 @@ type Emulator struct {
 	arm    http.Handler
 	// acrService is ACR's internal identity (import runs as it).
 	acrService serviceIdentity
+	defender   *defender.Service
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -162,9 +165,14 @@ func New(cfg Config) (*Emulator, error) {
 	if err := e.seedIdentities(); err != nil {
 		return nil, err
 	}
-	if err := e.createServiceIdentity(); err != nil {
+	if e.acrService, err = e.createServiceIdentity("Azure Container Registry (emulator internal: import)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
+	scanner, err := e.createServiceIdentity("Microsoft Defender for Cloud (emulator internal: image scans)", "AcrPull", "Container Registry Repository Reader")
+	if err != nil {
+		return nil, err
+	}
+	e.defender = defender.New(servicePlatform{e}, scanner.auth())
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
 		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
@@ -172,6 +180,7 @@ func New(cfg Config) (*Emulator, error) {
 		Providers: map[string]http.Handler{
 			"Microsoft.ContainerInstance": aci.New(servicePlatform{e}).Handler(),
 			"Microsoft.Web":               appservice.New(servicePlatform{e}).Handler(),
+			"Microsoft.Security":          e.defender.Handler(),
 		}})
 	return e, nil
 }
@@ -387,6 +396,9 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		registry.WithLogger(e.log.With("registry", name)),
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
+		registry.WithPushHook(func(repo string, d digest.Digest, mediaType string) {
+			e.defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
+		}),
 	).Handler()
 	gated := e.tokens.Protect(name, requiredScope, content)
 	tokens := e.tokens.Handler(name)
@@ -560,6 +572,7 @@ func (e *Emulator) Close(ctx context.Context) error {
 		close(e.stop)
 	}
 	var errs []error
+	e.defender.Wait()
 	for _, s := range e.servers {
 		// Shutdown waits 5s for connections that never sent a request (clients dial ahead);
 		// nothing is in flight on them, so close them first.

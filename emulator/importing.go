@@ -13,28 +13,32 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
-// ACR's own service identity: what import runs as inside the service. It exists only in the
-// emulator's state, with a secret nobody outside knows, and may read and write every registry.
+// A service identity is what a simulated Azure service acts as inside Azure (ACR's import,
+// Defender's scanner): a principal only the emulator knows the secret of, with roles on every
+// registry of the subscription (legacy and ABAC roles, so both registry modes accept it).
 type serviceIdentity struct{ clientID, secret string }
 
-func (e *Emulator) createServiceIdentity() error {
+func (s serviceIdentity) auth() authn.Authenticator {
+	return &authn.Basic{Username: s.clientID, Password: s.secret}
+}
+
+func (e *Emulator) createServiceIdentity(displayName string, roles ...string) (serviceIdentity, error) {
 	p := &store.Principal{ObjectID: ids.NewGUID(), AppID: ids.NewGUID(), TenantID: e.world.TenantID,
-		DisplayName: "Azure Container Registry (emulator internal)", Kind: store.KindServicePrincipal, Secrets: []string{ids.NewGUID() + ids.NewGUID()}}
+		DisplayName: displayName, Kind: store.KindServicePrincipal, Secrets: []string{ids.NewGUID() + ids.NewGUID()}}
 	if err := e.st.PutPrincipal(p); err != nil {
-		return err
+		return serviceIdentity{}, err
 	}
 	scope := e.world.SubscriptionScope()
-	for _, role := range []string{"AcrPush", "Container Registry Repository Writer"} {
+	for _, role := range roles {
 		def, _ := rbac.RoleByName(role)
 		name := ids.NewGUID()
 		if err := e.st.PutRoleAssignment(&store.RoleAssignment{ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + name, Name: name,
 			Scope: scope, RoleDefinitionID: rbac.DefinitionID(e.world.SubscriptionID, def.ID), PrincipalID: p.ObjectID, PrincipalType: "ServicePrincipal",
-			Description: "ACR service identity of the emulator (import)"}); err != nil {
-			return err
+			Description: displayName}); err != nil {
+			return serviceIdentity{}, err
 		}
 	}
-	e.acrService = serviceIdentity{clientID: p.AppID, secret: p.Secrets[0]}
-	return nil
+	return serviceIdentity{clientID: p.AppID, secret: p.Secrets[0]}, nil
 }
 
 // importImage resolves the source and runs the import as ACR's service, from the import origin.
@@ -56,7 +60,7 @@ func (e *Emulator) importImage(ctx context.Context, req arm.ImportRequest) error
 	}
 	im := &importer.Importer{
 		Transport: e.ServiceTransport(AzureService{Name: network.ServiceImport}),
-		Auth:      &authn.Basic{Username: e.acrService.clientID, Password: e.acrService.secret},
+		Auth:      e.acrService.auth(),
 	}
 	r := importer.Request{SourceLoginServer: source.LoginServer, SourceImage: req.SourceImage, TargetLoginServer: target.LoginServer,
 		TargetTags: req.TargetTags, UntaggedTargetRepositories: req.UntaggedTargetRepositories, Force: req.Force}

@@ -169,15 +169,27 @@ func New(cfg Config) http.Handler {
 	})
 }
 
-// provider finds the handler of a registered provider namespace for a resource-group-level path
-// (/subscriptions/s/resourceGroups/g/providers/<ns>/<type>[/<name>...]) and the RBAC check it needs.
+// provider finds the handler of a registered provider namespace and the RBAC check it needs.
+// The namespace is the one after the last "providers" segment, so subscription-level
+// resources (/subscriptions/s/providers/<ns>/<type>/<name>) and extension resources on other
+// resources (<registry id>/providers/<ns>/<type>/<name>) route like resource-group ones.
 func (a *api) provider(r *http.Request) (http.Handler, string, string, bool) {
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(segs) < 7 || !strings.EqualFold(segs[0], "subscriptions") || !strings.EqualFold(segs[2], "resourceGroups") || !strings.EqualFold(segs[4], "providers") {
+	if len(segs) < 5 || !strings.EqualFold(segs[0], "subscriptions") {
+		return nil, "", "", false
+	}
+	i := -1
+	for j := len(segs) - 3; j >= 2; j-- {
+		if strings.EqualFold(segs[j], "providers") {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
 		return nil, "", "", false
 	}
 	for ns, h := range a.cfg.Providers {
-		if !strings.EqualFold(segs[5], ns) {
+		if !strings.EqualFold(segs[i+1], ns) {
 			continue
 		}
 		verb := "read"
@@ -187,8 +199,8 @@ func (a *api) provider(r *http.Request) (http.Handler, string, string, bool) {
 		case http.MethodDelete:
 			verb = "delete"
 		}
-		scope := "/" + strings.Join(segs[:min(len(segs), 8)], "/")
-		return h, scope, ns + "/" + segs[6] + "/" + verb, true
+		scope := "/" + strings.Join(segs[:min(len(segs), i+4)], "/")
+		return h, scope, ns + "/" + segs[i+2] + "/" + verb, true
 	}
 	return nil, "", "", false
 }

@@ -143,6 +143,9 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 	if err := g.st.PutManifest(m, body, tags, func(d store.Descriptor) bool { return !d.Foreign }); err != nil {
 		return storeError(err, rt.name)
 	}
+	if g.pushHook != nil {
+		g.pushHook(rt.name, d, m.MediaType)
+	}
 	h := w.Header()
 	if p.Subject != nil {
 		h.Set("OCI-Subject", p.Subject.Digest.String())
