@@ -271,3 +271,38 @@ func RegistryError(err error) (status int, code, message string) {
 	}
 	return status, code, message
 }
+
+// ImportImage starts registries/importImage and follows its Location to the outcome: nil
+// when the import succeeded, else ARM's error.
+func (s *Session) ImportImage(ctx context.Context, registry string, body map[string]any) (string, error) {
+	tok, err := s.token(ctx)
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Emulator+s.RegistryPath(registry)+"/importImage?api-version=2025-11-01", bytes.NewReader(b))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := s.client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	res.Body.Close()
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusAccepted || loc == "" {
+		return "", fmt.Errorf("importImage: %d", res.StatusCode)
+	}
+	path := loc[strings.Index(loc, "/subscriptions"):]
+	status, out, err := s.ARM(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusOK {
+		e, _ := out["error"].(map[string]any)
+		return "", fmt.Errorf("%v: %v", e["code"], e["message"])
+	}
+	return "operation succeeded", nil
+}
