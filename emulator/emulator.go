@@ -33,6 +33,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/fakes/defender"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
+	"github.com/acr-emulator/acr-emulator/fakes/ml"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -178,9 +179,10 @@ func New(cfg Config) (*Emulator, error) {
 		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
 		Import: e.importImage,
 		Providers: map[string]http.Handler{
-			"Microsoft.ContainerInstance": aci.New(servicePlatform{e}).Handler(),
-			"Microsoft.Web":               appservice.New(servicePlatform{e}).Handler(),
-			"Microsoft.Security":          e.defender.Handler(),
+			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
+			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),
+			"Microsoft.Security":                e.defender.Handler(),
+			"Microsoft.MachineLearningServices": ml.New(servicePlatform{e}).Handler(),
 		}})
 	return e, nil
 }

@@ -58,7 +58,7 @@ func (p servicePlatform) Attach(resourceID string, system bool, userAssigned []s
 func (p servicePlatform) Detach(resourceID string) error { return p.e.st.DeleteResource(resourceID) }
 
 // Outbound IPs of the simulated services, as their requests show them to network rules.
-var outboundIPs = map[string]string{"aci": "20.0.0.4", "aci-public": "20.0.0.4", "appservice": "20.0.0.5", "defender": "20.0.0.6"}
+var outboundIPs = map[string]string{"aci": "20.0.0.4", "aci-public": "20.0.0.4", "appservice": "20.0.0.5", "defender": "20.0.0.6", "ml": "20.0.0.7"}
 
 func (p servicePlatform) Transport(service string, systemIdentity bool) http.RoundTripper {
 	ip := outboundIPs[service]

@@ -26,6 +26,9 @@ type Scenario struct {
 	Summary string
 	// Steps builds the steps; they share state through closures.
 	Steps func() []Step
+	// Cleanup, when set, runs after the steps whether they passed or not, so a failed scenario
+	// does not leave the emulator in a state that fails the next one. It must be idempotent.
+	Cleanup func(ctx context.Context, s *Session) error
 }
 
 // Result of a run.
@@ -56,6 +59,17 @@ func Run(ctx context.Context, s *Session, sc Scenario, out io.Writer) Result {
 			break
 		}
 		fmt.Fprintf(out, "     observed: %s  ok\n", oneLine(observed))
+	}
+	if sc.Cleanup != nil {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := sc.Cleanup(cctx, s)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(out, "  cleanup failed: %s\n", oneLine(err.Error()))
+			if res.Passed {
+				res.Passed, res.Failed = false, len(steps)
+			}
+		}
 	}
 	if res.Passed {
 		fmt.Fprintf(out, "PASS %s (%d steps)\n\n", sc.Name, res.Steps)

@@ -70,6 +70,20 @@ func lockdownSteps(ref *string, login *string, auth *authn.Authenticator, repo s
 	}
 }
 
+// reopen restores the registry's network settings and deletes what the scenario created (best
+// effort for what is already gone): every lockdown scenario's cleanup.
+func reopen(resources ...string) func(ctx context.Context, s *scenarios.Session) error {
+	return func(ctx context.Context, s *scenarios.Session) error {
+		for _, r := range resources {
+			if _, _, err := s.ARM(ctx, http.MethodDelete, s.ResourceGroupPath()+r, nil); err != nil {
+				return err
+			}
+		}
+		return s.PatchRegistry(ctx, registry, map[string]any{"publicNetworkAccess": "Enabled", "networkRuleBypassOptions": "AzureServices",
+			"networkRuleSet": map[string]any{"defaultAction": "Allow", "ipRules": []any{}}})
+	}
+}
+
 func restoreStep(group string) scenarios.Step {
 	return scenarios.Step{Do: "restore: public access on, trusted services on, delete the container group", Expect: "done",
 		Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
@@ -104,6 +118,7 @@ func aciUserIdentity() scenarios.Scenario {
 	}
 	return scenarios.Scenario{
 		Name:    "aci-user-identity",
+		Cleanup: reopen("/providers/Microsoft.ContainerInstance/containerGroups/" + group + "?api-version=2023-05-01"),
 		Summary: "ACI pulls with a user-assigned identity (AcrPush) through trusted services; turning the setting off makes it fail",
 		Steps: func() []scenarios.Step {
 			steps := lockdownSteps(&ref, &login, &auth, "scenarios/aci")
@@ -156,6 +171,7 @@ func trustedWithoutRole() scenarios.Scenario {
 	}
 	return scenarios.Scenario{
 		Name:    "trusted-without-role",
+		Cleanup: reopen("/providers/Microsoft.ContainerInstance/containerGroups/" + group + "?api-version=2023-05-01"),
 		Summary: "a trusted service bypasses the network rules but still needs a role: 401 until AcrPull is assigned",
 		Steps: func() []scenarios.Step {
 			steps := lockdownSteps(&ref, &login, &auth, "scenarios/norole")

@@ -16,7 +16,7 @@ import (
 
 // All returns every scenario, in the order `scenario run --all` runs them.
 func All() []scenarios.Scenario {
-	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), aciSystemIdentity(), trustedWithoutRole(), defenderScan(), importRestricted(), appServiceNotTrusted()}
+	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), aciSystemIdentity(), trustedWithoutRole(), defenderScan(), importRestricted(), mlCustomImage(), appServiceNotTrusted()}
 }
 
 // Find returns the scenario named name.
@@ -58,6 +58,7 @@ func firewallIPRules() scenarios.Scenario {
 	)
 	return scenarios.Scenario{
 		Name:    "firewall-ip-rules",
+		Cleanup: reopen(),
 		Summary: "a Premium registry's firewall lets only listed IPs in; the 403 names the client's IP",
 		Steps: func() []scenarios.Step {
 			return []scenarios.Step{

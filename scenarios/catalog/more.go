@@ -26,6 +26,7 @@ func aciSystemIdentity() scenarios.Scenario {
 	}
 	return scenarios.Scenario{
 		Name:    "aci-system-identity",
+		Cleanup: reopen("/providers/Microsoft.ContainerInstance/containerGroups/" + group + "?api-version=2023-05-01"),
 		Summary: "ACI pulls with its system-assigned identity (AcrPull) from a registry with public access disabled, until trusted services are turned off",
 		Steps: func() []scenarios.Step {
 			steps := lockdownSteps(&ref, &login, &auth, "scenarios/aci-sysid")
@@ -112,7 +113,13 @@ func defenderScan() scenarios.Scenario {
 	var login, clientIP string
 	var auth authn.Authenticator
 	return scenarios.Scenario{
-		Name:    "defender-scan",
+		Name: "defender-scan",
+		Cleanup: func(ctx context.Context, s *scenarios.Session) error {
+			if err := reopen()(ctx, s); err != nil {
+				return err
+			}
+			return setDefender(ctx, s, "Free")
+		},
 		Summary: "Defender for Cloud scans pushed images through the network rules while trusted services are allowed",
 		Steps: func() []scenarios.Step {
 			return []scenarios.Step{
@@ -194,6 +201,7 @@ func importRestricted() scenarios.Scenario {
 	var auth authn.Authenticator
 	return scenarios.Scenario{
 		Name:    "import-restricted",
+		Cleanup: reopen(),
 		Summary: "ACR import works on a registry with public access disabled while trusted services are allowed",
 		Steps: func() []scenarios.Step {
 			steps := lockdownSteps(&ref, &login, &auth, "scenarios/import")

@@ -1,0 +1,220 @@
+// Package ml simulates Azure Machine Learning as far as a registry can tell: a workspace
+// (Microsoft.MachineLearningServices/workspaces) has a managed identity, and deploying an online
+// deployment that names a custom image pulls it with that identity from Machine Learning's
+// (trusted) Azure-service origin. The deployment's provisioningState is Succeeded, or Failed
+// with the registry's error.
+//
+// Limits: nothing is served or trained; only the image pull happens. The image is given inline
+// as properties.environment.image (or properties.image).
+package ml
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
+	"github.com/go-chi/chi/v5"
+)
+
+const service = "ml"
+
+// Service serves workspaces and their online deployments.
+type Service struct {
+	p          platform.Platform
+	mu         sync.Mutex
+	workspaces map[string]map[string]any // by lowercase ARM id
+	identities map[string]platform.Identities
+	deploys    map[string]map[string]any
+}
+
+// New returns the service.
+func New(p platform.Platform) *Service {
+	return &Service{p: p, workspaces: map[string]map[string]any{}, identities: map[string]platform.Identities{}, deploys: map[string]map[string]any{}}
+}
+
+// Handler serves the Microsoft.MachineLearningServices provider (already authenticated by ARM).
+func (s *Service) Handler() http.Handler {
+	r := chi.NewRouter()
+	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
+		ws := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
+		r.Put(ws, s.putWorkspace)
+		r.Get(ws, s.getWorkspace)
+		r.Delete(ws, s.deleteWorkspace)
+		r.Put(ws+"/onlineEndpoints/{ep}/deployments/{dep}", s.putDeployment)
+		r.Get(ws+"/onlineEndpoints/{ep}/deployments/{dep}", s.getDeployment)
+	}
+	return r
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func armErr(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}
+
+func workspaceID(r *http.Request) string {
+	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
+		"/providers/Microsoft.MachineLearningServices/workspaces/" + chi.URLParam(r, "ws")
+}
+
+func (s *Service) putWorkspace(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Location string `json:"location"`
+		Identity *struct {
+			Type                   string         `json:"type"`
+			UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
+		} `json:"identity"`
+		Properties map[string]any `json:"properties"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&b); err != nil {
+		armErr(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+		return
+	}
+	id := workspaceID(r)
+	system, user := b.Identity == nil, []string{} // a workspace has a system identity unless told otherwise
+	if b.Identity != nil {
+		system = strings.Contains(strings.ToLower(b.Identity.Type), "systemassigned")
+		for uid := range b.Identity.UserAssignedIdentities {
+			user = append(user, uid)
+		}
+	}
+	ids, err := s.p.Attach(id, system, user)
+	if err != nil {
+		armErr(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		return
+	}
+	ident := map[string]any{"type": "SystemAssigned", "tenantId": s.p.TenantID()}
+	if b.Identity != nil {
+		ident["type"] = b.Identity.Type
+	}
+	if ids.System != nil {
+		ident["principalId"] = ids.System.PrincipalID
+	}
+	props := b.Properties
+	if props == nil {
+		props = map[string]any{}
+	}
+	props["provisioningState"] = "Succeeded"
+	res := map[string]any{"id": id, "name": chi.URLParam(r, "ws"), "type": "Microsoft.MachineLearningServices/workspaces",
+		"location": b.Location, "identity": ident, "properties": props}
+	s.mu.Lock()
+	_, existed := s.workspaces[strings.ToLower(id)]
+	s.workspaces[strings.ToLower(id)] = res
+	s.identities[strings.ToLower(id)] = ids
+	s.mu.Unlock()
+	code := http.StatusCreated
+	if existed {
+		code = http.StatusOK
+	}
+	writeJSON(w, code, res)
+}
+
+func (s *Service) getWorkspace(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ws, ok := s.workspaces[strings.ToLower(workspaceID(r))]
+	s.mu.Unlock()
+	if !ok {
+		armErr(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.MachineLearningServices/workspaces/"+chi.URLParam(r, "ws")+"' was not found.")
+		return
+	}
+	writeJSON(w, http.StatusOK, ws)
+}
+
+// putDeployment deploys a model with a custom image: the workspace identity pulls it.
+func (s *Service) putDeployment(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ids, ok := s.identities[strings.ToLower(workspaceID(r))]
+	s.mu.Unlock()
+	if !ok {
+		armErr(w, http.StatusNotFound, "ResourceNotFound", "The workspace '"+chi.URLParam(r, "ws")+"' was not found.")
+		return
+	}
+	var b struct {
+		Location   string `json:"location"`
+		Properties struct {
+			Image       string `json:"image"`
+			Environment struct {
+				Image string `json:"image"`
+			} `json:"environment"`
+			IdentityClientID string `json:"identityClientId"`
+		} `json:"properties"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&b); err != nil {
+		armErr(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+		return
+	}
+	image := b.Properties.Environment.Image
+	if image == "" {
+		image = b.Properties.Image
+	}
+	if image == "" {
+		armErr(w, http.StatusBadRequest, "BadArgument", "properties.environment.image is required: the emulator deploys custom images only.")
+		return
+	}
+	identity := acrclient.Identity{Endpoint: s.p.IdentityEndpoint(), Header: ids.Header}
+	state, msg := "Succeeded", ""
+	switch {
+	case b.Properties.IdentityClientID != "":
+		if u := ids.UserIdentity(b.Properties.IdentityClientID); u != nil {
+			identity.ClientID = u.ClientID
+		} else {
+			state, msg = "Failed", "The identity "+b.Properties.IdentityClientID+" is not assigned to the workspace."
+		}
+	case ids.System == nil:
+		state, msg = "Failed", "The workspace has no system-assigned identity."
+	}
+	if state == "Succeeded" {
+		if _, err := (&acrclient.Client{Transport: s.p.Transport(service, identity.ClientID == ""), Identity: identity}).Pull(r.Context(), image); err != nil {
+			state, msg = "Failed", fmt.Sprintf("ImagePullFailure: the deployment could not pull the image %q: %v", image, err)
+		}
+	}
+	id := workspaceID(r) + "/onlineEndpoints/" + chi.URLParam(r, "ep") + "/deployments/" + chi.URLParam(r, "dep")
+	res := map[string]any{"id": id, "name": chi.URLParam(r, "dep"), "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+		"location": b.Location, "properties": map[string]any{"provisioningState": state, "environment": map[string]string{"image": image},
+			"error": map[string]string{"message": msg}}}
+	s.mu.Lock()
+	s.deploys[strings.ToLower(id)] = res
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, res)
+}
+
+func (s *Service) getDeployment(w http.ResponseWriter, r *http.Request) {
+	id := workspaceID(r) + "/onlineEndpoints/" + chi.URLParam(r, "ep") + "/deployments/" + chi.URLParam(r, "dep")
+	s.mu.Lock()
+	d, ok := s.deploys[strings.ToLower(id)]
+	s.mu.Unlock()
+	if !ok {
+		armErr(w, http.StatusNotFound, "ResourceNotFound", "The deployment '"+chi.URLParam(r, "dep")+"' was not found.")
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Service) deleteWorkspace(w http.ResponseWriter, r *http.Request) {
+	id := strings.ToLower(workspaceID(r))
+	s.mu.Lock()
+	_, ok := s.workspaces[id]
+	delete(s.workspaces, id)
+	delete(s.identities, id)
+	for k := range s.deploys {
+		if strings.HasPrefix(k, id+"/") {
+			delete(s.deploys, k)
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	_ = s.p.Detach(workspaceID(r))
+	w.WriteHeader(http.StatusOK)
+}
