@@ -25,6 +25,11 @@ const subscription = "22222222-2222-2222-2222-222222222222"
 // registriesClient is armcontainerregistry signed in as the default world's service principal,
 // with the emulator as both the Entra authority and the ARM endpoint.
 func registriesClient(t *testing.T, emu *harness.Emulator) *armcontainerregistry.RegistriesClient {
+	return armFactory(t, emu).NewRegistriesClient()
+}
+
+// armFactory makes every armcontainerregistry client, signed in as registriesClient is.
+func armFactory(t *testing.T, emu *harness.Emulator) *armcontainerregistry.ClientFactory {
 	t.Helper()
 	opts := sdkClientOptions(t, emu)
 	base := "https://" + emu.RegistryHost()
@@ -35,11 +40,11 @@ func registriesClient(t *testing.T, emu *harness.Emulator) *armcontainerregistry
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := armcontainerregistry.NewRegistriesClient(subscription, cred, &armpolicy.ClientOptions{ClientOptions: opts})
+	f, err := armcontainerregistry.NewClientFactory(subscription, cred, &armpolicy.ClientOptions{ClientOptions: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return client
+	return f
 }
 
 func update(t *testing.T, c *armcontainerregistry.RegistriesClient, name string, p armcontainerregistry.RegistryUpdateParameters) (armcontainerregistry.Registry, error) {

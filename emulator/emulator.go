@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +35,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 	"github.com/acr-emulator/acr-emulator/fakes/ml"
+	"github.com/acr-emulator/acr-emulator/fakes/tasks"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -86,6 +88,7 @@ type Emulator struct {
 	// acrService is ACR's internal identity (import runs as it).
 	acrService serviceIdentity
 	defender   *defender.Service
+	tasks      *tasks.Service
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -174,10 +177,14 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, err
 	}
 	e.defender = defender.New(servicePlatform{e}, scanner.auth())
+	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e})
+	e.tasks.LogURL = func(registryID, runID string) string {
+		return e.HTTPSURL() + "/_emulator/runs/" + url.PathEscape(runID) + "/log?registry=" + url.QueryEscape(registryID)
+	}
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
 		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
-		Import: e.importImage,
+		Import: e.importImage, Tasks: e.tasks.Handler(),
 		Providers: map[string]http.Handler{
 			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
 			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),

@@ -58,7 +58,7 @@ func (p servicePlatform) Attach(resourceID string, system bool, userAssigned []s
 func (p servicePlatform) Detach(resourceID string) error { return p.e.st.DeleteResource(resourceID) }
 
 // Outbound IPs of the simulated services, as their requests show them to network rules.
-var outboundIPs = map[string]string{"aci": "20.0.0.4", "aci-public": "20.0.0.4", "appservice": "20.0.0.5", "defender": "20.0.0.6", "ml": "20.0.0.7"}
+var outboundIPs = map[string]string{"aci": "20.0.0.4", "aci-public": "20.0.0.4", "appservice": "20.0.0.5", "defender": "20.0.0.6", "ml": "20.0.0.7", "tasks": "20.0.0.8"}
 
 func (p servicePlatform) Transport(service string, systemIdentity bool) http.RoundTripper {
 	ip := outboundIPs[service]
@@ -71,3 +71,17 @@ func (p servicePlatform) Transport(service string, systemIdentity bool) http.Rou
 func (p servicePlatform) IdentityEndpoint() string { return p.e.HTTPSURL() + "/msi/token" }
 func (p servicePlatform) TenantID() string         { return p.e.world.TenantID }
 func (p servicePlatform) CurrentAzure() bool       { return p.e.world.Profile == "current" }
+
+// LoginServer tells the simulated ACR Tasks about a registry by ARM id.
+func (p servicePlatform) LoginServer(registryID string) string {
+	regs, err := p.e.st.ListRegistries()
+	if err != nil {
+		return ""
+	}
+	for _, r := range regs {
+		if strings.EqualFold(r.ID, registryID) {
+			return r.LoginServer
+		}
+	}
+	return ""
+}

@@ -1,9 +1,8 @@
 // Package arm is the Azure Resource Manager surface of the emulator: subscriptions and tenants
-// (what az login reads) and Microsoft.ContainerRegistry/registries, authenticated with Entra
-// tokens for an ARM audience and authorized by RBAC, never network-restricted (as in Azure).
-//
-// Limits of this version: registries only (GET, list, PUT, PATCH, listCredentials); role
-// assignments, identities, networks, tasks and the simulated services' resources come later.
+// (what az login reads), Microsoft.ContainerRegistry/registries, role assignments, identities
+// and private endpoints, authenticated with Entra tokens for an ARM audience and authorized by
+// RBAC, never network-restricted (as in Azure). ACR Tasks and the simulated services' resource
+// providers are served by handlers given in Config, behind the same authentication and RBAC.
 // Every api-version of the form YYYY-MM-DD[-preview] is accepted.
 package arm
 
@@ -50,6 +49,9 @@ type Config struct {
 	Providers map[string]http.Handler
 	// Import copies an image into a registry (registries/importImage).
 	Import importFunc
+	// Tasks serves ACR Tasks under a registry (tasks, scheduleRun, runs), after the RBAC check
+	// of the registry-scoped action.
+	Tasks http.Handler
 }
 
 // Error is an ARM error, written as {"error":{"code","message"}}.
@@ -155,6 +157,16 @@ func New(cfg Config) http.Handler {
 			authz.ServeHTTP(w, req)
 			return
 		}
+		if scope, action, ok := tasksAction(req); ok && a.cfg.Tasks != nil {
+			a.apiVersion(a.authed(func(w http.ResponseWriter, r *http.Request, caller *Identity) error {
+				if err := a.authorize(caller, scope, action); err != nil {
+					return err
+				}
+				a.cfg.Tasks.ServeHTTP(w, r)
+				return nil
+			})).ServeHTTP(w, req)
+			return
+		}
 		if h, scope, action, ok := a.provider(req); ok {
 			a.apiVersion(a.authed(func(w http.ResponseWriter, r *http.Request, caller *Identity) error {
 				if err := a.authorize(caller, scope, action); err != nil {
@@ -167,6 +179,40 @@ func New(cfg Config) http.Handler {
 		}
 		r.ServeHTTP(w, req)
 	})
+}
+
+// tasksAction recognizes the ACR Tasks paths under a registry and the action each needs.
+func tasksAction(r *http.Request) (scope, action string, ok bool) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	// subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r/<kind>...
+	if len(segs) < 9 || !strings.EqualFold(segs[5], "Microsoft.ContainerRegistry") || !strings.EqualFold(segs[6], "registries") {
+		return "", "", false
+	}
+	scope = "/" + strings.Join(segs[:8], "/")
+	cr := "Microsoft.ContainerRegistry/registries/"
+	switch kind, last := segs[8], segs[len(segs)-1]; {
+	case kind == "scheduleRun" && len(segs) == 9 && r.Method == http.MethodPost:
+		return scope, cr + "scheduleRun/action", true
+	case kind == "tasks" && last == "listDetails":
+		return scope, cr + "tasks/listDetails/action", true
+	case kind == "tasks":
+		return scope, cr + "tasks/" + verb(r.Method), true
+	case kind == "runs" && last == "listLogSasUrl":
+		return scope, cr + "runs/listLogSasUrl/action", true
+	case kind == "runs":
+		return scope, cr + "runs/" + verb(r.Method), true
+	}
+	return "", "", false
+}
+
+func verb(method string) string {
+	switch method {
+	case http.MethodPut, http.MethodPatch, http.MethodPost:
+		return "write"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return "read"
 }
 
 // provider finds the handler of a registered provider namespace and the RBAC check it needs.
@@ -192,15 +238,8 @@ func (a *api) provider(r *http.Request) (http.Handler, string, string, bool) {
 		if !strings.EqualFold(segs[i+1], ns) {
 			continue
 		}
-		verb := "read"
-		switch r.Method {
-		case http.MethodPut, http.MethodPatch, http.MethodPost:
-			verb = "write"
-		case http.MethodDelete:
-			verb = "delete"
-		}
 		scope := "/" + strings.Join(segs[:min(len(segs), i+4)], "/")
-		return h, scope, ns + "/" + segs[i+2] + "/" + verb, true
+		return h, scope, ns + "/" + segs[i+2] + "/" + verb(r.Method), true
 	}
 	return nil, "", "", false
 }

@@ -107,6 +107,19 @@ func (c *Client) Pull(ctx context.Context, ref string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
+	return c.pull(ctx, r, auth)
+}
+
+// PullAnonymous fetches an image without credentials, as a client with none configured does.
+func (c *Client) PullAnonymous(ctx context.Context, ref string) (v1.Hash, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return c.pull(ctx, r, authn.Anonymous)
+}
+
+func (c *Client) pull(ctx context.Context, r name.Reference, auth authn.Authenticator) (v1.Hash, error) {
 	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(c.Transport))
 	if err != nil {
 		return v1.Hash{}, wrap(err, "pull")

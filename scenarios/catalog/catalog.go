@@ -16,7 +16,7 @@ import (
 
 // All returns every scenario, in the order `scenario run --all` runs them.
 func All() []scenarios.Scenario {
-	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), aciSystemIdentity(), trustedWithoutRole(), defenderScan(), importRestricted(), mlCustomImage(), appServiceNotTrusted()}
+	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), aciSystemIdentity(), trustedWithoutRole(), defenderScan(), importRestricted(), mlCustomImage(), tasksTrusted(), appServiceNotTrusted()}
 }
 
 // Find returns the scenario named name.

@@ -1,0 +1,165 @@
+package emulator_test
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// tasksFixture pushes an image, locks the registry down, and creates a task with a
+// system-assigned identity holding AcrPull whose cmd step pulls the image.
+func tasksFixture(t *testing.T, emu *emulatortest.Emulator) (arm func(string, string, any) (int, map[string]any), reg string, run func() map[string]any) {
+	arm = armClient(t, emu)
+	host := emu.Registry().Host
+	u, p := emu.Admin()
+	img, _ := random.Image(1024, 1)
+	r, _ := name.ParseReference(host + "/tasks/base:v1")
+	if err := remote.Write(r, img, remote.WithTransport(emu.Transport()), remote.WithAuth(&authn.Basic{Username: u, Password: p})); err != nil {
+		t.Fatal(err)
+	}
+	reg = rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
+		t.Fatalf("PATCH registry: %d %v", status, out)
+	}
+	yaml := "version: v1.1.0\nsteps:\n  - cmd: $Registry/tasks/base:v1 echo hello\n"
+	status, out := arm("PUT", reg+"/tasks/cross-task", map[string]any{"location": "eastus", "identity": map[string]any{"type": "SystemAssigned"},
+		"properties": map[string]any{"platform": map[string]any{"os": "Linux"}, "step": map[string]any{"type": "EncodedTask",
+			"encodedTaskContent": base64.StdEncoding.EncodeToString([]byte(yaml))},
+			"credentials": map[string]any{"sourceRegistry": map[string]any{"loginMode": "None"}}}})
+	if status != 201 || get(out, "properties", "provisioningState") != "Succeeded" {
+		t.Fatalf("PUT task: %d %v", status, out)
+	}
+	principal := fmt.Sprint(get(out, "identity", "principalId"))
+	if status, out := arm("PUT", reg+"/providers/Microsoft.Authorization/roleAssignments/9a9a9a9a-0000-4000-8000-0000000000a1", map[string]any{
+		"properties": map[string]any{"roleDefinitionId": "/subscriptions/22222222-2222-2222-2222-222222222222/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+			"principalId": principal, "principalType": "ServicePrincipal"}}); status != 201 {
+		t.Fatalf("AcrPull for the task's identity: %d %v", status, out)
+	}
+	run = func() map[string]any {
+		t.Helper()
+		status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/cross-task"})
+		if status != 200 {
+			t.Fatalf("scheduleRun: %d %v", status, out)
+		}
+		return out
+	}
+	return arm, reg, run
+}
+
+func runLog(t *testing.T, emu *emulatortest.Emulator, arm func(string, string, any) (int, map[string]any), reg, runID string) string {
+	t.Helper()
+	status, out := arm("POST", reg+"/runs/"+runID+"/listLogSasUrl", nil)
+	if status != 200 {
+		t.Fatalf("listLogSasUrl: %d %v", status, out)
+	}
+	res, err := emu.Client().Get(fmt.Sprint(out["logLink"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return string(b)
+}
+
+func TestTaskRunThroughTrustedServices(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm, reg, run := tasksFixture(t, emu)
+
+	// No credential for the registry yet: the run pulls anonymously and is refused.
+	out := run()
+	if get(out, "properties", "status") != "Failed" || !strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "unauthorized") {
+		t.Fatalf("run without a registry credential: %v", out)
+	}
+
+	// az acr task credential add --use-identity [system]: a PATCH with the credential.
+	status, out := arm("PATCH", reg+"/tasks/cross-task", map[string]any{"properties": map[string]any{"credentials": map[string]any{
+		"customRegistries": map[string]any{emu.Registry().Host: map[string]any{"identity": "[system]"}}}}})
+	if status != 200 || get(out, "properties", "step", "type") != "EncodedTask" ||
+		get(out, "properties", "credentials", "sourceRegistry", "loginMode") != "None" {
+		t.Fatalf("PATCH task credentials: %d %v", status, out)
+	}
+	out = run()
+	runID := fmt.Sprint(get(out, "properties", "runId"))
+	if get(out, "properties", "status") != "Succeeded" || get(out, "properties", "task") != "cross-task" {
+		t.Fatalf("run with the task identity, trusted services on: %v", out)
+	}
+	if log := runLog(t, emu, arm, reg, runID); !strings.Contains(log, "Run ID: "+runID+" was successful") ||
+		!strings.Contains(log, emu.Registry().Host+"/tasks/base:v1") {
+		t.Fatalf("log of %s:\n%s", runID, log)
+	}
+
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 200 {
+		t.Fatalf("PATCH registry: %d %v", status, out)
+	}
+	out = run()
+	failed := fmt.Sprint(get(out, "properties", "runId"))
+	if get(out, "properties", "status") != "Failed" {
+		t.Fatalf("run with trusted services off: %v", out)
+	}
+	log := runLog(t, emu, arm, reg, failed)
+	if !strings.Contains(log, "denied: client with IP '20.0.0.8' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.") ||
+		!strings.Contains(log, "Run ID: "+failed+" failed after") || !strings.HasSuffix(log, "Run failed\n") {
+		t.Fatalf("log of %s:\n%s", failed, log)
+	}
+
+	status, out = arm("GET", reg+"/runs", nil)
+	if status != 200 || get(out, "value", 0, "name") != failed || get(out, "value", 2, "properties", "status") != "Failed" {
+		t.Fatalf("runs, newest first: %d %v", status, out)
+	}
+	if status, _ := arm("DELETE", reg+"/tasks/cross-task", nil); status != 200 {
+		t.Fatalf("DELETE task: %d", status)
+	}
+	if status, _ := arm("GET", reg+"/tasks/cross-task", nil); status != 404 {
+		t.Fatalf("GET deleted task: %d", status)
+	}
+}
+
+// Since June 2025 a task's system-assigned identity no longer bypasses network rules unless
+// the registry sets networkRuleBypassAllowedForTasks.
+func TestTaskRunCurrentPolicy(t *testing.T) {
+	w := world.Default()
+	w.Profile = "current"
+	emu := emulatortest.New(t, emulatortest.WithWorld(w))
+	arm, reg, run := tasksFixture(t, emu)
+	if status, out := arm("PATCH", reg+"/tasks/cross-task", map[string]any{"properties": map[string]any{"credentials": map[string]any{
+		"customRegistries": map[string]any{emu.Registry().Host: map[string]any{"identity": "[system]"}}}}}); status != 200 {
+		t.Fatalf("PATCH task credentials: %d %v", status, out)
+	}
+	if out := run(); get(out, "properties", "status") != "Failed" ||
+		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "is not allowed access") {
+		t.Fatalf("system identity without networkRuleBypassAllowedForTasks: %v", out)
+	}
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassAllowedForTasks": true}}); status != 200 {
+		t.Fatalf("PATCH registry: %d %v", status, out)
+	}
+	if out := run(); get(out, "properties", "status") != "Succeeded" {
+		t.Fatalf("with networkRuleBypassAllowedForTasks: %v", out)
+	}
+}
+
+func TestTaskRequestsRejectedCleanly(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm := armClient(t, emu)
+	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest"})
+	if status != 400 || get(out, "error", "code") != "RunRequestNotSupported" {
+		t.Fatalf("DockerBuildRequest: %d %v", status, out)
+	}
+	status, out = arm("PUT", reg+"/tasks/bad", map[string]any{"location": "eastus", "properties": map[string]any{
+		"step": map[string]any{"type": "EncodedTask", "encodedTaskContent": "not base64!"}}})
+	if status != 400 || get(out, "error", "code") != "TaskStepInvalid" {
+		t.Fatalf("bad task YAML: %d %v", status, out)
+	}
+	if status, _ := arm("GET", reg+"/tasks/bad", nil); status != 404 {
+		t.Fatalf("a rejected task was stored: %d", status)
+	}
+}
