@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -81,7 +82,11 @@ func TestTasksSDK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := sdkClientOptions(t, emu).Transport.(*http.Client).Get(*link.LogLink)
+		// The link names a storage account (acrtasklogs.blob.localhost:<port>), reached like
+		// the other Azure names through the emulator's proxy.
+		tr := sdkClientOptions(t, emu).Transport.(*http.Client).Transport.(*http.Transport).Clone()
+		tr.Proxy = http.ProxyURL(&url.URL{Scheme: "http", Host: emu.ProxyAddr})
+		res, err := (&http.Client{Transport: tr}).Get(*link.LogLink)
 		if err != nil {
 			t.Fatal(err)
 		}

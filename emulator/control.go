@@ -16,16 +16,6 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		q := r.URL.Query()
 		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
 	})
-	// A run's log, where listLogSasUrl points (Azure answers a storage SAS link).
-	mux.HandleFunc("GET /_emulator/runs/{run}/log", func(w http.ResponseWriter, r *http.Request) {
-		log, ok := e.tasks.Log(r.URL.Query().Get("registry"), r.PathValue("run"))
-		if !ok {
-			http.Error(w, "no such run", http.StatusNotFound)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte(log))
-	})
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
 		e.audit.Reset()
 		if err := e.st.Reset(); err != nil {

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -178,8 +177,8 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e.defender = defender.New(servicePlatform{e}, scanner.auth())
 	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e})
-	e.tasks.LogURL = func(registryID, runID string) string {
-		return e.HTTPSURL() + "/_emulator/runs/" + url.PathEscape(runID) + "/log?registry=" + url.QueryEscape(registryID)
+	e.tasks.LogHost = func() string {
+		return tasks.LogAccount + ".blob." + strings.TrimPrefix(e.HTTPSURL(), "https://")
 	}
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
@@ -463,7 +462,8 @@ func orDefault(v, d int64) int64 {
 // certHosts are the names the HTTPS certificate covers.
 func (e *Emulator) certHosts() []string {
 	// Real Azure names too, for clients reaching the emulator through its proxies.
-	hosts := []string{"localhost", "127.0.0.1", "::1", "*.azurecr.io", "login.microsoftonline.com", "management.azure.com", "management.core.windows.net"}
+	hosts := []string{"localhost", "127.0.0.1", "::1", "*.azurecr.io", "login.microsoftonline.com", "management.azure.com", "management.core.windows.net",
+		tasks.LogAccount + ".blob.localhost"}
 	if h, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr); h != "" && h != "0.0.0.0" && h != "::" && h != "localhost" && h != "127.0.0.1" {
 		hosts = append(hosts, h)
 	}
@@ -522,6 +522,10 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 			return
 		case arm.IsARMPath(r.URL.Path):
 			e.arm.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(strings.ToLower(r.Host), tasks.LogAccount+".blob.") {
+			e.tasks.LogBlobs().ServeHTTP(w, r)
 			return
 		}
 		sr := e.registryFor(r.Host, own)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -35,7 +36,7 @@ func tasksFixture(t *testing.T, emu *emulatortest.Emulator) (arm func(string, st
 		"properties": map[string]any{"platform": map[string]any{"os": "Linux"}, "step": map[string]any{"type": "EncodedTask",
 			"encodedTaskContent": base64.StdEncoding.EncodeToString([]byte(yaml))},
 			"credentials": map[string]any{"sourceRegistry": map[string]any{"loginMode": "None"}}}})
-	if status != 201 || get(out, "properties", "provisioningState") != "Succeeded" {
+	if status != 200 || get(out, "properties", "provisioningState") != "Succeeded" {
 		t.Fatalf("PUT task: %d %v", status, out)
 	}
 	principal := fmt.Sprint(get(out, "identity", "principalId"))
@@ -55,19 +56,41 @@ func tasksFixture(t *testing.T, emu *emulatortest.Emulator) (arm func(string, st
 	return arm, reg, run
 }
 
-func runLog(t *testing.T, emu *emulatortest.Emulator, arm func(string, string, any) (int, map[string]any), reg, runID string) string {
+// runLog reads a run's log through its listLogSasUrl link and returns it with the blob's
+// Complete metadata.
+func runLog(t *testing.T, emu *emulatortest.Emulator, arm func(string, string, any) (int, map[string]any), reg, runID string) (string, string) {
 	t.Helper()
 	status, out := arm("POST", reg+"/runs/"+runID+"/listLogSasUrl", nil)
 	if status != 200 {
 		t.Fatalf("listLogSasUrl: %d %v", status, out)
 	}
-	res, err := emu.Client().Get(fmt.Sprint(out["logLink"]))
+	link := fmt.Sprint(out["logLink"])
+	if !strings.HasPrefix(link, "https://acrtasklogs.blob.localhost:") || !strings.Contains(link, "/rawtext.log?") {
+		t.Fatalf("logLink = %s", link)
+	}
+	head, err := emu.Client().Head(link)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return string(b)
+	head.Body.Close()
+	// Read as az does: ranges of a few bytes at a time until the Content-Length.
+	var log strings.Builder
+	for start := int64(0); start < head.ContentLength; {
+		req, _ := http.NewRequest(http.MethodGet, link, nil)
+		req.Header.Set("x-ms-range", fmt.Sprintf("bytes=%d-%d", start, start+99))
+		res, err := emu.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusPartialContent || len(b) == 0 {
+			t.Fatalf("range at %d: %d", start, res.StatusCode)
+		}
+		log.Write(b)
+		start += int64(len(b))
+	}
+	return log.String(), head.Header.Get("x-ms-meta-Complete")
 }
 
 func TestTaskRunThroughTrustedServices(t *testing.T) {
@@ -92,7 +115,7 @@ func TestTaskRunThroughTrustedServices(t *testing.T) {
 	if get(out, "properties", "status") != "Succeeded" || get(out, "properties", "task") != "cross-task" {
 		t.Fatalf("run with the task identity, trusted services on: %v", out)
 	}
-	if log := runLog(t, emu, arm, reg, runID); !strings.Contains(log, "Run ID: "+runID+" was successful") ||
+	if log, complete := runLog(t, emu, arm, reg, runID); complete != "successful" || !strings.Contains(log, "Run ID: "+runID+" was successful") ||
 		!strings.Contains(log, emu.Registry().Host+"/tasks/base:v1") {
 		t.Fatalf("log of %s:\n%s", runID, log)
 	}
@@ -105,8 +128,8 @@ func TestTaskRunThroughTrustedServices(t *testing.T) {
 	if get(out, "properties", "status") != "Failed" {
 		t.Fatalf("run with trusted services off: %v", out)
 	}
-	log := runLog(t, emu, arm, reg, failed)
-	if !strings.Contains(log, "denied: client with IP '20.0.0.8' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.") ||
+	log, complete := runLog(t, emu, arm, reg, failed)
+	if complete != "failed" || !strings.Contains(log, "denied: client with IP '20.0.0.8' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.") ||
 		!strings.Contains(log, "Run ID: "+failed+" failed after") || !strings.HasSuffix(log, "Run failed\n") {
 		t.Fatalf("log of %s:\n%s", failed, log)
 	}

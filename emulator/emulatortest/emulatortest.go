@@ -125,6 +125,11 @@ func (e *Emulator) Transport() *http.Transport {
 			if err == nil && suffix != "" && strings.HasSuffix(host, suffix) {
 				addr = mainAddr
 			}
+			// *.localhost is loopback (RFC 6761), as curl and browsers resolve it; run log
+			// links use it.
+			if _, port, err := net.SplitHostPort(addr); err == nil && strings.HasSuffix(host, ".localhost") {
+				addr = net.JoinHostPort("127.0.0.1", port)
+			}
 			return dialer.DialContext(ctx, network, addr)
 		},
 	}

@@ -33,6 +33,10 @@ import (
 
 const service = "tasks"
 
+// LogAccount is the storage account name in run log links; requests for
+// <LogAccount>.blob.<anything> go to LogBlobs.
+const LogAccount = "acrtasklogs"
+
 // Registries tells the service about the emulator's registries.
 type Registries interface {
 	// LoginServer of the registry with this ARM id, or "" when there is none.
@@ -43,8 +47,9 @@ type Registries interface {
 type Service struct {
 	p    platform.Platform
 	regs Registries
-	// LogURL builds the link listLogSasUrl answers for a run's log.
-	LogURL func(registryID, runID string) string
+	// LogHost is the host[:port] of the storage account that serves run logs
+	// (LogAccount.blob.<something>), as listLogSasUrl links name it.
+	LogHost func() string
 
 	mu    sync.Mutex
 	tasks map[string]*task // by lowercase task ARM id
@@ -87,18 +92,6 @@ func (s *Service) Handler() http.Handler {
 		armErr(w, http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
 	})
 	return r
-}
-
-// Log returns a run's log.
-func (s *Service) Log(registryID, runID string) (string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rn := range s.runs[strings.ToLower(registryID)] {
-		if strings.EqualFold(rn.res["name"].(string), runID) {
-			return rn.log, true
-		}
-	}
-	return "", false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -245,11 +238,9 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 	s.mu.Lock()
 	s.tasks[strings.ToLower(id)] = &task{res: res, ids: ids}
 	s.mu.Unlock()
-	code := http.StatusOK
-	if old == nil && r.Method == http.MethodPut {
-		code = http.StatusCreated
-	}
-	writeJSON(w, code, res)
+	// 200 on creation too: az acr task create prints the task only for a 200 (it works around
+	// an SDK bug and returns the raw response on other codes), so ACR must answer 200.
+	writeJSON(w, http.StatusOK, res)
 }
 
 // mergeCredentials adds or replaces custom registry credentials by login server; a null
@@ -568,9 +559,96 @@ func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) logLink(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.Log(registryID(r), chi.URLParam(r, "run")); !ok {
+	if _, _, ok := s.logAndStatus(registryID(r), chi.URLParam(r, "run")); !ok {
 		armErr(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"logLink": s.LogURL(registryID(r), chi.URLParam(r, "run"))})
+	// The shape az acr task logs parses: https://<account>.blob.<suffix>/<container>/<blob>?<sas>.
+	link := "https://" + s.LogHost() + "/logs/" + chi.URLParam(r, "sub") + "/" + chi.URLParam(r, "rg") + "/" + chi.URLParam(r, "reg") + "/" +
+		chi.URLParam(r, "run") + "/rawtext.log?sv=2019-07-07&sr=b&sp=r&sig=acr-emulator"
+	writeJSON(w, http.StatusOK, map[string]string{"logLink": link})
+}
+
+// LogBlobs serves run logs the way Azure Storage serves the append blobs ACR Tasks writes,
+// as far as log readers go: HEAD for the length and the Complete metadata (the run's outcome,
+// which az acr task run turns into its exit status), GET with x-ms-range or Range.
+func (s *Service) LogBlobs() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		var log, status string
+		var ok bool
+		if len(parts) == 6 && parts[0] == "logs" && parts[5] == "rawtext.log" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			regID := "/subscriptions/" + parts[1] + "/resourceGroups/" + parts[2] + "/providers/Microsoft.ContainerRegistry/registries/" + parts[3]
+			log, status, ok = s.logAndStatus(regID, parts[4])
+		}
+		w.Header().Set("x-ms-version", "2019-07-07")
+		if !ok {
+			w.Header().Set("x-ms-error-code", "BlobNotFound")
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusNotFound)
+			if r.Method == http.MethodGet {
+				_, _ = io.WriteString(w, `<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code><Message>The specified blob does not exist.</Message></Error>`)
+			}
+			return
+		}
+		w.Header().Set("x-ms-blob-type", "AppendBlob")
+		w.Header().Set("x-ms-meta-Complete", status)
+		w.Header().Set("ETag", fmt.Sprintf(`"0x%X"`, len(log)))
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		rng := r.Header.Get("x-ms-range")
+		if rng == "" {
+			rng = r.Header.Get("Range")
+		}
+		start, end, ranged := parseRange(rng, len(log))
+		if ranged && start >= len(log) {
+			w.Header().Set("x-ms-error-code", "InvalidRange")
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", len(log)))
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		body, code := log, http.StatusOK
+		if ranged {
+			body, code = log[start:end+1], http.StatusPartialContent
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, len(log)))
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(code)
+		if r.Method == http.MethodGet {
+			_, _ = io.WriteString(w, body)
+		}
+	})
+}
+
+// parseRange reads "bytes=start-end" (end optional, clamped to the blob).
+func parseRange(h string, size int) (start, end int, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found {
+		return 0, 0, false
+	}
+	a, b, _ := strings.Cut(spec, "-")
+	start, err := strconv.Atoi(a)
+	if err != nil || start < 0 {
+		return 0, 0, false
+	}
+	end = size - 1
+	if e, err := strconv.Atoi(b); err == nil && e < end {
+		end = e
+	}
+	return start, end, true
+}
+
+// logAndStatus returns a run's log and its outcome as the Complete metadata names it.
+func (s *Service) logAndStatus(registryID, runID string) (string, string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rn := range s.runs[strings.ToLower(registryID)] {
+		if strings.EqualFold(rn.res["name"].(string), runID) {
+			status := "successful"
+			if p := rn.res["properties"].(map[string]any); p["status"] != "Succeeded" {
+				status = "failed"
+			}
+			return rn.log, status, true
+		}
+	}
+	return "", "", false
 }

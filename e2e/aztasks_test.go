@@ -1,0 +1,70 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/acr-emulator/acr-emulator/e2e/harness"
+)
+
+// TestAzureCLITasks drives the trusted-services article's ACR Tasks example with the real az
+// CLI, logs streamed by az acr task run included.
+func TestAzureCLITasks(t *testing.T) {
+	az := harness.Tool(t, "AZ", "az")
+	crane := harness.Tool(t, "CRANE", "crane")
+	emu := harness.Start(t)
+	env := azEnv(t, emu)
+	base := "https://" + emu.RegistryHost()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := emu.TryRunEnv(t, env, az, args...)
+		if err != nil {
+			t.Fatalf("az %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	run("cloud", "register", "-n", "AcrEmulator", "--endpoint-resource-manager", base+"/", "--endpoint-active-directory", base,
+		"--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io")
+	run("cloud", "set", "-n", "AcrEmulator")
+	run("login", "--service-principal", "-u", harness.ClientID, "-p", harness.ClientSecret, "--tenant", harness.TenantID)
+
+	src := t.TempDir()
+	writeLayout(t, src, 1)
+	emu.Run(t, crane, "push", src, emu.RegistryHost()+"/hello:v1")
+	run("acr", "update", "-n", "myregistry", "--public-network-enabled", "false")
+
+	// 1. a task with a system-assigned identity and auth mode None; 2. AcrPull for it;
+	// 3. the identity as the registry's credential.
+	principal := run("acr", "task", "create", "-n", "cross-task", "-r", "myregistry", "--cmd", "$Registry/hello:v1", "-c", "/dev/null",
+		"--assign-identity", "--auth-mode", "None", "--query", "identity.principalId", "-o", "tsv")
+	if len(principal) != 36 {
+		t.Fatalf("task identity = %q", principal)
+	}
+	run("rest", "--method", "put", "--url", base+"/subscriptions/"+subscription+"/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/providers/Microsoft.Authorization/roleAssignments/0c0c0c0c-0000-4000-8000-000000000001?api-version=2022-04-01",
+		"--body", `{"properties":{"roleDefinitionId":"/subscriptions/`+subscription+`/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d","principalId":"`+principal+`","principalType":"ServicePrincipal"}}`)
+	if got := run("acr", "task", "credential", "add", "-n", "cross-task", "-r", "myregistry", "--login-server", emu.RegistryHost(),
+		"--use-identity", "[system]", "--query", "\""+emu.RegistryHost()+"\".identity", "-o", "tsv"); got != "[system]" {
+		t.Fatalf("credential add = %q", got)
+	}
+
+	// 4-5. public access is disabled, trusted services are on: the run succeeds, its log
+	// streamed by az.
+	out := run("acr", "task", "run", "-n", "cross-task", "-r", "myregistry")
+	if !strings.Contains(out, "Status: Downloaded newer image for "+emu.RegistryHost()+"/hello:v1") || !strings.Contains(out, "was successful after") {
+		t.Fatalf("az acr task run:\n%s", out)
+	}
+	// Then with trusted services off the run fails, and so does az.
+	run("acr", "update", "--name", "myregistry", "--allow-trusted-services", "false")
+	out, err := emu.TryRunEnv(t, env, az, "acr", "task", "run", "-n", "cross-task", "-r", "myregistry")
+	if err == nil || !strings.Contains(out, "denied: client with IP '20.0.0.8' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.") ||
+		!strings.Contains(out, "Run failed") {
+		t.Fatalf("az acr task run with trusted services off: err=%v\n%s", err, out)
+	}
+	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--query", "[].status", "-o", "tsv"); got != "Failed\nSucceeded" {
+		t.Fatalf("list-runs = %q", got)
+	}
+	if out := run("acr", "task", "logs", "-r", "myregistry", "--run-id", "ca1"); !strings.Contains(out, "Run ID: ca1 was successful") {
+		t.Fatalf("az acr task logs:\n%s", out)
+	}
+}
