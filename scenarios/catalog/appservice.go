@@ -94,9 +94,14 @@ func appServiceNotTrusted() scenarios.Scenario {
 
 // assignAcrPull gives a principal AcrPull on the registry through ARM.
 func assignAcrPull(ctx context.Context, s *scenarios.Session, principal string) error {
+	return assignRole(ctx, s, principal, "7f951dda-4ed3-4680-a7ca-43fe172d538d")
+}
+
+// assignRole gives a principal a role (by definition GUID) on the registry through ARM.
+func assignRole(ctx context.Context, s *scenarios.Session, principal, role string) error {
 	path := s.RegistryPath(registry) + "/providers/Microsoft.Authorization/roleAssignments/" + newGUID() + "?api-version=2022-04-01"
 	status, body, err := s.ARM(ctx, http.MethodPut, path, map[string]any{"properties": map[string]any{
-		"roleDefinitionId": "/subscriptions/" + s.SubscriptionID() + "/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+		"roleDefinitionId": "/subscriptions/" + s.SubscriptionID() + "/providers/Microsoft.Authorization/roleDefinitions/" + role,
 		"principalId":      principal, "principalType": "ServicePrincipal"}})
 	// An identical assignment already there (a re-run) is as good as a new one.
 	if err == nil && status != http.StatusCreated && status != http.StatusConflict {

@@ -45,8 +45,8 @@ func tasksTrusted() scenarios.Scenario {
 		Steps: func() []scenarios.Step {
 			steps := lockdownSteps(&ref, &login, &auth, "scenarios/tasks")
 			return append(steps,
-				scenarios.Step{Do: "create a task with a system-assigned identity and --auth-mode None whose step runs the image; give the identity AcrPull",
-					Expect: "the task exists and its identity holds AcrPull",
+				scenarios.Step{Do: "create a task with a system-assigned identity and --auth-mode None whose step runs the image; give the identity AcrPush",
+					Expect: "the task exists and its identity holds AcrPush",
 					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
 						yaml := "version: v1.1.0\nsteps:\n  - cmd: $Registry/scenarios/tasks:v1\n"
 						status, body, err := s.ARM(ctx, http.MethodPut, s.ResourceGroupPath()+taskPath+"?api-version=2019-06-01-preview", map[string]any{
@@ -61,7 +61,7 @@ func tasksTrusted() scenarios.Scenario {
 							return "", fmt.Errorf("PUT task: %d %v", status, body["error"])
 						}
 						principal, _ := scenarios.Prop(body, "identity", "principalId").(string)
-						return "AcrPull for " + principal, assignAcrPull(ctx, s, principal)
+						return "AcrPush for " + principal, assignRole(ctx, s, principal, "8311e382-0749-4cb8-b61a-304f252e45ec")
 					}},
 				scenarios.Step{Do: "add the registry credential with the task's identity (az acr task credential add --use-identity [system])", Expect: "the task has the credential",
 					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
@@ -95,6 +95,17 @@ func tasksTrusted() scenarios.Scenario {
 						status, detail, err := run(ctx, s)
 						if err == nil && (status != "Failed" || !strings.Contains(detail, "is not allowed access")) {
 							err = fmt.Errorf("the run was not refused by the network rules")
+						}
+						return detail, err
+					}},
+				scenarios.Step{Do: "enable trusted services again and run the task", Expect: "the run succeeds",
+					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+						if err := s.PatchRegistry(ctx, registry, map[string]any{"networkRuleBypassOptions": "AzureServices"}); err != nil {
+							return "", err
+						}
+						status, detail, err := run(ctx, s)
+						if err == nil && status != "Succeeded" {
+							err = fmt.Errorf("the run did not succeed")
 						}
 						return detail, err
 					}},
