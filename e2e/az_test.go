@@ -19,15 +19,13 @@ func azEnv(t *testing.T, emu *harness.Emulator) []string {
 		"AZURE_CORE_NO_COLOR=true", "AZURE_CORE_ONLY_SHOW_ERRORS=true")
 }
 
-// TestAzureCLI registers the emulator as a custom cloud, logs in with the default world's
-// service principal and drives the seed's commands with the real az CLI.
-func TestAzureCLI(t *testing.T) {
-	az := harness.Tool(t, "AZ", "az")
-	crane := harness.Tool(t, "CRANE", "crane")
-	emu := harness.Start(t)
-	env := azEnv(t, emu)
+// azLogin registers the emulator as a custom cloud for the real az CLI and logs in with the
+// default world's service principal. run runs az and fails the test on a non-zero exit.
+func azLogin(t *testing.T, emu *harness.Emulator) (az string, env []string, run func(args ...string) string) {
+	az = harness.Tool(t, "AZ", "az")
+	env = azEnv(t, emu)
 	base := "https://" + emu.RegistryHost()
-	run := func(args ...string) string {
+	run = func(args ...string) string {
 		t.Helper()
 		out, err := emu.TryRunEnv(t, env, az, args...)
 		if err != nil {
@@ -40,6 +38,15 @@ func TestAzureCLI(t *testing.T) {
 		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io")
 	run("cloud", "set", "-n", "AcrEmulator")
 	run("login", "--service-principal", "-u", harness.ClientID, "-p", harness.ClientSecret, "--tenant", harness.TenantID)
+	return az, env, run
+}
+
+// TestAzureCLI drives the seed's commands with the real az CLI.
+func TestAzureCLI(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	emu := harness.Start(t)
+	az, env, run := azLogin(t, emu)
+	base := "https://" + emu.RegistryHost()
 
 	if got := run("acr", "show", "-n", "myregistry", "--query", "networkRuleBypassOptions", "-o", "tsv"); got != "AzureServices" {
 		t.Fatalf("initial networkRuleBypassOptions = %q", got)

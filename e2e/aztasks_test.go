@@ -10,24 +10,10 @@ import (
 // TestAzureCLITasks drives the trusted-services article's ACR Tasks example with the real az
 // CLI, logs streamed by az acr task run included.
 func TestAzureCLITasks(t *testing.T) {
-	az := harness.Tool(t, "AZ", "az")
 	crane := harness.Tool(t, "CRANE", "crane")
 	emu := harness.Start(t)
-	env := azEnv(t, emu)
+	az, env, run := azLogin(t, emu)
 	base := "https://" + emu.RegistryHost()
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := emu.TryRunEnv(t, env, az, args...)
-		if err != nil {
-			t.Fatalf("az %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return strings.TrimSpace(out)
-	}
-	run("cloud", "register", "-n", "AcrEmulator", "--endpoint-resource-manager", base+"/", "--endpoint-active-directory", base,
-		"--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io")
-	run("cloud", "set", "-n", "AcrEmulator")
-	run("login", "--service-principal", "-u", harness.ClientID, "-p", harness.ClientSecret, "--tenant", harness.TenantID)
 
 	src := t.TempDir()
 	writeLayout(t, src, 1)

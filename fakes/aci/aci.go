@@ -10,7 +10,6 @@ package aci
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -55,16 +55,6 @@ func (s *Service) Handler() http.Handler {
 		r.Delete(base+"/{name}", s.delete)
 	}
 	return r
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func armErr(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
 func resourceID(r *http.Request) string {
@@ -109,12 +99,11 @@ type groupBody struct {
 // https://learn.microsoft.com/azure/container-instances/using-azure-container-registry-mi
 func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 	var b groupBody
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&b); err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	if !armio.Decode(w, r, &b) {
 		return
 	}
 	if len(b.Properties.Containers) == 0 {
-		armErr(w, http.StatusBadRequest, "NoContainersInContainerGroup", "The container group must contain at least one container.")
+		armio.Error(w, http.StatusBadRequest, "NoContainersInContainerGroup", "The container group must contain at least one container.")
 		return
 	}
 	id := resourceID(r)
@@ -128,7 +117,7 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := s.p.Attach(id, system, user)
 	if err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
 		return
 	}
 	events := []map[string]any{}
@@ -191,7 +180,7 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 	if existed {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, res)
+	armio.WriteJSON(w, code, res)
 }
 
 // pull fetches one image with the matching registry credential: a managed identity (trusted
@@ -262,11 +251,11 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 	g, ok := s.groups[strings.ToLower(resourceID(r))]
 	s.mu.Unlock()
 	if !ok {
-		armErr(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerInstance/containerGroups/"+chi.URLParam(r, "name")+
+		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerInstance/containerGroups/"+chi.URLParam(r, "name")+
 			"' under resource group '"+chi.URLParam(r, "rg")+"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
 		return
 	}
-	writeJSON(w, http.StatusOK, g)
+	armio.WriteJSON(w, http.StatusOK, g)
 }
 
 func (s *Service) list(w http.ResponseWriter, r *http.Request) {
@@ -276,7 +265,7 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 		out = append(out, g)
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+	armio.WriteJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
 func (s *Service) delete(w http.ResponseWriter, r *http.Request) {

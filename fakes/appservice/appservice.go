@@ -9,15 +9,14 @@
 package appservice
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -48,16 +47,6 @@ func (s *Service) Handler() http.Handler {
 	return r
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func armErr(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
-}
-
 func siteID(r *http.Request) string {
 	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") + "/providers/Microsoft.Web/sites/" + chi.URLParam(r, "name")
 }
@@ -81,13 +70,12 @@ type siteBody struct {
 // put creates or updates a site and pulls its container image, as App Service does on start.
 func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 	var b siteBody
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&b); err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	if !armio.Decode(w, r, &b) {
 		return
 	}
 	image, ok := strings.CutPrefix(b.Properties.SiteConfig.LinuxFxVersion, "DOCKER|")
 	if !ok || image == "" {
-		armErr(w, http.StatusBadRequest, "BadRequest", "siteConfig.linuxFxVersion must be DOCKER|<image>: the emulator simulates container sites only.")
+		armio.Error(w, http.StatusBadRequest, "BadRequest", "siteConfig.linuxFxVersion must be DOCKER|<image>: the emulator simulates container sites only.")
 		return
 	}
 	id := siteID(r)
@@ -100,7 +88,7 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := s.p.Attach(id, system, user)
 	if err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
 		return
 	}
 	state, startupErr := "Running", ""
@@ -131,7 +119,7 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 	if existed {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, res)
+	armio.WriteJSON(w, code, res)
 }
 
 // pull fetches the image with the site's managed identity, from App Service's origin. A
@@ -176,11 +164,11 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 	site, ok := s.sites[strings.ToLower(siteID(r))]
 	s.mu.Unlock()
 	if !ok {
-		armErr(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.Web/sites/"+chi.URLParam(r, "name")+
+		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.Web/sites/"+chi.URLParam(r, "name")+
 			"' under resource group '"+chi.URLParam(r, "rg")+"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
 		return
 	}
-	writeJSON(w, http.StatusOK, site)
+	armio.WriteJSON(w, http.StatusOK, site)
 }
 
 func (s *Service) delete(w http.ResponseWriter, r *http.Request) {

@@ -9,14 +9,13 @@
 package ml
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 )
@@ -51,16 +50,6 @@ func (s *Service) Handler() http.Handler {
 	return r
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func armErr(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
-}
-
 func workspaceID(r *http.Request) string {
 	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
 		"/providers/Microsoft.MachineLearningServices/workspaces/" + chi.URLParam(r, "ws")
@@ -75,8 +64,7 @@ func (s *Service) putWorkspace(w http.ResponseWriter, r *http.Request) {
 		} `json:"identity"`
 		Properties map[string]any `json:"properties"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&b); err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	if !armio.Decode(w, r, &b) {
 		return
 	}
 	id := workspaceID(r)
@@ -89,7 +77,7 @@ func (s *Service) putWorkspace(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := s.p.Attach(id, system, user)
 	if err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
 		return
 	}
 	ident := map[string]any{"type": "SystemAssigned", "tenantId": s.p.TenantID()}
@@ -115,7 +103,7 @@ func (s *Service) putWorkspace(w http.ResponseWriter, r *http.Request) {
 	if existed {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, res)
+	armio.WriteJSON(w, code, res)
 }
 
 func (s *Service) getWorkspace(w http.ResponseWriter, r *http.Request) {
@@ -123,10 +111,10 @@ func (s *Service) getWorkspace(w http.ResponseWriter, r *http.Request) {
 	ws, ok := s.workspaces[strings.ToLower(workspaceID(r))]
 	s.mu.Unlock()
 	if !ok {
-		armErr(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.MachineLearningServices/workspaces/"+chi.URLParam(r, "ws")+"' was not found.")
+		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.MachineLearningServices/workspaces/"+chi.URLParam(r, "ws")+"' was not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, ws)
+	armio.WriteJSON(w, http.StatusOK, ws)
 }
 
 // putDeployment deploys a model with a custom image: the workspace identity pulls it.
@@ -135,7 +123,7 @@ func (s *Service) putDeployment(w http.ResponseWriter, r *http.Request) {
 	ids, ok := s.identities[strings.ToLower(workspaceID(r))]
 	s.mu.Unlock()
 	if !ok {
-		armErr(w, http.StatusNotFound, "ResourceNotFound", "The workspace '"+chi.URLParam(r, "ws")+"' was not found.")
+		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The workspace '"+chi.URLParam(r, "ws")+"' was not found.")
 		return
 	}
 	var b struct {
@@ -148,8 +136,7 @@ func (s *Service) putDeployment(w http.ResponseWriter, r *http.Request) {
 			IdentityClientID string `json:"identityClientId"`
 		} `json:"properties"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&b); err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	if !armio.Decode(w, r, &b) {
 		return
 	}
 	image := b.Properties.Environment.Image
@@ -157,7 +144,7 @@ func (s *Service) putDeployment(w http.ResponseWriter, r *http.Request) {
 		image = b.Properties.Image
 	}
 	if image == "" {
-		armErr(w, http.StatusBadRequest, "BadArgument", "properties.environment.image is required: the emulator deploys custom images only.")
+		armio.Error(w, http.StatusBadRequest, "BadArgument", "properties.environment.image is required: the emulator deploys custom images only.")
 		return
 	}
 	identity := acrclient.Identity{Endpoint: s.p.IdentityEndpoint(), Header: ids.Header}
@@ -184,7 +171,7 @@ func (s *Service) putDeployment(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.deploys[strings.ToLower(id)] = res
 	s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, res)
+	armio.WriteJSON(w, http.StatusCreated, res)
 }
 
 func (s *Service) getDeployment(w http.ResponseWriter, r *http.Request) {
@@ -193,10 +180,10 @@ func (s *Service) getDeployment(w http.ResponseWriter, r *http.Request) {
 	d, ok := s.deploys[strings.ToLower(id)]
 	s.mu.Unlock()
 	if !ok {
-		armErr(w, http.StatusNotFound, "ResourceNotFound", "The deployment '"+chi.URLParam(r, "dep")+"' was not found.")
+		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The deployment '"+chi.URLParam(r, "dep")+"' was not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	armio.WriteJSON(w, http.StatusOK, d)
 }
 
 func (s *Service) deleteWorkspace(w http.ResponseWriter, r *http.Request) {

@@ -14,7 +14,6 @@ package tasks
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +25,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/goccy/go-yaml"
@@ -89,32 +89,14 @@ func (s *Service) Handler() http.Handler {
 		r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		armErr(w, http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
+		armio.Error(w, http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
 	})
 	return r
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func armErr(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
 func registryID(r *http.Request) string {
 	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
 		"/providers/Microsoft.ContainerRegistry/registries/" + chi.URLParam(r, "reg")
-}
-
-func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(v); err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
-		return false
-	}
-	return true
 }
 
 type taskBody struct {
@@ -129,7 +111,7 @@ type taskBody struct {
 
 func (s *Service) putTask(w http.ResponseWriter, r *http.Request) {
 	var b taskBody
-	if !decode(w, r, &b) {
+	if !armio.Decode(w, r, &b) {
 		return
 	}
 	s.saveTask(w, r, b, nil)
@@ -138,7 +120,7 @@ func (s *Service) putTask(w http.ResponseWriter, r *http.Request) {
 // patchTask merges properties (az acr task update and credential add send partial bodies).
 func (s *Service) patchTask(w http.ResponseWriter, r *http.Request) {
 	var b taskBody
-	if !decode(w, r, &b) {
+	if !armio.Decode(w, r, &b) {
 		return
 	}
 	s.mu.Lock()
@@ -154,7 +136,7 @@ func (s *Service) patchTask(w http.ResponseWriter, r *http.Request) {
 func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, old *task) {
 	regID := registryID(r)
 	if s.regs.LoginServer(regID) == "" {
-		armErr(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+"' was not found.")
+		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+"' was not found.")
 		return
 	}
 	id := regID + "/tasks/" + chi.URLParam(r, "task")
@@ -176,11 +158,11 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 	}
 	if step, _ := props["step"].(map[string]any); step != nil {
 		if _, err := taskSteps(step); err != nil {
-			armErr(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
+			armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
 			return
 		}
 	} else {
-		armErr(w, http.StatusBadRequest, "TaskStepInvalid", "properties.step is required.")
+		armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", "properties.step is required.")
 		return
 	}
 	system, user := false, []string{}
@@ -198,7 +180,7 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 	}
 	ids, err := s.p.Attach(id, system, user)
 	if err != nil {
-		armErr(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
 		return
 	}
 	if ident != nil {
@@ -240,7 +222,7 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 	s.mu.Unlock()
 	// 200 on creation too: az acr task create prints the task only for a 200 (it works around
 	// an SDK bug and returns the raw response on other codes), so ACR must answer 200.
-	writeJSON(w, http.StatusOK, res)
+	armio.WriteJSON(w, http.StatusOK, res)
 }
 
 // mergeCredentials adds or replaces custom registry credentials by login server; a null
@@ -280,7 +262,7 @@ func mergeCredentials(old, upd any) any {
 }
 
 func (s *Service) notFound(w http.ResponseWriter, r *http.Request) {
-	armErr(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+
+	armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+
 		"/tasks/"+chi.URLParam(r, "task")+"' under resource group '"+chi.URLParam(r, "rg")+"' was not found.")
 }
 
@@ -292,7 +274,7 @@ func (s *Service) getTask(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	writeJSON(w, http.StatusOK, t.res)
+	armio.WriteJSON(w, http.StatusOK, t.res)
 }
 
 func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
@@ -306,7 +288,7 @@ func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i]["name"].(string) < out[j]["name"].(string) })
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+	armio.WriteJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
 func (s *Service) deleteTask(w http.ResponseWriter, r *http.Request) {
@@ -320,7 +302,7 @@ func (s *Service) deleteTask(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.p.Detach(id); err != nil {
-		armErr(w, http.StatusInternalServerError, "InternalServerError", err.Error())
+		armio.Error(w, http.StatusInternalServerError, "InternalServerError", err.Error())
 		return
 	}
 	w.WriteHeader(http.StatusOK)
@@ -372,13 +354,13 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		EncodedTaskContent string         `json:"encodedTaskContent"`
 		Credentials        map[string]any `json:"credentials"`
 	}
-	if !decode(w, r, &b) {
+	if !armio.Decode(w, r, &b) {
 		return
 	}
 	regID := registryID(r)
 	login := s.regs.LoginServer(regID)
 	if login == "" {
-		armErr(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+"' was not found.")
+		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+"' was not found.")
 		return
 	}
 	var (
@@ -399,7 +381,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		t, ok := s.tasks[strings.ToLower(tid)]
 		s.mu.Unlock()
 		if !ok {
-			armErr(w, http.StatusNotFound, "TaskNotFound", "The task '"+tid+"' was not found.")
+			armio.Error(w, http.StatusNotFound, "TaskNotFound", "The task '"+tid+"' was not found.")
 			return
 		}
 		props := t.res["properties"].(map[string]any)
@@ -409,11 +391,11 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		steps, err = parseSteps(b.EncodedTaskContent)
 		creds = b.Credentials
 	default:
-		armErr(w, http.StatusBadRequest, "RunRequestNotSupported", fmt.Sprintf("run requests of type %q are not emulated: use TaskRunRequest or EncodedTaskRunRequest.", b.Type))
+		armio.Error(w, http.StatusBadRequest, "RunRequestNotSupported", fmt.Sprintf("run requests of type %q are not emulated: use TaskRunRequest or EncodedTaskRunRequest.", b.Type))
 		return
 	}
 	if err != nil {
-		armErr(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
+		armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
 		return
 	}
 	s.mu.Lock()
@@ -442,7 +424,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.runs[strings.ToLower(regID)] = append(s.runs[strings.ToLower(regID)], &run{res: res, log: log})
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, res)
+	armio.WriteJSON(w, http.StatusOK, res)
 }
 
 // execute runs the steps in order and returns the run log, written like the agent's.
@@ -540,11 +522,11 @@ func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	for _, rn := range s.runs[strings.ToLower(registryID(r))] {
 		if strings.EqualFold(rn.res["name"].(string), chi.URLParam(r, "run")) {
-			writeJSON(w, http.StatusOK, rn.res)
+			armio.WriteJSON(w, http.StatusOK, rn.res)
 			return
 		}
 	}
-	armErr(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
+	armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
 }
 
 func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
@@ -555,18 +537,18 @@ func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
 		out = append(out, runs[i].res)
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"value": out})
+	armio.WriteJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
 func (s *Service) logLink(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := s.logAndStatus(registryID(r), chi.URLParam(r, "run")); !ok {
-		armErr(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
+		armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
 		return
 	}
 	// The shape az acr task logs parses: https://<account>.blob.<suffix>/<container>/<blob>?<sas>.
 	link := "https://" + s.LogHost() + "/logs/" + chi.URLParam(r, "sub") + "/" + chi.URLParam(r, "rg") + "/" + chi.URLParam(r, "reg") + "/" +
 		chi.URLParam(r, "run") + "/rawtext.log?sv=2019-07-07&sr=b&sp=r&sig=acr-emulator"
-	writeJSON(w, http.StatusOK, map[string]string{"logLink": link})
+	armio.WriteJSON(w, http.StatusOK, map[string]string{"logLink": link})
 }
 
 // LogBlobs serves run logs the way Azure Storage serves the append blobs ACR Tasks writes,
