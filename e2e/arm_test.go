@@ -221,8 +221,9 @@ func TestPrivateEndpointApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := strings.Replace(string(def), "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1) +
-		fmt.Sprintf("origins:\n  - {name: appvnet, vnet: true, ip: 20.0.0.9, port: %s}\n", vnetPort)
+	// The default world's VNet appvnet, on a known port.
+	body := strings.Replace(string(def), "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1)
+	body = strings.Replace(body, "    ip: 20.0.0.9\n", "    ip: 20.0.0.9\n    port: "+vnetPort+"\n", 1)
 	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}

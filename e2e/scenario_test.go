@@ -17,13 +17,13 @@ func TestScenarios(t *testing.T) {
 	base := "https://" + emu.RegistryHost()
 	out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile)
 	for _, want := range []string{"PASS firewall-ip-rules", "PASS aci-user-identity", "PASS aci-system-identity", "PASS trusted-without-role",
-		"PASS defender-scan", "PASS import-restricted", "PASS ml-custom-image", "PASS tasks-trusted", "PASS appservice-not-trusted", "9 passed, 0 failed"} {
+		"PASS defender-scan", "PASS import-restricted", "PASS ml-custom-image", "PASS tasks-trusted", "PASS private-endpoint", "PASS appservice-not-trusted", "10 passed, 0 failed"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Fatalf("scenario run --all (want %q): %v\n%s", want, err, out)
 		}
 	}
 	// Scenarios restore what they change: a second run passes too.
-	if out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile); err != nil || !strings.Contains(out, "9 passed, 0 failed") {
+	if out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile); err != nil || !strings.Contains(out, "10 passed, 0 failed") {
 		t.Fatalf("second run: %v\n%s", err, out)
 	}
 	list, err := emu.TryRun(t, bin, "scenario", "list")

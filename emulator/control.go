@@ -43,11 +43,12 @@ func (e *Emulator) state(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		World      any             `json:"world"`
 		Registries []registryState `json:"registries"`
+		Origins    []OriginInfo    `json:"origins"`
 		Blobs      struct {
 			Count int   `json:"count"`
 			Bytes int64 `json:"bytes"`
 		} `json:"blobs"`
-	}{World: e.world}
+	}{World: e.world, Origins: e.Origins()}
 	for _, info := range e.Registries() {
 		rs := registryState{RegistryInfo: info, Repositories: []repositoryState{}}
 		repos, err := e.st.ListRepositories(info.Name)

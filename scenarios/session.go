@@ -70,6 +70,39 @@ func NewSession(cfg Config) (*Session, error) {
 	return &Session{cfg: cfg, client: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
 }
 
+// Via returns a session whose registry requests come from a named origin of the world (a
+// VNet, an office...), through that origin's proxy as /_emulator/state lists it.
+func (s *Session) Via(ctx context.Context, origin string) (*Session, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Emulator+"/_emulator/state", nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var state struct {
+		Origins []struct{ Name, ProxyURL string } `json:"origins"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&state); err != nil {
+		return nil, fmt.Errorf("/_emulator/state: %w", err)
+	}
+	for _, o := range state.Origins {
+		if o.Name != origin {
+			continue
+		}
+		proxy, err := url.Parse(o.ProxyURL)
+		if err != nil {
+			return nil, err
+		}
+		tr := s.client.Transport.(*http.Transport).Clone()
+		tr.Proxy = http.ProxyURL(proxy)
+		return &Session{cfg: s.cfg, client: &http.Client{Transport: tr, Timeout: s.client.Timeout}}, nil
+	}
+	return nil, fmt.Errorf("the emulator's world has no origin %q (the default world has appvnet)", origin)
+}
+
 // ARM sends a management request as the configured service principal and decodes the JSON
 // answer. path starts with /subscriptions...; api-version is added when missing.
 func (s *Session) ARM(ctx context.Context, method, path string, body any) (int, map[string]any, error) {
