@@ -17,13 +17,14 @@ func TestScenarios(t *testing.T) {
 	base := "https://" + emu.RegistryHost()
 	out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile)
 	for _, want := range []string{"PASS firewall-ip-rules", "PASS aci-user-identity", "PASS aci-system-identity", "PASS trusted-without-role",
-		"PASS defender-scan", "PASS import-restricted", "PASS ml-custom-image", "PASS tasks-trusted", "PASS private-endpoint", "PASS appservice-not-trusted", "10 passed, 0 failed"} {
+		"PASS defender-scan", "PASS import-restricted", "PASS ml-custom-image", "PASS tasks-trusted", "PASS private-endpoint", "PASS appservice-not-trusted",
+		"SKIP tasks-2025-policy: needs the \"current\" behaviour profile", "10 passed, 0 failed, 1 skipped"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Fatalf("scenario run --all (want %q): %v\n%s", want, err, out)
 		}
 	}
 	// Scenarios restore what they change: a second run passes too.
-	if out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile); err != nil || !strings.Contains(out, "10 passed, 0 failed") {
+	if out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile); err != nil || !strings.Contains(out, "10 passed, 0 failed, 1 skipped") {
 		t.Fatalf("second run: %v\n%s", err, out)
 	}
 	list, err := emu.TryRun(t, bin, "scenario", "list")
@@ -48,5 +49,15 @@ func TestScenarios(t *testing.T) {
 	out, err = basic.TryRun(t, bin, "scenario", "run", "firewall-ip-rules", "--emulator", "https://"+basic.RegistryHost(), "--ca", basic.CAFile)
 	if err == nil || !strings.Contains(out, "MISMATCH") || !strings.Contains(out, "FAIL firewall-ip-rules (step 1 of 7)") {
 		t.Fatalf("scenario against a Basic registry: %v\n%s", err, out)
+	}
+
+	// The 2025 Tasks policy runs under the current profile.
+	if err := os.WriteFile(world, append(def, "profile: current\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	current := harness.Start(t, harness.WithArgs("--config", world))
+	out, err = current.TryRun(t, bin, "scenario", "run", "tasks-2025-policy", "tasks-trusted", "--emulator", "https://"+current.RegistryHost(), "--ca", current.CAFile)
+	if err != nil || !strings.Contains(out, "PASS tasks-2025-policy") || !strings.Contains(out, "2 passed, 0 failed\n") {
+		t.Fatalf("tasks-2025-policy under the current profile: %v\n%s", err, out)
 	}
 }

@@ -29,6 +29,9 @@ type Scenario struct {
 	// Cleanup, when set, runs after the steps whether they passed or not, so a failed scenario
 	// does not leave the emulator in a state that fails the next one. It must be idempotent.
 	Cleanup func(ctx context.Context, s *Session) error
+	// Profile, when set, is the behaviour profile the scenario needs (the world's profile:
+	// seed or current); against another one it is skipped, saying why.
+	Profile string
 }
 
 // Result of a run.
@@ -37,12 +40,25 @@ type Result struct {
 	Passed   bool
 	Steps    int
 	Failed   int // 1-based index of the first failed step, 0 when none
+	Skipped  bool
 }
 
 // Run narrates sc step by step to out and stops at the first mismatch: later steps build on
 // earlier ones, so running them would only add noise.
 func Run(ctx context.Context, s *Session, sc Scenario, out io.Writer) Result {
 	fmt.Fprintf(out, "Scenario %s: %s\n", sc.Name, sc.Summary)
+	if sc.Profile != "" {
+		profile, err := s.Profile(ctx)
+		if err != nil {
+			fmt.Fprintf(out, "FAIL %s: reading the emulator's profile: %s\n\n", sc.Name, oneLine(err.Error()))
+			return Result{Scenario: sc.Name}
+		}
+		if profile != sc.Profile {
+			fmt.Fprintf(out, "SKIP %s: needs the %q behaviour profile; this emulator runs %q (start it with a world file holding `profile: %s`)\n\n",
+				sc.Name, sc.Profile, profile, sc.Profile)
+			return Result{Scenario: sc.Name, Skipped: true}
+		}
+	}
 	steps := sc.Steps()
 	res := Result{Scenario: sc.Name, Steps: len(steps), Passed: true}
 	for i, st := range steps {

@@ -70,23 +70,47 @@ func NewSession(cfg Config) (*Session, error) {
 	return &Session{cfg: cfg, client: &http.Client{Transport: tr, Timeout: time.Minute}}, nil
 }
 
-// Via returns a session whose registry requests come from a named origin of the world (a
-// VNet, an office...), through that origin's proxy as /_emulator/state lists it.
-func (s *Session) Via(ctx context.Context, origin string) (*Session, error) {
+// Profile is the running emulator's behaviour profile (seed or current), from /_emulator/state.
+func (s *Session) Profile(ctx context.Context) (string, error) {
+	var state struct {
+		World struct {
+			Profile string `json:"profile"`
+		} `json:"world"`
+	}
+	if err := s.state(ctx, &state); err != nil {
+		return "", err
+	}
+	if state.World.Profile == "" {
+		return "seed", nil
+	}
+	return state.World.Profile, nil
+}
+
+// state decodes /_emulator/state into v.
+func (s *Session) state(ctx context.Context, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Emulator+"/_emulator/state", nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	res, err := s.client.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		return fmt.Errorf("/_emulator/state: %w", err)
+	}
+	return nil
+}
+
+// Via returns a session whose registry requests come from a named origin of the world (a
+// VNet, an office...), through that origin's proxy as /_emulator/state lists it.
+func (s *Session) Via(ctx context.Context, origin string) (*Session, error) {
 	var state struct {
 		Origins []struct{ Name, ProxyURL string } `json:"origins"`
 	}
-	if err := json.NewDecoder(res.Body).Decode(&state); err != nil {
-		return nil, fmt.Errorf("/_emulator/state: %w", err)
+	if err := s.state(ctx, &state); err != nil {
+		return nil, err
 	}
 	for _, o := range state.Origins {
 		if o.Name != origin {

@@ -66,13 +66,20 @@ func scenarioCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	failed := 0
+	failed, skipped := 0, 0
 	for _, s := range run {
-		if !scenarios.Run(ctx, session, s, stdout).Passed {
+		switch res := scenarios.Run(ctx, session, s, stdout); {
+		case res.Skipped:
+			skipped++
+		case !res.Passed:
 			failed++
 		}
 	}
-	fmt.Fprintf(stdout, "%d passed, %d failed\n", len(run)-failed, failed)
+	fmt.Fprintf(stdout, "%d passed, %d failed", len(run)-failed-skipped, failed)
+	if skipped > 0 {
+		fmt.Fprintf(stdout, ", %d skipped", skipped)
+	}
+	fmt.Fprintln(stdout)
 	if failed > 0 {
 		return 1
 	}
