@@ -94,6 +94,27 @@ func restoreStep(group string) scenarios.Step {
 		}}
 }
 
+// deployStep (re)deploys a resource, after an optional change of the registry's properties,
+// and checks its provisioning state (and, when contains is set, its message).
+func deployStep(do, expect string, registryChange map[string]any, deploy func(context.Context, *scenarios.Session) (state, message string, err error), want, contains string) scenarios.Step {
+	return scenarios.Step{Do: do, Expect: expect, Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+		if registryChange != nil {
+			if err := s.PatchRegistry(ctx, registry, registryChange); err != nil {
+				return "", err
+			}
+		}
+		state, msg, err := deploy(ctx, s)
+		if err != nil {
+			return "", err
+		}
+		observed := state
+		if msg != "" {
+			observed += ": " + msg
+		}
+		return observed, expectState(state, msg, want, contains)
+	}}
+}
+
 func expectState(state, message, want, contains string) error {
 	if state != want || (contains != "" && !strings.Contains(message, contains)) {
 		return fmt.Errorf("provisioning state %s (%q), want %s with %q", state, message, want, contains)
@@ -123,36 +144,9 @@ func aciUserIdentity() scenarios.Scenario {
 		Steps: func() []scenarios.Step {
 			steps := lockdownSteps(&ref, &login, &auth, "scenarios/aci")
 			return append(steps,
-				scenarios.Step{Do: "create a container group with the user-assigned identity demo-identity", Expect: "Succeeded: ACI bypasses the network rules",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						state, msg, err := create(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state, expectState(state, msg, "Succeeded", "")
-					}},
-				scenarios.Step{Do: "disable trusted services (az acr update --allow-trusted-services false) and redeploy", Expect: "Failed: 403 DENIED for ACI's IP",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						if err := s.PatchRegistry(ctx, registry, map[string]any{"networkRuleBypassOptions": "None"}); err != nil {
-							return "", err
-						}
-						state, msg, err := create(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state + ": " + msg, expectState(state, msg, "Failed", "is not allowed access. Refer https://aka.ms/acr/firewall to grant access.")
-					}},
-				scenarios.Step{Do: "enable trusted services again and redeploy", Expect: "Succeeded",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						if err := s.PatchRegistry(ctx, registry, map[string]any{"networkRuleBypassOptions": "AzureServices"}); err != nil {
-							return "", err
-						}
-						state, msg, err := create(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state, expectState(state, msg, "Succeeded", "")
-					}},
+				deployStep("create a container group with the user-assigned identity demo-identity", "Succeeded: ACI bypasses the network rules", nil, create, "Succeeded", ""),
+				deployStep("disable trusted services (az acr update --allow-trusted-services false) and redeploy", "Failed: 403 DENIED for ACI's IP", map[string]any{"networkRuleBypassOptions": "None"}, create, "Failed", "is not allowed access. Refer https://aka.ms/acr/firewall to grant access."),
+				deployStep("enable trusted services again and redeploy", "Succeeded", map[string]any{"networkRuleBypassOptions": "AzureServices"}, create, "Succeeded", ""),
 				restoreStep(group))
 		},
 	}
@@ -176,26 +170,12 @@ func trustedWithoutRole() scenarios.Scenario {
 		Steps: func() []scenarios.Step {
 			steps := lockdownSteps(&ref, &login, &auth, "scenarios/norole")
 			return append(steps,
-				scenarios.Step{Do: "create a container group with a new system-assigned identity (no role yet)", Expect: "Failed: 401 from the registry's token service",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						state, msg, err := create(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state + ": " + msg, expectState(state, msg, "Failed", "401")
-					}},
+				deployStep("create a container group with a new system-assigned identity (no role yet)", "Failed: 401 from the registry's token service", nil, create, "Failed", "401"),
 				scenarios.Step{Do: "assign AcrPull on the registry to the group's identity", Expect: "ARM creates the role assignment",
 					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
 						return "AcrPull for " + principal, assignAcrPull(ctx, s, principal)
 					}},
-				scenarios.Step{Do: "redeploy the container group", Expect: "Succeeded",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						state, msg, err := create(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state, expectState(state, msg, "Succeeded", "")
-					}},
+				deployStep("redeploy the container group", "Succeeded", nil, create, "Succeeded", ""),
 				restoreStep(group))
 		},
 	}

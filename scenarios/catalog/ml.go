@@ -50,25 +50,8 @@ func mlCustomImage() scenarios.Scenario {
 						principal, _ = scenarios.Prop(body, "identity", "principalId").(string)
 						return "AcrPull for " + principal, assignAcrPull(ctx, s, principal)
 					}},
-				scenarios.Step{Do: "deploy an online deployment with the custom image", Expect: "Succeeded",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						state, msg, err := deploy(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state, expectState(state, msg, "Succeeded", "")
-					}},
-				scenarios.Step{Do: "disable trusted services and redeploy", Expect: "Failed: 403 DENIED for Machine Learning's IP",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						if err := s.PatchRegistry(ctx, registry, map[string]any{"networkRuleBypassOptions": "None"}); err != nil {
-							return "", err
-						}
-						state, msg, err := deploy(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state + ": " + msg, expectState(state, msg, "Failed", "is not allowed access")
-					}},
+				deployStep("deploy an online deployment with the custom image", "Succeeded", nil, deploy, "Succeeded", ""),
+				deployStep("disable trusted services and redeploy", "Failed: 403 DENIED for Machine Learning's IP", map[string]any{"networkRuleBypassOptions": "None"}, deploy, "Failed", "is not allowed access"),
 				restoreStep("scenario-none"))
 		},
 	}

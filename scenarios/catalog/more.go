@@ -38,25 +38,8 @@ func aciSystemIdentity() scenarios.Scenario {
 						}
 						return "AcrPull for " + principal, assignAcrPull(ctx, s, principal)
 					}},
-				scenarios.Step{Do: "redeploy the container group", Expect: "Succeeded: ACI bypasses the network rules",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						state, msg, err := create(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state, expectState(state, msg, "Succeeded", "")
-					}},
-				scenarios.Step{Do: "disable trusted services and redeploy", Expect: "Failed: 403 DENIED",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						if err := s.PatchRegistry(ctx, registry, map[string]any{"networkRuleBypassOptions": "None"}); err != nil {
-							return "", err
-						}
-						state, msg, err := create(ctx, s)
-						if err != nil {
-							return "", err
-						}
-						return state + ": " + msg, expectState(state, msg, "Failed", "is not allowed access")
-					}},
+				deployStep("redeploy the container group", "Succeeded: ACI bypasses the network rules", nil, create, "Succeeded", ""),
+				deployStep("disable trusted services and redeploy", "Failed: 403 DENIED", map[string]any{"networkRuleBypassOptions": "None"}, create, "Failed", "is not allowed access"),
 				restoreStep(group))
 		},
 	}
