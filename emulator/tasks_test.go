@@ -185,4 +185,11 @@ func TestTaskRequestsRejectedCleanly(t *testing.T) {
 	if status, _ := arm("GET", reg+"/tasks/bad", nil); status != 404 {
 		t.Fatalf("a rejected task was stored: %d", status)
 	}
+	// A step with no image fails the run, not the emulator.
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "EncodedTaskRunRequest",
+		"encodedTaskContent": base64.StdEncoding.EncodeToString([]byte("steps:\n  - cmd: \"  \"\n  - build: -t x .\n"))})
+	if status != 200 || get(out, "properties", "status") != "Failed" ||
+		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "build and push are not") {
+		t.Fatalf("run of an empty cmd: %d %v", status, out)
+	}
 }

@@ -33,6 +33,9 @@ import (
 
 const service = "tasks"
 
+// maxRuns is how many runs a registry keeps, logs included.
+const maxRuns = 1000
+
 // LogAccount is the storage account name in run log links; requests for
 // <LogAccount>.blob.<anything> go to LogBlobs.
 const LogAccount = "acrtasklogs"
@@ -422,7 +425,11 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	res := map[string]any{"id": regID + "/runs/" + runID, "name": runID, "type": "Microsoft.ContainerRegistry/registries/runs", "properties": props}
 	s.mu.Lock()
-	s.runs[strings.ToLower(regID)] = append(s.runs[strings.ToLower(regID)], &run{res: res, log: log})
+	runs := append(s.runs[strings.ToLower(regID)], &run{res: res, log: log})
+	if len(runs) > maxRuns { // bounded memory: the oldest runs go, as ACR purges its run history
+		runs = runs[len(runs)-maxRuns:]
+	}
+	s.runs[strings.ToLower(regID)] = runs
 	s.mu.Unlock()
 	armio.WriteJSON(w, http.StatusOK, res)
 }
@@ -445,10 +452,11 @@ func (s *Service) execute(ctx context.Context, runID, login string, steps []step
 		if name == "" {
 			name = "acb_step_" + strconv.Itoa(i)
 		}
-		if st.Cmd == "" {
-			return fail(fmt.Errorf("step %s: only cmd steps are emulated (build and push are not)", name))
+		fields := strings.Fields(replacer.Replace(st.Cmd))
+		if len(fields) == 0 {
+			return fail(fmt.Errorf("step %s: only cmd steps with an image are emulated (build and push are not)", name))
 		}
-		image := strings.Fields(replacer.Replace(st.Cmd))[0]
+		image := fields[0]
 		server := image[:max(strings.Index(image, "/"), 0)]
 		client, credential, err := s.client(server, ids, creds)
 		if err != nil {
