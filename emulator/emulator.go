@@ -176,7 +176,11 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, err
 	}
 	e.defender = defender.New(servicePlatform{e}, scanner.auth())
-	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e})
+	runner, err := e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer")
+	if err != nil {
+		return nil, err
+	}
+	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, runner.auth())
 	e.tasks.LogHost = func() string {
 		return tasks.LogAccount + ".blob." + strings.TrimPrefix(e.HTTPSURL(), "https://")
 	}
@@ -525,7 +529,7 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 			return
 		}
 		if strings.HasPrefix(strings.ToLower(r.Host), tasks.LogAccount+".blob.") {
-			e.tasks.LogBlobs().ServeHTTP(w, r)
+			e.tasks.Storage().ServeHTTP(w, r)
 			return
 		}
 		sr := e.registryFor(r.Host, own)

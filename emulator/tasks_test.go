@@ -1,10 +1,14 @@
 package emulator_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -173,9 +177,14 @@ func TestTaskRequestsRejectedCleanly(t *testing.T) {
 	emu := emulatortest.New(t)
 	arm := armClient(t, emu)
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
-	status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest"})
+	status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "FileTaskRunRequest"})
 	if status != 400 || get(out, "error", "code") != "RunRequestNotSupported" {
-		t.Fatalf("DockerBuildRequest: %d %v", status, out)
+		t.Fatalf("FileTaskRunRequest: %d %v", status, out)
+	}
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest", "imageNames": []string{"x:1"}, "isPushEnabled": true})
+	if status != 200 || get(out, "properties", "status") != "Failed" ||
+		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "no source context") {
+		t.Fatalf("DockerBuildRequest without a source: %d %v", status, out)
 	}
 	status, out = arm("PUT", reg+"/tasks/bad", map[string]any{"location": "eastus", "properties": map[string]any{
 		"step": map[string]any{"type": "EncodedTask", "encodedTaskContent": "not base64!"}}})
@@ -185,11 +194,111 @@ func TestTaskRequestsRejectedCleanly(t *testing.T) {
 	if status, _ := arm("GET", reg+"/tasks/bad", nil); status != 404 {
 		t.Fatalf("a rejected task was stored: %d", status)
 	}
-	// A step with no image fails the run, not the emulator.
+	// A step with no image is refused before anything runs.
 	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "EncodedTaskRunRequest",
 		"encodedTaskContent": base64.StdEncoding.EncodeToString([]byte("steps:\n  - cmd: \"  \"\n  - build: -t x .\n"))})
-	if status != 200 || get(out, "properties", "status") != "Failed" ||
-		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "build and push are not") {
+	if status != 400 || get(out, "error", "code") != "TaskStepInvalid" ||
+		!strings.Contains(fmt.Sprint(get(out, "error", "message")), "only cmd, build and push steps") {
 		t.Fatalf("run of an empty cmd: %d %v", status, out)
+	}
+}
+
+// tarGz packs files as az acr build packs a context.
+func tarGz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write([]byte(body))
+	}
+	_ = tw.Close()
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
+// TestQuickBuild follows az acr build: upload the context, schedule a DockerBuildRequest,
+// find the image in the registry.
+func TestQuickBuild(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm, reg, _ := tasksFixture(t, emu) // public access disabled, trusted services on
+	host := emu.Registry().Host
+	build := func(files map[string]string) map[string]any {
+		t.Helper()
+		status, out := arm("POST", reg+"/listBuildSourceUploadUrl", nil)
+		if status != 200 {
+			t.Fatalf("listBuildSourceUploadUrl: %d %v", status, out)
+		}
+		req, _ := http.NewRequest(http.MethodPut, fmt.Sprint(out["uploadUrl"]), bytes.NewReader(tarGz(t, files)))
+		req.Header.Set("x-ms-blob-type", "BlockBlob")
+		res, err := emu.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusCreated || res.Header.Get("Content-MD5") == "" {
+			t.Fatalf("upload: %d", res.StatusCode)
+		}
+		// A second upload to the same link is refused: sources are written once.
+		again, _ := http.NewRequest(http.MethodPut, fmt.Sprint(out["uploadUrl"]), strings.NewReader("x"))
+		again.Header.Set("x-ms-blob-type", "BlockBlob")
+		if res, err := emu.Client().Do(again); err != nil || res.StatusCode != http.StatusForbidden {
+			t.Fatalf("second upload: %v %v", err, res.StatusCode)
+		}
+		status, run := arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest", "imageNames": []string{"built/app:{{.Run.ID}}"},
+			"isPushEnabled": true, "dockerFilePath": "Dockerfile", "sourceLocation": out["relativePath"],
+			"arguments": []any{map[string]any{"name": "GREETING", "value": "hello"}}, "platform": map[string]any{"os": "linux"}})
+		if status != 200 {
+			t.Fatalf("scheduleRun: %d %v", status, run)
+		}
+		return run
+	}
+	files := map[string]string{
+		"Dockerfile":      "FROM " + host + "/tasks/base:v1\nARG GREETING\nENV GREETING=$GREETING\nCOPY site/ /srv/\nCMD [\"/srv/run\"]\n",
+		"site/index.html": "<h1>hi</h1>",
+	}
+	run := build(files)
+	runID := fmt.Sprint(get(run, "properties", "runId"))
+	if get(run, "properties", "status") != "Succeeded" || get(run, "properties", "outputImages", 0, "repository") != "built/app" ||
+		get(run, "properties", "outputImages", 0, "tag") != runID {
+		t.Fatalf("build: %v", run)
+	}
+	u, p := emu.Admin()
+	ref, _ := name.ParseReference(host + "/built/app:" + runID)
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 200 {
+		t.Fatalf("reopen: %d %v", status, out)
+	}
+	img, err := remote.Image(ref, remote.WithTransport(emu.Transport()), remote.WithAuth(&authn.Basic{Username: u, Password: p}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	if d.String() != get(run, "properties", "outputImages", 0, "digest") {
+		t.Fatalf("pushed %s, run says %v", d, get(run, "properties", "outputImages", 0, "digest"))
+	}
+	cfg, _ := img.ConfigFile()
+	layers, _ := img.Layers()
+	if len(layers) != 2 || !slices.Contains(cfg.Config.Env, "GREETING=hello") || !slices.Equal(cfg.Config.Cmd, []string{"/srv/run"}) {
+		t.Fatalf("image: %d layers, %+v", len(layers), cfg.Config)
+	}
+
+	// With trusted services off, the run cannot reach its registry.
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled", "networkRuleBypassOptions": "None"}}); status != 200 {
+		t.Fatalf("PATCH: %d %v", status, out)
+	}
+	run = build(files)
+	if get(run, "properties", "status") != "Failed" || !strings.Contains(fmt.Sprint(get(run, "properties", "runErrorMessage")), "client with IP '20.0.0.8' is not allowed access") {
+		t.Fatalf("build with trusted services off: %v", run)
+	}
+	// A Dockerfile with RUN fails the run with the reason.
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}}); status != 200 {
+		t.Fatalf("PATCH: %d %v", status, out)
+	}
+	run = build(map[string]string{"Dockerfile": "FROM scratch\nRUN make\n"})
+	if get(run, "properties", "status") != "Failed" || !strings.Contains(fmt.Sprint(get(run, "properties", "runErrorMessage")), "RUN is not emulated") {
+		t.Fatalf("build with RUN: %v", run)
 	}
 }

@@ -193,6 +193,8 @@ func tasksAction(r *http.Request) (scope, action string, ok bool) {
 	switch kind, last := segs[8], segs[len(segs)-1]; {
 	case kind == "scheduleRun" && len(segs) == 9 && r.Method == http.MethodPost:
 		return scope, cr + "scheduleRun/action", true
+	case kind == "listBuildSourceUploadUrl" && len(segs) == 9 && r.Method == http.MethodPost:
+		return scope, cr + "listBuildSourceUploadUrl/action", true
 	case kind == "tasks" && last == "listDetails":
 		return scope, cr + "tasks/listDetails/action", true
 	case kind == "tasks":

@@ -20,6 +20,7 @@ func TestTasksAction(t *testing.T) {
 		{"GET", reg + "/runs/ca1", cr + "runs/read"},
 		{"POST", reg + "/runs/ca1/listLogSasUrl", cr + "runs/listLogSasUrl/action"},
 		{"GET", reg + "/scheduleRun", ""},
+		{"POST", reg + "/listBuildSourceUploadUrl", cr + "listBuildSourceUploadUrl/action"},
 		{"GET", reg, ""},
 		{"POST", reg + "/importImage", ""},
 		{"GET", reg + "/providers/Microsoft.Security/assessments/x", ""},

@@ -110,33 +110,33 @@ func (c *Client) Pull(ctx context.Context, ref string) (v1.Hash, error) {
 	return c.pull(ctx, r, auth)
 }
 
-// PullAnonymous fetches an image without credentials, as a client with none configured does.
-func (c *Client) PullAnonymous(ctx context.Context, ref string) (v1.Hash, error) {
+// PullWith fetches an image with the given credentials (authn.Anonymous for none).
+func (c *Client) PullWith(ctx context.Context, ref string, auth authn.Authenticator) (v1.Hash, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	return c.pull(ctx, r, authn.Anonymous)
+	return c.pull(ctx, r, auth)
 }
 
 func (c *Client) pull(ctx context.Context, r name.Reference, auth authn.Authenticator) (v1.Hash, error) {
 	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(c.Transport))
 	if err != nil {
-		return v1.Hash{}, wrap(err, "pull")
+		return v1.Hash{}, Wrap(err, "pull")
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		return v1.Hash{}, wrap(err, "pull")
+		return v1.Hash{}, Wrap(err, "pull")
 	}
 	for _, l := range layers {
 		rc, err := l.Compressed()
 		if err != nil {
-			return v1.Hash{}, wrap(err, "pull")
+			return v1.Hash{}, Wrap(err, "pull")
 		}
 		_, err = io.Copy(io.Discard, rc) // the reader fails on a digest mismatch
 		rc.Close()
 		if err != nil {
-			return v1.Hash{}, wrap(err, "pull")
+			return v1.Hash{}, Wrap(err, "pull")
 		}
 	}
 	return img.Digest()
@@ -157,7 +157,8 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %d %s", e.Step, e.Status, e.Message)
 }
 
-func wrap(err error, step string) error {
+// Wrap turns a go-containerregistry error carrying a registry refusal into an *Error.
+func Wrap(err error, step string) error {
 	var te *transport.Error
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		return &Error{Status: te.StatusCode, Code: string(te.Errors[0].Code), Message: te.Errors[0].Message, Step: step}

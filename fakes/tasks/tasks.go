@@ -1,22 +1,21 @@
 // Package tasks simulates ACR Tasks as far as a registry can tell: tasks
 // (registries/<r>/tasks/<name>) with a managed identity and registry credentials, runs started
-// by scheduleRun, and each run's steps acting on registries from ACR Tasks' Azure-service
-// origin with the credentials the task names.
+// by scheduleRun (a task, inline task YAML, or az acr build's DockerBuildRequest with an
+// uploaded context), and each run's steps acting on registries from ACR Tasks' Azure-service
+// origin with the credentials the task names, or for its own registry the registry's run
+// credential unless the source registry login mode is None.
 //
 // Limits: a run's steps are an ACR Tasks YAML subset. A `cmd` step pulls its image (as the
-// agent does before starting the container) and runs nothing; `build` and `push` steps, source
-// contexts (az acr build, DockerBuildRequest), triggers, timers and agent pools are not
-// emulated and fail the run or the request with a message that says so. The default source
-// registry credential (auth mode Default) is treated as None: give the task an identity and a
-// customRegistries credential, as the trusted-services workflow does.
+// agent does before starting the container) and runs nothing; a `build` step builds with the
+// fakes/dockerfile subset (no RUN); a `push` step pushes what the run built. Runs finish
+// before scheduleRun answers. Triggers, timers, agent pools and remote (git, URL) contexts are
+// not emulated and fail the run or the request with a message that says so.
 package tasks
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -24,11 +23,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/goccy/go-yaml"
+	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 const service = "tasks"
@@ -54,10 +53,16 @@ type Service struct {
 	// (LogAccount.blob.<something>), as listLogSasUrl links name it.
 	LogHost func() string
 
-	mu    sync.Mutex
-	tasks map[string]*task // by lowercase task ARM id
-	runs  map[string][]*run
-	seq   map[string]int // run counter by lowercase registry id
+	// runAuth is the registry's own run credential, what a run uses for its registry when
+	// the task's source registry login mode is not None.
+	runAuth authn.Authenticator
+
+	mu          sync.Mutex
+	tasks       map[string]*task // by lowercase task ARM id
+	runs        map[string][]*run
+	seq         map[string]int    // run counter by lowercase registry id
+	sources     map[string][]byte // uploaded build sources by relative path (nil: issued, not uploaded)
+	sourceOrder []string
 }
 
 type task struct {
@@ -71,8 +76,9 @@ type run struct {
 }
 
 // New returns the service.
-func New(p platform.Platform, regs Registries) *Service {
-	return &Service{p: p, regs: regs, tasks: map[string]*task{}, runs: map[string][]*run{}, seq: map[string]int{}}
+func New(p platform.Platform, regs Registries, runAuth authn.Authenticator) *Service {
+	return &Service{p: p, regs: regs, runAuth: runAuth, tasks: map[string]*task{}, runs: map[string][]*run{}, seq: map[string]int{},
+		sources: map[string][]byte{}}
 }
 
 // Handler serves the registry-scoped Tasks paths (already authenticated and authorized).
@@ -90,6 +96,7 @@ func (s *Service) Handler() http.Handler {
 		r.Get(reg+"/runs", s.listRuns)
 		r.Get(reg+"/runs/{run}", s.getRun)
 		r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
+		r.Post(reg+"/listBuildSourceUploadUrl", s.sourceUploadURL)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		armio.Error(w, http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
@@ -311,6 +318,29 @@ func (s *Service) deleteTask(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// dockerBuildSteps is what a DockerBuildRequest (az acr build) runs: a build of the uploaded
+// context, then a push of its image names when pushing is on.
+func dockerBuildSteps(images []string, push bool, dockerfile, target string, args []struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}) ([]action, error) {
+	if target != "" {
+		return nil, errors.New("--target (multi-stage builds) is not emulated")
+	}
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	b := &buildSpec{tags: images, dockerfile: dockerfile, context: ".", args: map[string]string{}}
+	for _, a := range args {
+		b.args[a.Name] = a.Value
+	}
+	steps := []action{{id: "build", build: b}}
+	if push && len(images) > 0 {
+		steps = append(steps, action{id: "push", push: images})
+	}
+	return steps, nil
+}
+
 // step is one step of a task's YAML.
 type step struct {
 	Cmd   string `yaml:"cmd"`
@@ -320,16 +350,16 @@ type step struct {
 }
 
 // taskSteps decodes an EncodedTask step's YAML.
-func taskSteps(st map[string]any) ([]step, error) {
+func taskSteps(st map[string]any) ([]action, error) {
 	typ, _ := st["type"].(string)
 	if !strings.EqualFold(typ, "EncodedTask") {
-		return nil, fmt.Errorf("step type %q is not emulated: use an EncodedTask step (ACR Tasks YAML with cmd steps).", typ)
+		return nil, fmt.Errorf("step type %q is not emulated: use an EncodedTask step (ACR Tasks YAML).", typ)
 	}
 	content, _ := st["encodedTaskContent"].(string)
 	return parseSteps(content)
 }
 
-func parseSteps(encoded string) ([]step, error) {
+func parseSteps(encoded string) ([]action, error) {
 	raw, err := base64.StdEncoding.DecodeString(encoded)
 	if err != nil {
 		return nil, fmt.Errorf("encodedTaskContent is not base64: %v", err)
@@ -344,7 +374,7 @@ func parseSteps(encoded string) ([]step, error) {
 	if len(doc.Steps) == 0 {
 		return nil, errors.New("the task YAML has no steps.")
 	}
-	return doc.Steps, nil
+	return actions(doc.Steps)
 }
 
 // scheduleRun runs a task (TaskRunRequest) or an inline one (EncodedTaskRunRequest) to its end
@@ -356,6 +386,16 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		TaskName           string         `json:"taskName"`
 		EncodedTaskContent string         `json:"encodedTaskContent"`
 		Credentials        map[string]any `json:"credentials"`
+		SourceLocation     string         `json:"sourceLocation"`
+		// DockerBuildRequest (az acr build)
+		ImageNames     []string `json:"imageNames"`
+		IsPushEnabled  bool     `json:"isPushEnabled"`
+		DockerFilePath string   `json:"dockerFilePath"`
+		Target         string   `json:"target"`
+		Arguments      []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"arguments"`
 	}
 	if !armio.Decode(w, r, &b) {
 		return
@@ -367,7 +407,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var (
-		steps    []step
+		steps    []action
 		err      error
 		taskName string
 		ids      platform.Identities
@@ -393,8 +433,11 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	case "EncodedTaskRunRequest":
 		steps, err = parseSteps(b.EncodedTaskContent)
 		creds = b.Credentials
+	case "DockerBuildRequest":
+		steps, err = dockerBuildSteps(b.ImageNames, b.IsPushEnabled, b.DockerFilePath, b.Target, b.Arguments)
+		creds = b.Credentials
 	default:
-		armio.Error(w, http.StatusBadRequest, "RunRequestNotSupported", fmt.Sprintf("run requests of type %q are not emulated: use TaskRunRequest or EncodedTaskRunRequest.", b.Type))
+		armio.Error(w, http.StatusBadRequest, "RunRequestNotSupported", fmt.Sprintf("run requests of type %q are not emulated: use TaskRunRequest, EncodedTaskRunRequest or DockerBuildRequest.", b.Type))
 		return
 	}
 	if err != nil {
@@ -407,11 +450,24 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	start := time.Now().UTC()
-	log, runErr := s.execute(r.Context(), runID, login, steps, ids, creds)
+	spec := runSpec{id: runID, login: login, actions: steps, ids: ids, creds: creds}
+	var o outcome
+	if b.SourceLocation != "" {
+		if spec.source, err = s.sourceFS(b.SourceLocation); err != nil {
+			o = outcome{err: err, log: err.Error() + "\nRun ID: " + runID + " failed after 0s. Error: failed during run, err: exit status 1\nRun failed\n"}
+		}
+	}
+	if o.err == nil {
+		o = s.execute(r.Context(), spec)
+	}
+	log := o.log
 	status, props := "Succeeded", map[string]any{}
-	if runErr != nil {
+	if o.err != nil {
 		status = "Failed"
-		props["runErrorMessage"] = runErr.Error()
+		props["runErrorMessage"] = o.err.Error()
+	}
+	if len(o.outputs) > 0 {
+		props["outputImages"] = o.outputs
 	}
 	end := time.Now().UTC()
 	for k, v := range map[string]any{"runId": runID, "status": status, "runType": runType, "provisioningState": "Succeeded",
@@ -432,97 +488,6 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	s.runs[strings.ToLower(regID)] = runs
 	s.mu.Unlock()
 	armio.WriteJSON(w, http.StatusOK, res)
-}
-
-// execute runs the steps in order and returns the run log, written like the agent's.
-func (s *Service) execute(ctx context.Context, runID, login string, steps []step, ids platform.Identities, creds any) (string, error) {
-	start := time.Now()
-	var log strings.Builder
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(&log, "%s %s\n", time.Now().UTC().Format("2006/01/02 15:04:05"), fmt.Sprintf(format, a...))
-	}
-	fail := func(err error) (string, error) {
-		fmt.Fprintf(&log, "Run ID: %s failed after %ds. Error: failed during run, err: exit status 1\nRun failed\n", runID, int(time.Since(start).Seconds()))
-		return log.String(), err
-	}
-	logf("Alias support enabled for version >= 1.1.0, please see https://aka.ms/acr/tasks/task-aliases for more information.")
-	replacer := strings.NewReplacer("{{.Run.Registry}}", login, "$Registry", login, "{{.Run.ID}}", runID, "$ID", runID)
-	for i, st := range steps {
-		name := st.ID
-		if name == "" {
-			name = "acb_step_" + strconv.Itoa(i)
-		}
-		fields := strings.Fields(replacer.Replace(st.Cmd))
-		if len(fields) == 0 {
-			return fail(fmt.Errorf("step %s: only cmd steps with an image are emulated (build and push are not)", name))
-		}
-		image := fields[0]
-		server := image[:max(strings.Index(image, "/"), 0)]
-		client, credential, err := s.client(server, ids, creds)
-		if err != nil {
-			logf("%v", err)
-			return fail(fmt.Errorf("step %s: %v", name, err))
-		}
-		logf("Executing step ID: %s. Timeout(sec): 600, Working directory: '', Network: 'acb_default_network'", name)
-		if credential != "" {
-			logf("Logging in to registry: %s (%s)", server, credential)
-		}
-		logf("Launching container with name: %s", name)
-		pull := client.Pull
-		if credential == "" {
-			pull = client.PullAnonymous
-		}
-		digest, err := pull(ctx, image)
-		if err != nil {
-			fmt.Fprintf(&log, "Unable to find image '%s' locally\nError response from daemon: %s\n", image, pullMessage(err))
-			return fail(fmt.Errorf("step %s: pulling %s: %s", name, image, pullMessage(err)))
-		}
-		fmt.Fprintf(&log, "%s: Pulling from %s\nDigest: %s\nStatus: Downloaded newer image for %s\n", image, image, digest, image)
-		logf("Successfully executed container: %s (the emulator pulls the image and runs nothing)", name)
-	}
-	fmt.Fprintf(&log, "Run ID: %s was successful after %ds\n", runID, int(time.Since(start).Seconds()))
-	return log.String(), nil
-}
-
-func pullMessage(err error) string {
-	var e *acrclient.Error
-	if errors.As(err, &e) {
-		if e.Code == "DENIED" {
-			return "denied: " + e.Message
-		}
-		return strings.ToLower(e.Code) + ": " + e.Message
-	}
-	return err.Error()
-}
-
-// client picks the credential the run uses for a registry: a customRegistries entry with an
-// identity ("[system]" or a user-assigned identity's client id), or none.
-func (s *Service) client(server string, ids platform.Identities, creds any) (*acrclient.Client, string, error) {
-	c, _ := creds.(map[string]any)
-	regs, _ := c["customRegistries"].(map[string]any)
-	var ident string
-	for k, v := range regs {
-		if strings.EqualFold(k, server) {
-			entry, _ := v.(map[string]any)
-			ident, _ = entry["identity"].(string)
-		}
-	}
-	if ident == "" {
-		return &acrclient.Client{Transport: s.p.Transport(service, false)}, "", nil
-	}
-	identity := acrclient.Identity{Endpoint: s.p.IdentityEndpoint(), Header: ids.Header}
-	if ident == "[system]" {
-		if ids.System == nil {
-			return nil, "", fmt.Errorf("the credential for %s uses the task's system-assigned identity, which the task does not have", server)
-		}
-	} else {
-		u := ids.UserIdentity(ident)
-		if u == nil {
-			return nil, "", fmt.Errorf("the identity %s for %s is not assigned to the task", ident, server)
-		}
-		identity.ClientID = u.ClientID
-	}
-	return &acrclient.Client{Transport: s.p.Transport(service, identity.ClientID == ""), Identity: identity}, ident, nil
 }
 
 func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
@@ -546,99 +511,4 @@ func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	armio.WriteJSON(w, http.StatusOK, map[string]any{"value": out})
-}
-
-func (s *Service) logLink(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := s.logAndStatus(registryID(r), chi.URLParam(r, "run")); !ok {
-		armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
-		return
-	}
-	// The shape az acr task logs parses: https://<account>.blob.<suffix>/<container>/<blob>?<sas>.
-	link := "https://" + s.LogHost() + "/logs/" + chi.URLParam(r, "sub") + "/" + chi.URLParam(r, "rg") + "/" + chi.URLParam(r, "reg") + "/" +
-		chi.URLParam(r, "run") + "/rawtext.log?sv=2019-07-07&sr=b&sp=r&sig=acr-emulator"
-	armio.WriteJSON(w, http.StatusOK, map[string]string{"logLink": link})
-}
-
-// LogBlobs serves run logs the way Azure Storage serves the append blobs ACR Tasks writes,
-// as far as log readers go: HEAD for the length and the Complete metadata (the run's outcome,
-// which az acr task run turns into its exit status), GET with x-ms-range or Range.
-func (s *Service) LogBlobs() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-		var log, status string
-		var ok bool
-		if len(parts) == 6 && parts[0] == "logs" && parts[5] == "rawtext.log" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			regID := "/subscriptions/" + parts[1] + "/resourceGroups/" + parts[2] + "/providers/Microsoft.ContainerRegistry/registries/" + parts[3]
-			log, status, ok = s.logAndStatus(regID, parts[4])
-		}
-		w.Header().Set("x-ms-version", "2019-07-07")
-		if !ok {
-			w.Header().Set("x-ms-error-code", "BlobNotFound")
-			w.Header().Set("Content-Type", "application/xml")
-			w.WriteHeader(http.StatusNotFound)
-			if r.Method == http.MethodGet {
-				_, _ = io.WriteString(w, `<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code><Message>The specified blob does not exist.</Message></Error>`)
-			}
-			return
-		}
-		w.Header().Set("x-ms-blob-type", "AppendBlob")
-		w.Header().Set("x-ms-meta-Complete", status)
-		w.Header().Set("ETag", fmt.Sprintf(`"0x%X"`, len(log)))
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		rng := r.Header.Get("x-ms-range")
-		if rng == "" {
-			rng = r.Header.Get("Range")
-		}
-		start, end, ranged := parseRange(rng, len(log))
-		if ranged && start >= len(log) {
-			w.Header().Set("x-ms-error-code", "InvalidRange")
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", len(log)))
-			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-			return
-		}
-		body, code := log, http.StatusOK
-		if ranged {
-			body, code = log[start:end+1], http.StatusPartialContent
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, len(log)))
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(code)
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, body)
-		}
-	})
-}
-
-// parseRange reads "bytes=start-end" (end optional, clamped to the blob).
-func parseRange(h string, size int) (start, end int, ok bool) {
-	spec, found := strings.CutPrefix(h, "bytes=")
-	if !found {
-		return 0, 0, false
-	}
-	a, b, _ := strings.Cut(spec, "-")
-	start, err := strconv.Atoi(a)
-	if err != nil || start < 0 {
-		return 0, 0, false
-	}
-	end = size - 1
-	if e, err := strconv.Atoi(b); err == nil && e < end {
-		end = e
-	}
-	return start, end, true
-}
-
-// logAndStatus returns a run's log and its outcome as the Complete metadata names it.
-func (s *Service) logAndStatus(registryID, runID string) (string, string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rn := range s.runs[strings.ToLower(registryID)] {
-		if strings.EqualFold(rn.res["name"].(string), runID) {
-			status := "successful"
-			if p := rn.res["properties"].(map[string]any); p["status"] != "Succeeded" {
-				status = "failed"
-			}
-			return rn.log, status, true
-		}
-	}
-	return "", "", false
 }
