@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,5 +54,31 @@ func TestAzureCLITasks(t *testing.T) {
 	}
 	if out := run("acr", "task", "logs", "-r", "myregistry", "--run-id", "ca1"); !strings.Contains(out, "Run ID: ca1 was successful") {
 		t.Fatalf("az acr task logs:\n%s", out)
+	}
+
+	// az acr build: the context is packed, uploaded and built from the registry's own base
+	// image with the run's credential, through trusted services.
+	run("acr", "update", "--name", "myregistry", "--allow-trusted-services", "true")
+	ctxDir := t.TempDir()
+	for name, body := range map[string]string{"Dockerfile": "FROM " + emu.RegistryHost() + "/hello:v1\nCOPY web/ /srv/\nCMD [\"/srv/start\"]\n", "web/index.html": "<h1>hi</h1>"} {
+		p := filepath.Join(ctxDir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = run("acr", "build", "-r", "myregistry", "-t", "built/web:v1", ctxDir)
+	if !strings.Contains(out, "Successfully pushed image: "+emu.RegistryHost()+"/built/web:v1") || !strings.Contains(out, "was successful after") {
+		t.Fatalf("az acr build:\n%s", out)
+	}
+	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--top", "1", "--query", "[0].outputImages[0].repository", "-o", "tsv"); got != "built/web" {
+		t.Fatalf("the build's output image: %q", got)
+	}
+	run("acr", "update", "--name", "myregistry", "--allow-trusted-services", "false")
+	if out, err := emu.TryRunEnv(t, env, az, "acr", "build", "-r", "myregistry", "-t", "built/web:v2", ctxDir); err == nil ||
+		!strings.Contains(out, "is not allowed access") {
+		t.Fatalf("az acr build with trusted services off: err=%v\n%s", err, out)
 	}
 }
