@@ -302,3 +302,72 @@ func TestQuickBuild(t *testing.T) {
 		t.Fatalf("build with RUN: %v", run)
 	}
 }
+
+// A task in one registry builds from an uploaded context (az acr task run -c) and pushes to
+// another registry with its identity, both registries network-restricted.
+func TestTaskPushesToAnotherRegistry(t *testing.T) {
+	w := world.Default()
+	w.Registries = append(w.Registries, world.Registry{Name: "otherregistry", SKU: "Premium", Port: 1})
+	emu := emulatortest.New(t, emulatortest.WithWorld(w))
+	arm := armClient(t, emu)
+	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	other := rg + "/providers/Microsoft.ContainerRegistry/registries/otherregistry"
+	otherHost := emu.Registry("otherregistry").Host
+	for _, id := range []string{reg, other} {
+		if status, out := arm("PATCH", id, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
+			t.Fatalf("lock %s: %d %v", id, status, out)
+		}
+	}
+	yaml := "version: v1.1.0\nsteps:\n  - build: -t " + otherHost + "/app:{{.Run.ID}} .\n  - push:\n    - " + otherHost + "/app:{{.Run.ID}}\n"
+	status, out := arm("PUT", reg+"/tasks/cross", map[string]any{"location": "eastus", "identity": map[string]any{"type": "SystemAssigned"},
+		"properties": map[string]any{"step": map[string]any{"type": "EncodedTask", "encodedTaskContent": base64.StdEncoding.EncodeToString([]byte(yaml))},
+			"credentials": map[string]any{"sourceRegistry": map[string]any{"loginMode": "None"},
+				"customRegistries": map[string]any{otherHost: map[string]any{"identity": "[system]"}}}}})
+	if status != 200 {
+		t.Fatalf("PUT task: %d %v", status, out)
+	}
+	principal := fmt.Sprint(get(out, "identity", "principalId"))
+	run := func() map[string]any {
+		t.Helper()
+		_, up := arm("POST", reg+"/listBuildSourceUploadUrl", nil)
+		req, _ := http.NewRequest(http.MethodPut, fmt.Sprint(up["uploadUrl"]), bytes.NewReader(tarGz(t, map[string]string{
+			"Dockerfile": "FROM scratch\nCOPY bin/ /bin/\n", "bin/app": "binary"})))
+		req.Header.Set("x-ms-blob-type", "BlockBlob")
+		if res, err := emu.Client().Do(req); err != nil || res.StatusCode != http.StatusCreated {
+			t.Fatalf("upload: %v %v", err, res)
+		}
+		status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/cross",
+			"overrideTaskStepProperties": map[string]any{"contextPath": up["relativePath"]}})
+		if status != 200 {
+			t.Fatalf("scheduleRun: %d %v", status, out)
+		}
+		return out
+	}
+	// Without a role on the other registry the push is refused by its token service.
+	if out := run(); get(out, "properties", "status") != "Failed" ||
+		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "unauthorized: authentication required") {
+		t.Fatalf("push without a role: %v", out)
+	}
+	if status, out := arm("PUT", other+"/providers/Microsoft.Authorization/roleAssignments/9a9a9a9a-0000-4000-8000-0000000000b1", map[string]any{
+		"properties": map[string]any{"roleDefinitionId": "/subscriptions/22222222-2222-2222-2222-222222222222/providers/Microsoft.Authorization/roleDefinitions/8311e382-0749-4cb8-b61a-304f252e45ec",
+			"principalId": principal, "principalType": "ServicePrincipal"}}); status != 201 {
+		t.Fatalf("AcrPush on the other registry: %d %v", status, out)
+	}
+	out = run()
+	if get(out, "properties", "status") != "Succeeded" || get(out, "properties", "outputImages", 0, "registry") != otherHost {
+		t.Fatalf("cross-registry push: %v", out)
+	}
+	tag := fmt.Sprint(get(out, "properties", "outputImages", 0, "tag"))
+	if status, out := arm("PATCH", other, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 200 {
+		t.Fatalf("reopen: %d %v", status, out)
+	}
+	ref, _ := name.ParseReference(otherHost + "/app:" + tag)
+	_, clientID, secret := emu.ServicePrincipal()
+	img, err := remote.Image(ref, remote.WithTransport(emu.Transport()), remote.WithAuth(&authn.Basic{Username: clientID, Password: secret}))
+	if err != nil {
+		t.Fatalf("the pushed image: %v", err)
+	}
+	if d, _ := img.Digest(); d.String() != get(out, "properties", "outputImages", 0, "digest") {
+		t.Fatalf("pushed %s, the run says %v", d, get(out, "properties", "outputImages", 0, "digest"))
+	}
+}

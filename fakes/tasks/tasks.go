@@ -387,6 +387,10 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		EncodedTaskContent string         `json:"encodedTaskContent"`
 		Credentials        map[string]any `json:"credentials"`
 		SourceLocation     string         `json:"sourceLocation"`
+		// TaskRunRequest: az acr task run -c <dir> uploads a context and names it here.
+		OverrideTaskStepProperties struct {
+			ContextPath string `json:"contextPath"`
+		} `json:"overrideTaskStepProperties"`
 		// DockerBuildRequest (az acr build)
 		ImageNames     []string `json:"imageNames"`
 		IsPushEnabled  bool     `json:"isPushEnabled"`
@@ -430,6 +434,9 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		props := t.res["properties"].(map[string]any)
 		steps, err = taskSteps(props["step"].(map[string]any))
 		taskName, ids, creds, runType = t.res["name"].(string), t.ids, props["credentials"], "AutoRun"
+		if b.SourceLocation == "" {
+			b.SourceLocation = b.OverrideTaskStepProperties.ContextPath
+		}
 	case "EncodedTaskRunRequest":
 		steps, err = parseSteps(b.EncodedTaskContent)
 		creds = b.Credentials
