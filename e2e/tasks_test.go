@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
@@ -21,7 +22,8 @@ import (
 func TestTasksSDK(t *testing.T) {
 	crane := harness.Tool(t, "CRANE", "crane")
 	emu := harness.Start(t)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	f := armFactory(t, emu)
 	regs, tasks, runs := f.NewRegistriesClient(), f.NewTasksClient(), f.NewRunsClient()
 	host := emu.RegistryHost()
@@ -70,11 +72,25 @@ func TestTasksSDK(t *testing.T) {
 		if err != nil {
 			t.Fatalf("schedule run: %v", err)
 		}
-		got, err := runs.Get(ctx, "demo-rg", "myregistry", *res.Properties.RunID, nil)
-		if err != nil {
-			t.Fatalf("get run: %v", err)
+		// scheduleRun answers with the run Queued; it goes on, so poll it as az acr task run does.
+		for {
+			got, err := runs.Get(ctx, "demo-rg", "myregistry", *res.Properties.RunID, nil)
+			if err != nil {
+				t.Fatalf("get run: %v", err)
+			}
+			switch *got.Properties.Status {
+			case armcontainerregistry.RunStatusSucceeded, armcontainerregistry.RunStatusFailed:
+				return &got.Run
+			case armcontainerregistry.RunStatusQueued, armcontainerregistry.RunStatusRunning:
+			default:
+				t.Fatalf("run status %s", *got.Properties.Status)
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("run %s did not end: %v", *res.Properties.RunID, ctx.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
 		}
-		return &got.Run
 	}
 	log := func(runID string) string {
 		t.Helper()

@@ -590,6 +590,7 @@ func (e *Emulator) Close(ctx context.Context) error {
 	}
 	var errs []error
 	e.defender.Wait()
+	e.tasks.Close()
 	for _, s := range e.servers {
 		// Shutdown waits 5s for connections that never sent a request (clients dial ahead);
 		// nothing is in flight on them, so close them first.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
@@ -52,12 +53,36 @@ func tasksFixture(t *testing.T, emu *emulatortest.Emulator) (arm func(string, st
 	run = func() map[string]any {
 		t.Helper()
 		status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/cross-task"})
-		if status != 200 {
+		if status != 200 || get(out, "properties", "status") != "Queued" {
 			t.Fatalf("scheduleRun: %d %v", status, out)
 		}
-		return out
+		return waitRun(t, arm, reg, out)
 	}
 	return arm, reg, run
+}
+
+// waitRun polls a run until it ends, as clients of ACR Tasks do.
+func waitRun(t *testing.T, arm func(string, string, any) (int, map[string]any), reg string, queued map[string]any) map[string]any {
+	t.Helper()
+	id := fmt.Sprint(get(queued, "properties", "runId"))
+	deadline := time.Now().Add(time.Minute)
+	for {
+		status, out := arm("GET", reg+"/runs/"+id, nil)
+		if status != 200 {
+			t.Fatalf("GET run %s: %d %v", id, status, out)
+		}
+		switch get(out, "properties", "status") {
+		case "Succeeded", "Failed":
+			return out
+		case "Queued", "Running":
+		default:
+			t.Fatalf("run %s: %v", id, out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s did not end: %v", id, out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // runLog reads a run's log through its listLogSasUrl link and returns it with the blob's
@@ -182,6 +207,9 @@ func TestTaskRequestsRejectedCleanly(t *testing.T) {
 		t.Fatalf("FileTaskRunRequest: %d %v", status, out)
 	}
 	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest", "imageNames": []string{"x:1"}, "isPushEnabled": true})
+	if status == 200 {
+		out = waitRun(t, arm, reg, out)
+	}
 	if status != 200 || get(out, "properties", "status") != "Failed" ||
 		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "no source context") {
 		t.Fatalf("DockerBuildRequest without a source: %d %v", status, out)
@@ -254,7 +282,7 @@ func TestQuickBuild(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("scheduleRun: %d %v", status, run)
 		}
-		return run
+		return waitRun(t, arm, reg, run)
 	}
 	files := map[string]string{
 		"Dockerfile":      "FROM " + host + "/tasks/base:v1\nARG GREETING\nENV GREETING=$GREETING\nCOPY site/ /srv/\nCMD [\"/srv/run\"]\n",
@@ -341,7 +369,7 @@ func TestTaskPushesToAnotherRegistry(t *testing.T) {
 		if status != 200 {
 			t.Fatalf("scheduleRun: %d %v", status, out)
 		}
-		return out
+		return waitRun(t, arm, reg, out)
 	}
 	// Without a role on the other registry the push is refused by its token service.
 	if out := run(); get(out, "properties", "status") != "Failed" ||

@@ -85,7 +85,9 @@ func (s *Service) Storage() http.Handler {
 			return
 		}
 		w.Header().Set("x-ms-blob-type", "AppendBlob")
-		w.Header().Set("x-ms-meta-Complete", status)
+		if status != "" {
+			w.Header().Set("x-ms-meta-Complete", status)
+		}
 		w.Header().Set("ETag", fmt.Sprintf(`"0x%X"`, len(log)))
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rng := r.Header.Get("x-ms-range")
@@ -214,12 +216,16 @@ func parseRange(h string, size int) (start, end int, ok bool) {
 	return start, end, true
 }
 
-// logAndStatus returns a run's log and its outcome as the Complete metadata names it.
+// logAndStatus returns a run's log and its outcome as the Complete metadata names it ("" while
+// the run goes on).
 func (s *Service) logAndStatus(registryID, runID string) (string, string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, rn := range s.runs[strings.ToLower(registryID)] {
 		if strings.EqualFold(rn.res["name"].(string), runID) {
+			if !rn.done {
+				return "", "", true // no Complete metadata yet: log readers wait
+			}
 			status := "successful"
 			if p := rn.res["properties"].(map[string]any); p["status"] != "Succeeded" {
 				status = "failed"

@@ -13,6 +13,7 @@
 package tasks
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -57,6 +58,11 @@ type Service struct {
 	// the task's source registry login mode is not None.
 	runAuth authn.Authenticator
 
+	// ctx ends with Close; runs in progress use it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
 	mu          sync.Mutex
 	tasks       map[string]*task // by lowercase task ARM id
 	runs        map[string][]*run
@@ -71,14 +77,16 @@ type task struct {
 }
 
 type run struct {
-	res map[string]any
-	log string
+	res  map[string]any
+	log  string
+	done bool
 }
 
 // New returns the service.
 func New(p platform.Platform, regs Registries, runAuth authn.Authenticator) *Service {
-	return &Service{p: p, regs: regs, runAuth: runAuth, tasks: map[string]*task{}, runs: map[string][]*run{}, seq: map[string]int{},
-		sources: map[string][]byte{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Service{p: p, regs: regs, runAuth: runAuth, ctx: ctx, cancel: cancel, tasks: map[string]*task{}, runs: map[string][]*run{},
+		seq: map[string]int{}, sources: map[string][]byte{}}
 }
 
 // Handler serves the registry-scoped Tasks paths (already authenticated and authorized).
@@ -451,50 +459,85 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
 		return
 	}
+	sourceLocation := b.SourceLocation
 	s.mu.Lock()
 	s.seq[strings.ToLower(regID)]++
 	runID := "ca" + strconv.Itoa(s.seq[strings.ToLower(regID)])
 	s.mu.Unlock()
 
-	start := time.Now().UTC()
 	spec := runSpec{id: runID, login: login, actions: steps, ids: ids, creds: creds}
-	var o outcome
-	if b.SourceLocation != "" {
-		if spec.source, err = s.sourceFS(b.SourceLocation); err != nil {
-			o = outcome{err: err, log: err.Error() + "\nRun ID: " + runID + " failed after 0s. Error: failed during run, err: exit status 1\nRun failed\n"}
+	created := time.Now().UTC()
+	// res renders the run; a published map is never changed (readers encode it unlocked),
+	// each state change publishes a new one.
+	res := func(status string, extra map[string]any) map[string]any {
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		props := map[string]any{"runId": runID, "status": status, "runType": runType, "provisioningState": "Succeeded",
+			"createTime": created.Format(time.RFC3339Nano), "lastUpdatedTime": now, "platform": map[string]string{"os": "linux", "architecture": "amd64"},
+			"agentConfiguration": map[string]int{"cpu": 2}, "isArchiveEnabled": false}
+		if taskName != "" {
+			props["task"] = taskName
 		}
+		for k, v := range extra {
+			props[k] = v
+		}
+		return map[string]any{"id": regID + "/runs/" + runID, "name": runID, "type": "Microsoft.ContainerRegistry/registries/runs", "properties": props}
 	}
-	if o.err == nil {
-		o = s.execute(r.Context(), spec)
-	}
-	log := o.log
-	status, props := "Succeeded", map[string]any{}
-	if o.err != nil {
-		status = "Failed"
-		props["runErrorMessage"] = o.err.Error()
-	}
-	if len(o.outputs) > 0 {
-		props["outputImages"] = o.outputs
-	}
-	end := time.Now().UTC()
-	for k, v := range map[string]any{"runId": runID, "status": status, "runType": runType, "provisioningState": "Succeeded",
-		"createTime": start.Format(time.RFC3339Nano), "startTime": start.Format(time.RFC3339Nano), "finishTime": end.Format(time.RFC3339Nano),
-		"lastUpdatedTime": end.Format(time.RFC3339Nano), "platform": map[string]string{"os": "linux", "architecture": "amd64"},
-		"agentConfiguration": map[string]int{"cpu": 2}, "isArchiveEnabled": false} {
-		props[k] = v
-	}
-	if taskName != "" {
-		props["task"] = taskName
-	}
-	res := map[string]any{"id": regID + "/runs/" + runID, "name": runID, "type": "Microsoft.ContainerRegistry/registries/runs", "properties": props}
+	rn := &run{res: res("Queued", nil)}
 	s.mu.Lock()
-	runs := append(s.runs[strings.ToLower(regID)], &run{res: res, log: log})
+	if s.ctx.Err() != nil { // shutting down: no new run may start after Close waited
+		s.mu.Unlock()
+		armio.Error(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The emulator is shutting down.")
+		return
+	}
+	s.wg.Add(1)
+	runs := append(s.runs[strings.ToLower(regID)], rn)
 	if len(runs) > maxRuns { // bounded memory: the oldest runs go, as ACR purges its run history
 		runs = runs[len(runs)-maxRuns:]
 	}
 	s.runs[strings.ToLower(regID)] = runs
+	queued := rn.res
 	s.mu.Unlock()
-	armio.WriteJSON(w, http.StatusOK, res)
+
+	// The run goes on after the answer, Queued then Running then Succeeded or Failed, as in
+	// Azure; clients poll the run or stream its log.
+	go func() {
+		defer s.wg.Done()
+		started := time.Now().UTC()
+		s.mu.Lock()
+		rn.res = res("Running", map[string]any{"startTime": started.Format(time.RFC3339Nano)})
+		s.mu.Unlock()
+		var o outcome
+		if sourceLocation != "" {
+			var err error
+			if spec.source, err = s.sourceFS(sourceLocation); err != nil {
+				o = outcome{err: err, log: err.Error() + "\nRun ID: " + runID + " failed after 0s. Error: failed during run, err: exit status 1\nRun failed\n"}
+			}
+		}
+		if o.err == nil {
+			o = s.execute(s.ctx, spec)
+		}
+		extra := map[string]any{"startTime": started.Format(time.RFC3339Nano), "finishTime": time.Now().UTC().Format(time.RFC3339Nano)}
+		status := "Succeeded"
+		if o.err != nil {
+			status = "Failed"
+			extra["runErrorMessage"] = o.err.Error()
+		}
+		if len(o.outputs) > 0 {
+			extra["outputImages"] = o.outputs
+		}
+		s.mu.Lock()
+		rn.res, rn.log, rn.done = res(status, extra), o.log, true
+		s.mu.Unlock()
+	}()
+	armio.WriteJSON(w, http.StatusOK, queued)
+}
+
+// Close stops runs in progress and waits for them.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.cancel()
+	s.mu.Unlock()
+	s.wg.Wait()
 }
 
 func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {

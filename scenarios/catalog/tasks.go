@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/acr-emulator/acr-emulator/scenarios"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -64,9 +65,27 @@ func runTask(ctx context.Context, s *scenarios.Session, name, want string) (stri
 	if code != http.StatusOK {
 		return "", fmt.Errorf("scheduleRun: %d %v", code, body["error"])
 	}
+	id, _ := scenarios.Prop(body, "properties", "runId").(string)
+	// The run starts Queued and goes on after scheduleRun answers: poll it until it ends.
+	for {
+		status, _ := scenarios.Prop(body, "properties", "status").(string)
+		if status != "Queued" && status != "Running" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "run " + id + " " + status, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if code, body, err = s.ARM(ctx, http.MethodGet, s.RegistryPath(registry)+"/runs/"+id+tasksAPI, nil); err != nil {
+			return "", err
+		}
+		if code != http.StatusOK {
+			return "", fmt.Errorf("GET run %s: %d %v", id, code, body["error"])
+		}
+	}
 	status, _ := scenarios.Prop(body, "properties", "status").(string)
 	detail, _ := scenarios.Prop(body, "properties", "runErrorMessage").(string)
-	id, _ := scenarios.Prop(body, "properties", "runId").(string)
 	observed := "run " + id + " " + status + " " + detail
 	if status != want || (want == "Failed" && !strings.Contains(detail, "is not allowed access")) {
 		return observed, fmt.Errorf("want %s", want)
