@@ -159,7 +159,7 @@ func TestTaskRunThroughTrustedServices(t *testing.T) {
 	}
 	log, complete := runLog(t, emu, arm, reg, failed)
 	if complete != "failed" || !strings.Contains(log, "denied: client with IP '20.0.0.8' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.") ||
-		!strings.Contains(log, "Run ID: "+failed+" failed after") || !strings.HasSuffix(log, "Run failed\n") {
+		!strings.Contains(log, "Run ID: "+failed+" failed after") || !strings.HasSuffix(log, "Run failed\r\n") {
 		t.Fatalf("log of %s:\n%s", failed, log)
 	}
 

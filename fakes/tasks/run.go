@@ -1,13 +1,16 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
@@ -134,28 +137,47 @@ type runSpec struct {
 	source    fs.FS // the uploaded context; nil when there is none
 }
 
-// outcome of a run: its log, its error and the images it pushed.
+// outcome of a run: its error and the images it pushed.
 type outcome struct {
-	log     string
 	err     error
 	outputs []map[string]string
 }
 
+// logBuffer is a run's log as the run writes it; the storage account serves it meanwhile, so
+// az acr task run shows the steps as they go. Lines end in CRLF, as the agent's do: az prints
+// the log up to each \r\n it reads.
+type logBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))...)
+	return len(p), nil
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return string(l.b)
+}
+
 // execute runs the actions in order, writing a log like the agent's.
-func (s *Service) execute(ctx context.Context, spec runSpec) outcome {
+func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outcome {
 	start := time.Now()
 	var out outcome
-	var log strings.Builder
 	logf := func(format string, a ...any) {
-		fmt.Fprintf(&log, "%s %s\n", time.Now().UTC().Format("2006/01/02 15:04:05"), fmt.Sprintf(format, a...))
+		fmt.Fprintf(log, "%s %s\n", time.Now().UTC().Format("2006/01/02 15:04:05"), fmt.Sprintf(format, a...))
 	}
 	finish := func(err error) outcome {
 		if err != nil {
-			fmt.Fprintf(&log, "Run ID: %s failed after %ds. Error: failed during run, err: exit status 1\nRun failed\n", spec.id, int(time.Since(start).Seconds()))
+			fmt.Fprintf(log, "Run ID: %s failed after %ds. Error: failed during run, err: exit status 1\nRun failed\n", spec.id, int(time.Since(start).Seconds()))
 		} else {
-			fmt.Fprintf(&log, "Run ID: %s was successful after %ds\n", spec.id, int(time.Since(start).Seconds()))
+			fmt.Fprintf(log, "Run ID: %s was successful after %ds\n", spec.id, int(time.Since(start).Seconds()))
 		}
-		out.log, out.err = log.String(), err
+		out.err = err
 		return out
 	}
 	logf("Alias support enabled for version >= 1.1.0, please see https://aka.ms/acr/tasks/task-aliases for more information.")
@@ -176,28 +198,28 @@ func (s *Service) execute(ctx context.Context, spec runSpec) outcome {
 			image := fields[0]
 			auth, tr, err := s.credential(ctx, registryOf(image), spec, logf)
 			if err != nil {
-				fmt.Fprintf(&log, "%v\n", err)
+				fmt.Fprintf(log, "%v\n", err)
 				return finish(fmt.Errorf("step %s: %v", a.id, err))
 			}
 			logf("Launching container with name: %s", a.id)
 			digest, err := (&acrclient.Client{Transport: tr}).PullWith(ctx, image, auth)
 			if err != nil {
-				fmt.Fprintf(&log, "Unable to find image '%s' locally\nError response from daemon: %s\n", image, registryMessage(err))
+				fmt.Fprintf(log, "Unable to find image '%s' locally\nError response from daemon: %s\n", image, registryMessage(err))
 				return finish(fmt.Errorf("step %s: pulling %s: %s", a.id, image, registryMessage(err)))
 			}
-			fmt.Fprintf(&log, "%s: Pulling from %s\nDigest: %s\nStatus: Downloaded newer image for %s\n", image, image, digest, image)
+			fmt.Fprintf(log, "%s: Pulling from %s\nDigest: %s\nStatus: Downloaded newer image for %s\n", image, image, digest, image)
 			logf("Successfully executed container: %s (the emulator pulls the image and runs nothing)", a.id)
 		case a.build != nil:
-			img, err := s.build(ctx, a.build, spec, &log, logf)
+			img, err := s.build(ctx, a.build, spec, log, logf)
 			if err != nil {
-				fmt.Fprintf(&log, "%v\n", err)
+				fmt.Fprintf(log, "%v\n", err)
 				return finish(fmt.Errorf("step %s: %v", a.id, err))
 			}
 			d, _ := img.Digest()
-			fmt.Fprintf(&log, "Successfully built %s\n", d.Hex[:12])
+			fmt.Fprintf(log, "Successfully built %s\n", d.Hex[:12])
 			for _, t := range a.build.tags {
 				built[qualify(t)] = img
-				fmt.Fprintf(&log, "Successfully tagged %s\n", qualify(t))
+				fmt.Fprintf(log, "Successfully tagged %s\n", qualify(t))
 			}
 		default:
 			for _, p := range a.push {
@@ -208,7 +230,7 @@ func (s *Service) execute(ctx context.Context, spec runSpec) outcome {
 				}
 				o, err := s.pushImage(ctx, ref, img, spec, logf)
 				if err != nil {
-					fmt.Fprintf(&log, "%v\n", err)
+					fmt.Fprintf(log, "%v\n", err)
 					return finish(fmt.Errorf("step %s: pushing %s: %v", a.id, ref, err))
 				}
 				out.outputs = append(out.outputs, o)
@@ -217,11 +239,11 @@ func (s *Service) execute(ctx context.Context, spec runSpec) outcome {
 		logf("Step ID: %s marked as successful (elapsed time in seconds: %.6f)", a.id, time.Since(start).Seconds())
 	}
 	if len(out.outputs) > 0 {
-		fmt.Fprintln(&log, "\nThe following dependencies were found:")
+		fmt.Fprintln(log, "\nThe following dependencies were found:")
 		for _, o := range out.outputs {
-			fmt.Fprintf(&log, "- image:\n    registry: %s\n    repository: %s\n    tag: %s\n    digest: %s\n", o["registry"], o["repository"], o["tag"], o["digest"])
+			fmt.Fprintf(log, "- image:\n    registry: %s\n    repository: %s\n    tag: %s\n    digest: %s\n", o["registry"], o["repository"], o["tag"], o["digest"])
 		}
-		fmt.Fprintln(&log)
+		fmt.Fprintln(log)
 	}
 	return finish(nil)
 }
@@ -233,7 +255,7 @@ func registryOf(ref string) string {
 
 // build runs a build step: the Dockerfile from the uploaded context, base images pulled with
 // the run's credentials.
-func (s *Service) build(ctx context.Context, b *buildSpec, spec runSpec, log *strings.Builder, logf func(string, ...any)) (v1.Image, error) {
+func (s *Service) build(ctx context.Context, b *buildSpec, spec runSpec, log io.Writer, logf func(string, ...any)) (v1.Image, error) {
 	if spec.source == nil {
 		return nil, errors.New("this run has no source context: build steps need an uploaded one (az acr build <dir>, az acr run -f task.yaml <dir>)")
 	}

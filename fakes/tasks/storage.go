@@ -223,14 +223,14 @@ func (s *Service) logAndStatus(registryID, runID string) (string, string, bool) 
 	defer s.mu.Unlock()
 	for _, rn := range s.runs[strings.ToLower(registryID)] {
 		if strings.EqualFold(rn.res["name"].(string), runID) {
-			if !rn.done {
-				return "", "", true // no Complete metadata yet: log readers wait
+			status := "" // no Complete metadata while the run goes on: log readers wait for more
+			if rn.done {
+				status = "successful"
+				if p := rn.res["properties"].(map[string]any); p["status"] != "Succeeded" {
+					status = "failed"
+				}
 			}
-			status := "successful"
-			if p := rn.res["properties"].(map[string]any); p["status"] != "Succeeded" {
-				status = "failed"
-			}
-			return rn.log, status, true
+			return rn.log.String(), status, true
 		}
 	}
 	return "", "", false

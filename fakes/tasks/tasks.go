@@ -78,7 +78,7 @@ type task struct {
 
 type run struct {
 	res  map[string]any
-	log  string
+	log  logBuffer
 	done bool
 }
 
@@ -510,11 +510,12 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		if sourceLocation != "" {
 			var err error
 			if spec.source, err = s.sourceFS(sourceLocation); err != nil {
-				o = outcome{err: err, log: err.Error() + "\nRun ID: " + runID + " failed after 0s. Error: failed during run, err: exit status 1\nRun failed\n"}
+				o.err = err
+				fmt.Fprintf(&rn.log, "%v\nRun ID: %s failed after 0s. Error: failed during run, err: exit status 1\nRun failed\n", err, runID)
 			}
 		}
 		if o.err == nil {
-			o = s.execute(s.ctx, spec)
+			o = s.execute(s.ctx, spec, &rn.log)
 		}
 		extra := map[string]any{"startTime": started.Format(time.RFC3339Nano), "finishTime": time.Now().UTC().Format(time.RFC3339Nano)}
 		status := "Succeeded"
@@ -526,7 +527,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 			extra["outputImages"] = o.outputs
 		}
 		s.mu.Lock()
-		rn.res, rn.log, rn.done = res(status, extra), o.log, true
+		rn.res, rn.done = res(status, extra), true
 		s.mu.Unlock()
 	}()
 	armio.WriteJSON(w, http.StatusOK, queued)
