@@ -3,6 +3,8 @@ package emulator
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/acr-emulator/acr-emulator/emulator/portal"
 )
 
 // Control endpoints (/_emulator/...) are the emulator's own API for tests and demos; they are
@@ -16,6 +18,7 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		q := r.URL.Query()
 		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
 	})
+	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log}))
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
 		e.audit.Reset()
 		if err := e.st.Reset(); err != nil {

@@ -206,6 +206,7 @@ func printQuickStart(w io.Writer, emu *emulator.Emulator) {
 	fmt.Fprintf(w, "  Entra ID  authority %s/  tenant %s\n", emu.HTTPSURL(), wd.TenantID)
 	if u := emu.HTTPURL(); u != "" {
 		fmt.Fprintf(w, "  control   %s/_emulator/health  %s/_emulator/state\n", u, u)
+		fmt.Fprintf(w, "  portal    %s/_emulator/portal/  (Networking page per registry: public access, firewall, trusted services)\n", u)
 	}
 	if len(regs) == 0 {
 		return

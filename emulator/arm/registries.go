@@ -167,6 +167,16 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
+// Patch applies a registry PATCH body to a copy of reg, validated as ARM validates it; the
+// portal page's Save sends the body the Azure portal sends.
+func Patch(reg *store.Registry, body []byte) (*store.Registry, error) {
+	var b registryBody
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, armError(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	}
+	return apply(reg.Copy(), b)
+}
+
 func (a *api) patchRegistry(w http.ResponseWriter, r *http.Request, caller *Identity) error {
 	reg, err := a.loadRegistry(r)
 	if err != nil {
