@@ -33,7 +33,7 @@ $(TOOLS_BIN)/regctl:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
 
 # Debian packages, installed only when a command is missing.
-APT_TOOLS := skopeo:skopeo dockerd:docker.io az:azure-cli
+APT_TOOLS := skopeo:skopeo dockerd:docker.io az:azure-cli chromium:chromium
 apt-tools:
 	@missing=""; for pair in $(APT_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
