@@ -215,20 +215,7 @@ func armCall(t *testing.T, emu *harness.Emulator, method, path, body string) (in
 // Approved and Rejected from the VNet's side with crane.
 func TestPrivateEndpointApproval(t *testing.T) {
 	crane := harness.Tool(t, "CRANE", "crane")
-	_, vnetPort, _ := strings.Cut(harness.FreeAddr(t), ":")
-	world := filepath.Join(t.TempDir(), "world.yaml")
-	def, err := os.ReadFile(filepath.Join(mustRoot(t), "emulator/world/default.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The default world's VNet appvnet, on a known port.
-	body := strings.Replace(string(def), "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1)
-	body = strings.Replace(body, "    ip: 20.0.0.9\n", "    ip: 20.0.0.9\n    port: "+vnetPort+"\n", 1)
-	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	emu := harness.Start(t, harness.WithArgs("--config", world))
-	vnet := viaOrigin(t, emu, vnetPort, "myregistry")
+	emu, vnet := lockedWithVNet(t)
 	ref := "myregistry.azurecr.io/pe/app:v1"
 	src := t.TempDir()
 	writeLayout(t, src, 1)
@@ -236,13 +223,7 @@ func TestPrivateEndpointApproval(t *testing.T) {
 	if out, err := pushFromVNet(); err == nil || !strings.Contains(out, "client with IP '20.0.0.9' is not allowed access") {
 		t.Fatalf("VNet without a private endpoint: err=%v\n%s", err, out)
 	}
-	rg := "/subscriptions/" + subscription + "/resourceGroups/demo-rg"
-	regID := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
-	pe := `{"location":"eastus","properties":{"subnet":{"id":"` + rg + `/providers/Microsoft.Network/virtualNetworks/appvnet/subnets/default"},` +
-		`"manualPrivateLinkServiceConnections":[{"name":"appvnet-conn","properties":{"privateLinkServiceId":"` + regID + `","groupIds":["registry"]}}]}}`
-	if status, out := armCall(t, emu, "PUT", rg+"/providers/Microsoft.Network/privateEndpoints/app-pe?api-version=2024-05-01", pe); status != 201 {
-		t.Fatalf("create private endpoint: %d %v", status, out)
-	}
+	regID := requestPrivateEndpoint(t, emu)
 	if out, err := pushFromVNet(); err == nil {
 		t.Fatalf("a Pending connection carried traffic:\n%s", out)
 	}
@@ -266,4 +247,37 @@ func TestPrivateEndpointApproval(t *testing.T) {
 	if out, err := emu.TryRunEnv(t, vnet, crane, "digest", ref); err == nil {
 		t.Fatalf("a Rejected connection carried traffic:\n%s", out)
 	}
+}
+
+// lockedWithVNet starts the default world with myregistry's public access disabled and its VNet
+// appvnet (20.0.0.9) on a known port, and returns the environment that sends clients through it.
+func lockedWithVNet(t *testing.T) (*harness.Emulator, []string) {
+	t.Helper()
+	_, vnetPort, _ := strings.Cut(harness.FreeAddr(t), ":")
+	world := filepath.Join(t.TempDir(), "world.yaml")
+	def, err := os.ReadFile(filepath.Join(mustRoot(t), "emulator/world/default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(string(def), "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1)
+	body = strings.Replace(body, "    ip: 20.0.0.9\n", "    ip: 20.0.0.9\n    port: "+vnetPort+"\n", 1)
+	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emu := harness.Start(t, harness.WithArgs("--config", world))
+	return emu, viaOrigin(t, emu, vnetPort, "myregistry")
+}
+
+// requestPrivateEndpoint creates the private endpoint app-pe in appvnet with a manual connection
+// appvnet-conn to myregistry, which waits as Pending, and returns the registry's id.
+func requestPrivateEndpoint(t *testing.T, emu *harness.Emulator) string {
+	t.Helper()
+	rg := "/subscriptions/" + subscription + "/resourceGroups/demo-rg"
+	regID := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	pe := `{"location":"eastus","properties":{"subnet":{"id":"` + rg + `/providers/Microsoft.Network/virtualNetworks/appvnet/subnets/default"},` +
+		`"manualPrivateLinkServiceConnections":[{"name":"appvnet-conn","properties":{"privateLinkServiceId":"` + regID + `","groupIds":["registry"]}}]}}`
+	if status, out := armCall(t, emu, "PUT", rg+"/providers/Microsoft.Network/privateEndpoints/app-pe?api-version=2024-05-01", pe); status != 201 {
+		t.Fatalf("create private endpoint: %d %v", status, out)
+	}
+	return regID
 }

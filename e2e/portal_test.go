@@ -90,3 +90,48 @@ func equalJSON(got any, want []any) bool {
 	}
 	return true
 }
+
+// TestPortalPrivateAccess approves and rejects a private endpoint connection on the portal's
+// Private access tab, with crane pushing from the VNet.
+func TestPortalPrivateAccess(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	emu, vnet := lockedWithVNet(t)
+	requestPrivateEndpoint(t, emu)
+	browser := harness.StartBrowser(t)
+	src := t.TempDir()
+	writeLayout(t, src, 1)
+	push := func() (string, error) {
+		return emu.TryRunEnv(t, vnet, crane, "push", src, "myregistry.azurecr.io/portal/pe:v1")
+	}
+	if out, err := push(); err == nil {
+		t.Fatalf("a Pending connection carried traffic:\n%s", out)
+	}
+
+	page := "http://" + emu.HTTPAddr + "/_emulator/portal/registries/myregistry/networking"
+	browser.Navigate(t, page)
+	row := `[...document.querySelectorAll('#connections tr')].find(tr => tr.cells[0].innerText === 'appvnet-conn')`
+	if got := browser.Eval(t, `(r => r && [r.cells[1].innerText, r.cells[2].innerText, r.cells[3].innerText])(`+row+`)`); !equalJSON(got, []any{"app-pe", "appvnet", "Pending"}) {
+		t.Fatalf("Private access row: %v", got)
+	}
+	click := func(action, want string) {
+		t.Helper()
+		browser.Eval(t, row+`.querySelector('button[value=`+action+`]').click()`)
+		browser.WaitFor(t, `location.search === '?connection=appvnet-conn' && document.readyState === 'complete'`)
+		if got := browser.Eval(t, `[document.getElementById('connection-status').innerText, `+row+`.cells[3].innerText]`); !equalJSON(got, []any{"The private endpoint connection 'appvnet-conn' is " + want + ".", want}) {
+			t.Fatalf("after %s: %v", action, got)
+		}
+	}
+	click("approve", "Approved")
+	if out, err := push(); err != nil {
+		t.Fatalf("push through the connection approved in the portal: %v\n%s", err, out)
+	}
+	// ARM reports what the portal did.
+	status, conn := armCall(t, emu, http.MethodGet, "/subscriptions/"+subscription+"/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/privateEndpointConnections/appvnet-conn?api-version=2025-11-01", "")
+	if status != 200 || !strings.Contains(fmt.Sprint(conn["properties"]), "status:Approved") {
+		t.Fatalf("ARM after the portal's approval: %d %v", status, conn)
+	}
+	click("reject", "Rejected")
+	if out, err := push(); err == nil || !strings.Contains(out, "client with IP '20.0.0.9' is not allowed access") {
+		t.Fatalf("push through a rejected connection: err=%v\n%s", err, out)
+	}
+}

@@ -123,3 +123,59 @@ func TestPortalNetworkingPage(t *testing.T) {
 		t.Fatalf("unknown registry: %d\n%s", status, body)
 	}
 }
+
+// The Private access tab's buttons set a connection's state as ARM's PUT does; unknown
+// connections and actions change nothing.
+func TestPortalConnectionActions(t *testing.T) {
+	emu := emulatortest.New(t)
+	reg, err := emu.Store().GetRegistry("myregistry")
+	if err != nil || reg == nil {
+		t.Fatal(err)
+	}
+	pe := &store.PrivateEndpoint{ID: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/app-pe", Name: "app-pe",
+		VNet: "appvnet", RegistryID: reg.ID, ConnectionName: "appvnet-conn", Status: "Pending"}
+	if err := emu.Store().PutPrivateEndpoint(pe); err != nil {
+		t.Fatal(err)
+	}
+	base := emu.HTTPURL() + "/_emulator/portal/registries/myregistry/privateEndpointConnections/"
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(conn, action string) (int, string) {
+		t.Helper()
+		res, err := noRedirect.PostForm(base+conn, url.Values{"action": {action}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	state := func() string {
+		t.Helper()
+		all, err := emu.Store().ListPrivateEndpoints()
+		if err != nil || len(all) != 1 {
+			t.Fatalf("private endpoints: %v %v", all, err)
+		}
+		return all[0].Status + "/" + all[0].Description
+	}
+	if status, body := post("nosuchconn", "approve"); status != http.StatusNotFound || !strings.Contains(body, "The private endpoint connection &#39;nosuchconn&#39; was not found.") {
+		t.Fatalf("unknown connection: %d\n%s", status, body)
+	}
+	if status, body := post("appvnet-conn", "delete-everything"); status != http.StatusBadRequest || !strings.Contains(body, "Choose Approve, Reject or Remove.") {
+		t.Fatalf("unknown action: %d\n%s", status, body)
+	}
+	if got := state(); got != "Pending/" {
+		t.Fatalf("refused actions changed the connection: %s", got)
+	}
+	for _, tc := range []struct{ action, want string }{
+		{"approve", "Approved/Approved from the portal"},
+		{"reject", "Rejected/Rejected from the portal"},
+		{"remove", "Disconnected/Removed by the registry owner"},
+	} {
+		if status, _ := post("appvnet-conn", tc.action); status != http.StatusSeeOther {
+			t.Fatalf("%s: %d", tc.action, status)
+		}
+		if got := state(); got != tc.want {
+			t.Fatalf("after %s: %s", tc.action, got)
+		}
+	}
+}

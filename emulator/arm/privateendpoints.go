@@ -175,9 +175,13 @@ func (a *api) deletePrivateEndpoint(w http.ResponseWriter, r *http.Request, call
 	return nil
 }
 
-// connections of a registry, as its privateEndpointConnections.
 func (a *api) connections(reg *store.Registry) ([]*store.PrivateEndpoint, error) {
-	all, err := a.cfg.Store.ListPrivateEndpoints()
+	return Connections(a.cfg.Store, reg)
+}
+
+// Connections are a registry's private endpoint connections (its privateEndpointConnections).
+func Connections(st *store.Store, reg *store.Registry) ([]*store.PrivateEndpoint, error) {
+	all, err := st.ListPrivateEndpoints()
 	var out []*store.PrivateEndpoint
 	for _, pe := range all {
 		if strings.EqualFold(pe.RegistryID, reg.ID) {
@@ -264,13 +268,20 @@ func (a *api) putConnection(w http.ResponseWriter, r *http.Request, caller *Iden
 	if err != nil {
 		return err
 	}
-	next := *pe
-	next.Status, next.Description = v, b.Properties.State.Description
-	if err := a.cfg.Store.PutPrivateEndpoint(&next); err != nil {
+	next, err := SetConnectionState(a.cfg.Store, pe, v, b.Properties.State.Description)
+	if err != nil {
 		return err
 	}
 	a.cfg.Logger.Info("private endpoint connection", "registry", reg.Name, "connection", pe.ConnectionName, "status", v)
-	return writeJSON(w, http.StatusOK, a.connectionJSON(reg, &next))
+	return writeJSON(w, http.StatusOK, a.connectionJSON(reg, next))
+}
+
+// SetConnectionState approves, rejects or disconnects a private endpoint connection, as a PUT or
+// DELETE of the registry's privateEndpointConnections does; the portal's buttons share it.
+func SetConnectionState(st *store.Store, pe *store.PrivateEndpoint, status, description string) (*store.PrivateEndpoint, error) {
+	next := *pe
+	next.Status, next.Description = status, description
+	return &next, st.PutPrivateEndpoint(&next)
 }
 
 func (a *api) deleteConnection(w http.ResponseWriter, r *http.Request, caller *Identity) error {
@@ -278,9 +289,7 @@ func (a *api) deleteConnection(w http.ResponseWriter, r *http.Request, caller *I
 	if err != nil {
 		return err
 	}
-	next := *pe
-	next.Status, next.Description = "Disconnected", "Removed by the registry owner"
-	if err := a.cfg.Store.PutPrivateEndpoint(&next); err != nil {
+	if _, err := SetConnectionState(a.cfg.Store, pe, "Disconnected", "Removed by the registry owner"); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusOK)

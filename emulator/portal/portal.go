@@ -52,6 +52,7 @@ func Handler(cfg Config) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"{$}", p.index)
 	mux.HandleFunc("GET "+Prefix+"registries/{name}/networking", p.networking)
 	mux.HandleFunc("POST "+Prefix+"registries/{name}/networking", p.save)
+	mux.HandleFunc("POST "+Prefix+"registries/{name}/privateEndpointConnections/{conn}", p.connectionAction)
 	// A page any website could post to from the user's browser must refuse cross-site forms.
 	return http.NewCrossOriginProtection().Handler(mux)
 }
@@ -128,6 +129,9 @@ type page struct {
 	Saved     bool
 	Error     string
 	Decisions []network.Entry
+	// Connections are the Private access tab: the registry's private endpoint connections.
+	Connections []*store.PrivateEndpoint
+	Connection  *store.PrivateEndpoint // the one just approved, rejected or removed
 }
 
 func (p *portal) load(w http.ResponseWriter, r *http.Request) *store.Registry {
@@ -148,6 +152,43 @@ func (p *portal) networking(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.render(w, r, http.StatusOK, reg, NetworkingOf(reg), r.URL.Query().Get("saved") == "1", "")
+}
+
+// connectionActions are the Private access tab's buttons and the state each sets, with the
+// description the portal gives it.
+var connectionActions = map[string][2]string{
+	"approve": {"Approved", "Approved from the portal"},
+	"reject":  {"Rejected", "Rejected from the portal"},
+	"remove":  {"Disconnected", "Removed by the registry owner"},
+}
+
+func (p *portal) connectionAction(w http.ResponseWriter, r *http.Request) {
+	reg := p.load(w, r)
+	if reg == nil {
+		return
+	}
+	pes, err := arm.Connections(p.cfg.Store, reg)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	i := slices.IndexFunc(pes, func(pe *store.PrivateEndpoint) bool { return strings.EqualFold(pe.ConnectionName, r.PathValue("conn")) })
+	action, ok := connectionActions[r.FormValue("action")]
+	switch {
+	case i < 0:
+		p.render(w, r, http.StatusNotFound, reg, NetworkingOf(reg), false, "The private endpoint connection '"+r.PathValue("conn")+"' was not found.")
+		return
+	case !ok:
+		p.render(w, r, http.StatusBadRequest, reg, NetworkingOf(reg), false, "Choose Approve, Reject or Remove.")
+		return
+	}
+	if _, err := arm.SetConnectionState(p.cfg.Store, pes[i], action[0], action[1]); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	p.cfg.Logger.Info("private endpoint connection updated from the portal", "registry", reg.Name, "connection", pes[i].ConnectionName, "status", action[0])
+	http.Redirect(w, r, Prefix+"registries/"+reg.Name+"/networking?connection="+pes[i].ConnectionName+"#private-access", http.StatusSeeOther)
 }
 
 func (p *portal) save(w http.ResponseWriter, r *http.Request) {
@@ -200,8 +241,19 @@ func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, reg 
 	if len(decisions) > recentDecisions {
 		decisions = decisions[:recentDecisions]
 	}
-	render(w, status, "networking.html", page{Registry: reg, Form: form, Premium: reg.SKU == "Premium", ClientIP: clientIPv4(r),
-		Saved: saved, Error: errMsg, Decisions: decisions})
+	pes, err := arm.Connections(p.cfg.Store, reg)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	pg := page{Registry: reg, Form: form, Premium: reg.SKU == "Premium", ClientIP: clientIPv4(r), Saved: saved, Error: errMsg,
+		Decisions: decisions, Connections: pes}
+	if name := r.URL.Query().Get("connection"); name != "" {
+		if i := slices.IndexFunc(pes, func(pe *store.PrivateEndpoint) bool { return pe.ConnectionName == name }); i >= 0 {
+			pg.Connection = pes[i]
+		}
+	}
+	render(w, status, "networking.html", pg)
 }
 
 // message is an error's text as the portal shows it: ARM's message without its code.
