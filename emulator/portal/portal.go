@@ -1,8 +1,9 @@
 // Package portal serves a web page per registry that mirrors the Azure portal's Networking
 // blade: the "Allow public network access" choice, the firewall's address ranges and the
-// "Allow trusted Microsoft services to access this container registry" exception, with Save,
-// and the registry's recent access decisions. Save sends the registry PATCH the Azure portal
-// sends, validated as ARM validates it.
+// "Allow trusted Microsoft services to access this container registry" exception, with Save;
+// the Private access tab's private endpoint connections; and the registry's recent access
+// decisions. Save sends the registry PATCH the Azure portal sends, validated as ARM validates
+// it, and the connection buttons set states through ARM's code too.
 package portal
 
 import (
