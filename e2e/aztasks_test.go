@@ -81,4 +81,16 @@ func TestAzureCLITasks(t *testing.T) {
 		!strings.Contains(out, "is not allowed access") {
 		t.Fatalf("az acr build with trusted services off: err=%v\n%s", err, out)
 	}
+
+	// list-runs and logs filter by task and status ($filter), builds having no task.
+	if got := run("acr", "task", "list-runs", "-r", "myregistry", "-n", "cross-task", "--query", "[].runId", "-o", "tsv"); got != "ca2\nca1" {
+		t.Fatalf("list-runs -n cross-task = %q", got)
+	}
+	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--run-status", "Failed", "--query", "[].runId", "-o", "tsv"); got != "ca4\nca2" {
+		t.Fatalf("list-runs --run-status Failed = %q", got)
+	}
+	// (az acr task logs exits 0 for a failed run: it shows a log, it does not wait for an outcome.)
+	if out := run("acr", "task", "logs", "-r", "myregistry", "-n", "cross-task"); !strings.Contains(out, "Run ID: ca2 failed after") || strings.Contains(out, "built/web") {
+		t.Fatalf("az acr task logs -n cross-task (its last run, ca2):\n%s", out)
+	}
 }

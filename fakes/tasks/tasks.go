@@ -553,12 +553,28 @@ func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {
 	armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
 }
 
+// listRuns answers GET runs with $filter (az acr task list-runs --name/--run-status/--image,
+// az acr task logs --name) and $top.
 func (s *Service) listRuns(w http.ResponseWriter, r *http.Request) {
+	filter, err := parseRunFilter(r.URL.Query().Get("$filter"))
+	if err != nil {
+		armio.Error(w, http.StatusBadRequest, "InvalidFilter", err.Error())
+		return
+	}
+	top := maxRuns
+	if v := r.URL.Query().Get("$top"); v != "" {
+		if top, err = strconv.Atoi(v); err != nil || top < 1 {
+			armio.Error(w, http.StatusBadRequest, "InvalidTop", "The value '"+v+"' of $top is not valid: use a positive integer.")
+			return
+		}
+	}
 	s.mu.Lock()
 	runs := s.runs[strings.ToLower(registryID(r))]
-	out := make([]map[string]any, 0, len(runs))
-	for i := len(runs) - 1; i >= 0; i-- { // newest first, as az acr task list-runs shows
-		out = append(out, runs[i].res)
+	out := make([]map[string]any, 0, min(len(runs), top))
+	for i := len(runs) - 1; i >= 0 && len(out) < top; i-- { // newest first, as az acr task list-runs shows
+		if filter.match(runs[i].res["properties"].(map[string]any)) {
+			out = append(out, runs[i].res)
+		}
 	}
 	s.mu.Unlock()
 	armio.WriteJSON(w, http.StatusOK, map[string]any{"value": out})
