@@ -214,6 +214,26 @@ func TestTaskRequestsRejectedCleanly(t *testing.T) {
 		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "no source context") {
 		t.Fatalf("DockerBuildRequest without a source: %d %v", status, out)
 	}
+	// A source that was never uploaded, or one the emulator cannot fetch (a Git URL), fails the
+	// run with the reason, in its status and at the end of its log.
+	for src, want := range map[string]string{
+		"source/20261130/never-uploaded.tar.gz": "the source location source/20261130/never-uploaded.tar.gz was not uploaded",
+		"https://github.com/example/app.git":    "is not emulated",
+	} {
+		status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest", "imageNames": []string{"x:1"},
+			"isPushEnabled": true, "dockerFilePath": "Dockerfile", "sourceLocation": src})
+		if status != 200 {
+			t.Fatalf("DockerBuildRequest from %s: %d %v", src, status, out)
+		}
+		out = waitRun(t, arm, reg, out)
+		id := fmt.Sprint(get(out, "properties", "runId"))
+		if get(out, "properties", "status") != "Failed" || !strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), want) {
+			t.Fatalf("DockerBuildRequest from %s: %v", src, out)
+		}
+		if log, complete := runLog(t, emu, arm, reg, id); complete != "failed" || !strings.Contains(log, want) || !strings.HasSuffix(log, "Run ID: "+id+" failed after 0s. Error: failed during run, err: exit status 1\r\nRun failed\r\n") {
+			t.Fatalf("log of %s:\n%q", id, log)
+		}
+	}
 	status, out = arm("PUT", reg+"/tasks/bad", map[string]any{"location": "eastus", "properties": map[string]any{
 		"step": map[string]any{"type": "EncodedTask", "encodedTaskContent": "not base64!"}}})
 	if status != 400 || get(out, "error", "code") != "TaskStepInvalid" {

@@ -134,7 +134,10 @@ type runSpec struct {
 	actions   []action
 	ids       platform.Identities
 	creds     any
-	source    fs.FS // the uploaded context; nil when there is none
+	// sourceLocation names the uploaded context (listBuildSourceUploadUrl's relativePath);
+	// execute reads it into source.
+	sourceLocation string
+	source         fs.FS // nil when there is none
 }
 
 // outcome of a run: its error and the images it pushed.
@@ -179,6 +182,13 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 		}
 		out.err = err
 		return out
+	}
+	if spec.sourceLocation != "" {
+		var err error
+		if spec.source, err = s.sourceFS(spec.sourceLocation); err != nil {
+			fmt.Fprintf(log, "%v\n", err)
+			return finish(err)
+		}
 	}
 	logf("Alias support enabled for version >= 1.1.0, please see https://aka.ms/acr/tasks/task-aliases for more information.")
 	replacer := strings.NewReplacer("{{.Run.Registry}}", spec.login, "$Registry", spec.login, "{{.Run.ID}}", spec.id, "$ID", spec.id)

@@ -459,13 +459,12 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
 		return
 	}
-	sourceLocation := b.SourceLocation
 	s.mu.Lock()
 	s.seq[strings.ToLower(regID)]++
 	runID := "ca" + strconv.Itoa(s.seq[strings.ToLower(regID)])
 	s.mu.Unlock()
 
-	spec := runSpec{id: runID, login: login, actions: steps, ids: ids, creds: creds}
+	spec := runSpec{id: runID, login: login, actions: steps, ids: ids, creds: creds, sourceLocation: b.SourceLocation}
 	created := time.Now().UTC()
 	// res renders the run; a published map is never changed (readers encode it unlocked),
 	// each state change publishes a new one.
@@ -506,17 +505,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		rn.res = res("Running", map[string]any{"startTime": started.Format(time.RFC3339Nano)})
 		s.mu.Unlock()
-		var o outcome
-		if sourceLocation != "" {
-			var err error
-			if spec.source, err = s.sourceFS(sourceLocation); err != nil {
-				o.err = err
-				fmt.Fprintf(&rn.log, "%v\nRun ID: %s failed after 0s. Error: failed during run, err: exit status 1\nRun failed\n", err, runID)
-			}
-		}
-		if o.err == nil {
-			o = s.execute(s.ctx, spec, &rn.log)
-		}
+		o := s.execute(s.ctx, spec, &rn.log)
 		extra := map[string]any{"startTime": started.Format(time.RFC3339Nano), "finishTime": time.Now().UTC().Format(time.RFC3339Nano)}
 		status := "Succeeded"
 		if o.err != nil {
