@@ -91,6 +91,7 @@ func StartBrowser(t testing.TB) *Browser {
 }
 
 func (b *Browser) read(f *os.File) {
+	defer f.Close()
 	r := bufio.NewReader(f)
 	for {
 		raw, err := r.ReadBytes(0)
