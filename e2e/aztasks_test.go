@@ -76,6 +76,15 @@ func TestAzureCLITasks(t *testing.T) {
 	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--top", "1", "--query", "[0].outputImages[0].repository", "-o", "tsv"); got != "built/web" {
 		t.Fatalf("the build's output image: %q", got)
 	}
+	// az acr run -f: a multi-step task file from the uploaded context, with --set values.
+	if err := os.WriteFile(filepath.Join(ctxDir, "acb.yaml"), []byte("version: v1.1.0\nsteps:\n"+
+		"  - build: -t $Registry/{{.Values.repo}}:$ID .\n  - push: [\"$Registry/{{.Values.repo}}:$ID\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = run("acr", "run", "-r", "myregistry", "-f", "acb.yaml", "--set", "repo=multi/web", ctxDir)
+	if !strings.Contains(out, "Successfully tagged "+emu.RegistryHost()+"/multi/web:ca4") || !strings.Contains(out, "Run ID: ca4 was successful after") {
+		t.Fatalf("az acr run -f acb.yaml:\n%s", out)
+	}
 	run("acr", "update", "--name", "myregistry", "--allow-trusted-services", "false")
 	if out, err := emu.TryRunEnv(t, env, az, "acr", "build", "-r", "myregistry", "-t", "built/web:v2", ctxDir); err == nil ||
 		!strings.Contains(out, "is not allowed access") {
@@ -86,7 +95,7 @@ func TestAzureCLITasks(t *testing.T) {
 	if got := run("acr", "task", "list-runs", "-r", "myregistry", "-n", "cross-task", "--query", "[].runId", "-o", "tsv"); got != "ca2\nca1" {
 		t.Fatalf("list-runs -n cross-task = %q", got)
 	}
-	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--run-status", "Failed", "--query", "[].runId", "-o", "tsv"); got != "ca4\nca2" {
+	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--run-status", "Failed", "--query", "[].runId", "-o", "tsv"); got != "ca5\nca2" {
 		t.Fatalf("list-runs --run-status Failed = %q", got)
 	}
 	// (az acr task logs exits 0 for a failed run: it shows a log, it does not wait for an outcome.)

@@ -202,9 +202,9 @@ func TestTaskRequestsRejectedCleanly(t *testing.T) {
 	emu := emulatortest.New(t)
 	arm := armClient(t, emu)
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
-	status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "FileTaskRunRequest"})
+	status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "SourceTriggeredRunRequest"})
 	if status != 400 || get(out, "error", "code") != "RunRequestNotSupported" {
-		t.Fatalf("FileTaskRunRequest: %d %v", status, out)
+		t.Fatalf("an unknown run request: %d %v", status, out)
 	}
 	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest", "imageNames": []string{"x:1"}, "isPushEnabled": true})
 	if status == 200 {
@@ -268,6 +268,74 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 	return buf.Bytes()
 }
 
+// uploadSource uploads a build context as az does (listBuildSourceUploadUrl, then a block blob
+// PUT) and returns its relativePath for a run's sourceLocation.
+func uploadSource(t *testing.T, emu *emulatortest.Emulator, arm func(string, string, any) (int, map[string]any), reg string, files map[string]string) string {
+	t.Helper()
+	status, out := arm("POST", reg+"/listBuildSourceUploadUrl", nil)
+	if status != 200 {
+		t.Fatalf("listBuildSourceUploadUrl: %d %v", status, out)
+	}
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprint(out["uploadUrl"]), bytes.NewReader(tarGz(t, files)))
+	req.Header.Set("x-ms-blob-type", "BlockBlob")
+	res, err := emu.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Content-MD5") == "" {
+		t.Fatalf("upload: %d", res.StatusCode)
+	}
+	// A second upload to the same link is refused: sources are written once.
+	again, _ := http.NewRequest(http.MethodPut, fmt.Sprint(out["uploadUrl"]), strings.NewReader("x"))
+	again.Header.Set("x-ms-blob-type", "BlockBlob")
+	if res, err := emu.Client().Do(again); err != nil || res.StatusCode != http.StatusForbidden {
+		t.Fatalf("second upload: %v %v", err, res.StatusCode)
+	}
+	return fmt.Sprint(out["relativePath"])
+}
+
+// TestFileTaskRun follows az acr run -f acb.yaml <dir>: the task file comes from the uploaded
+// source, with --set values; a missing file fails the run, not the request.
+func TestFileTaskRun(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm, reg, _ := tasksFixture(t, emu) // public access disabled, trusted services on
+	host := emu.Registry().Host
+	run := func(taskFile string, files map[string]string) map[string]any {
+		t.Helper()
+		status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "FileTaskRunRequest", "taskFilePath": taskFile,
+			"sourceLocation": uploadSource(t, emu, arm, reg, files), "values": []any{map[string]any{"name": "repo", "value": "multi/app"}},
+			"platform": map[string]any{"os": "linux"}})
+		if status != 200 {
+			t.Fatalf("scheduleRun: %d %v", status, out)
+		}
+		return waitRun(t, arm, reg, out)
+	}
+	files := map[string]string{
+		"ci/acb.yaml": "version: v1.1.0\nsteps:\n  - build: -t $Registry/{{.Values.repo}}:$ID -f Dockerfile .\n  - push: [\"$Registry/{{.Values.repo}}:$ID\"]\n",
+		"Dockerfile":  "FROM " + host + "/tasks/base:v1\nCOPY app.txt /app.txt\n",
+		"app.txt":     "hello",
+	}
+	out := run("ci/acb.yaml", files)
+	id := fmt.Sprint(get(out, "properties", "runId"))
+	if get(out, "properties", "status") != "Succeeded" || get(out, "properties", "outputImages", 0, "repository") != "multi/app" ||
+		get(out, "properties", "outputImages", 0, "tag") != id || get(out, "properties", "runType") != "QuickRun" {
+		t.Fatalf("file task run: %v", out)
+	}
+	out = run("acb.yaml", files) // az's default name, absent from this source
+	id = fmt.Sprint(get(out, "properties", "runId"))
+	if msg := fmt.Sprint(get(out, "properties", "runErrorMessage")); get(out, "properties", "status") != "Failed" || !strings.Contains(msg, "failed to read the task file acb.yaml") {
+		t.Fatalf("missing task file: %v", out)
+	}
+	if log, complete := runLog(t, emu, arm, reg, id); complete != "failed" || !strings.Contains(log, "failed to read the task file acb.yaml") {
+		t.Fatalf("log of %s:\n%s", id, log)
+	}
+	status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "FileTaskRunRequest", "taskFilePath": "acb.yaml"})
+	if status != 400 || !strings.Contains(fmt.Sprint(get(out, "error", "message")), "needs a sourceLocation") {
+		t.Fatalf("FileTaskRunRequest without a source: %d %v", status, out)
+	}
+}
+
 // TestQuickBuild follows az acr build: upload the context, schedule a DockerBuildRequest,
 // find the image in the registry.
 func TestQuickBuild(t *testing.T) {
@@ -276,28 +344,8 @@ func TestQuickBuild(t *testing.T) {
 	host := emu.Registry().Host
 	build := func(files map[string]string) map[string]any {
 		t.Helper()
-		status, out := arm("POST", reg+"/listBuildSourceUploadUrl", nil)
-		if status != 200 {
-			t.Fatalf("listBuildSourceUploadUrl: %d %v", status, out)
-		}
-		req, _ := http.NewRequest(http.MethodPut, fmt.Sprint(out["uploadUrl"]), bytes.NewReader(tarGz(t, files)))
-		req.Header.Set("x-ms-blob-type", "BlockBlob")
-		res, err := emu.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if res.StatusCode != http.StatusCreated || res.Header.Get("Content-MD5") == "" {
-			t.Fatalf("upload: %d", res.StatusCode)
-		}
-		// A second upload to the same link is refused: sources are written once.
-		again, _ := http.NewRequest(http.MethodPut, fmt.Sprint(out["uploadUrl"]), strings.NewReader("x"))
-		again.Header.Set("x-ms-blob-type", "BlockBlob")
-		if res, err := emu.Client().Do(again); err != nil || res.StatusCode != http.StatusForbidden {
-			t.Fatalf("second upload: %v %v", err, res.StatusCode)
-		}
 		status, run := arm("POST", reg+"/scheduleRun", map[string]any{"type": "DockerBuildRequest", "imageNames": []string{"built/app:{{.Run.ID}}"},
-			"isPushEnabled": true, "dockerFilePath": "Dockerfile", "sourceLocation": out["relativePath"],
+			"isPushEnabled": true, "dockerFilePath": "Dockerfile", "sourceLocation": uploadSource(t, emu, arm, reg, files),
 			"arguments": []any{map[string]any{"name": "GREETING", "value": "hello"}}, "platform": map[string]any{"os": "linux"}})
 		if status != 200 {
 			t.Fatalf("scheduleRun: %d %v", status, run)

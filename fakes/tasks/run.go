@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,6 +139,9 @@ type runSpec struct {
 	// execute reads it into source.
 	sourceLocation string
 	source         fs.FS // nil when there is none
+	// taskFile is the task YAML in the source (FileTaskRunRequest), read when the run starts.
+	taskFile string
+	values   map[string]string
 }
 
 // outcome of a run: its error and the images it pushed.
@@ -186,6 +190,18 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 	if spec.sourceLocation != "" {
 		var err error
 		if spec.source, err = s.sourceFS(spec.sourceLocation); err != nil {
+			fmt.Fprintf(log, "%v\n", err)
+			return finish(err)
+		}
+	}
+	if spec.taskFile != "" {
+		raw, err := fs.ReadFile(spec.source, path.Clean(strings.TrimPrefix(spec.taskFile, "./")))
+		if err != nil {
+			err = fmt.Errorf("failed to read the task file %s from the source: %v", spec.taskFile, err)
+		} else {
+			spec.actions, err = parseTaskYAML(raw, spec.values)
+		}
+		if err != nil {
 			fmt.Fprintf(log, "%v\n", err)
 			return finish(err)
 		}

@@ -13,6 +13,7 @@
 package tasks
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -368,9 +369,22 @@ func taskSteps(st map[string]any) ([]action, error) {
 }
 
 func parseSteps(encoded string) ([]action, error) {
+	return parseEncodedTask(encoded, nil)
+}
+
+func parseEncodedTask(encoded string, values map[string]string) ([]action, error) {
 	raw, err := base64.StdEncoding.DecodeString(encoded)
 	if err != nil {
 		return nil, fmt.Errorf("encodedTaskContent is not base64: %v", err)
+	}
+	return parseTaskYAML(raw, values)
+}
+
+// parseTaskYAML parses ACR Tasks YAML after putting in the run's values ({{.Values.name}},
+// from az acr run --set).
+func parseTaskYAML(raw []byte, values map[string]string) ([]action, error) {
+	for name, v := range values {
+		raw = bytes.ReplaceAll(raw, []byte("{{.Values."+name+"}}"), []byte(v))
 	}
 	var doc struct {
 		Version string `yaml:"version"`
@@ -385,8 +399,9 @@ func parseSteps(encoded string) ([]action, error) {
 	return actions(doc.Steps)
 }
 
-// scheduleRun runs a task (TaskRunRequest) or an inline one (EncodedTaskRunRequest) to its end
-// and answers the finished run, which a poller takes as the operation's result.
+// scheduleRun queues a run of a task (TaskRunRequest), of inline task YAML
+// (EncodedTaskRunRequest), of a task file in an uploaded source (FileTaskRunRequest) or of a
+// Dockerfile (DockerBuildRequest), and answers it Queued; the run goes on in the background.
 func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		Type               string         `json:"type"`
@@ -399,6 +414,13 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		OverrideTaskStepProperties struct {
 			ContextPath string `json:"contextPath"`
 		} `json:"overrideTaskStepProperties"`
+		// FileTaskRunRequest (az acr run -f acb.yaml <dir>): a task file in the uploaded source.
+		TaskFilePath   string `json:"taskFilePath"`
+		ValuesFilePath string `json:"valuesFilePath"`
+		Values         []struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		} `json:"values"`
 		// DockerBuildRequest (az acr build)
 		ImageNames     []string `json:"imageNames"`
 		IsPushEnabled  bool     `json:"isPushEnabled"`
@@ -417,6 +439,10 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	if login == "" {
 		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+"' was not found.")
 		return
+	}
+	values := map[string]string{}
+	for _, v := range b.Values {
+		values[v.Name] = v.Value
 	}
 	var (
 		steps    []action
@@ -446,13 +472,22 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 			b.SourceLocation = b.OverrideTaskStepProperties.ContextPath
 		}
 	case "EncodedTaskRunRequest":
-		steps, err = parseSteps(b.EncodedTaskContent)
+		steps, err = parseEncodedTask(b.EncodedTaskContent, values)
+		creds = b.Credentials
+	case "FileTaskRunRequest":
+		// The agent reads the file from the source when the run starts: so does execute.
+		switch {
+		case b.SourceLocation == "":
+			err = errors.New("a FileTaskRunRequest needs a sourceLocation: upload the context (az acr run -f acb.yaml <dir>)")
+		case b.ValuesFilePath != "":
+			err = errors.New("valuesFilePath is not emulated: pass values with --set")
+		}
 		creds = b.Credentials
 	case "DockerBuildRequest":
 		steps, err = dockerBuildSteps(b.ImageNames, b.IsPushEnabled, b.DockerFilePath, b.Target, b.Arguments)
 		creds = b.Credentials
 	default:
-		armio.Error(w, http.StatusBadRequest, "RunRequestNotSupported", fmt.Sprintf("run requests of type %q are not emulated: use TaskRunRequest, EncodedTaskRunRequest or DockerBuildRequest.", b.Type))
+		armio.Error(w, http.StatusBadRequest, "RunRequestNotSupported", fmt.Sprintf("run requests of type %q are not emulated: use TaskRunRequest, EncodedTaskRunRequest, FileTaskRunRequest or DockerBuildRequest.", b.Type))
 		return
 	}
 	if err != nil {
@@ -464,7 +499,13 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	runID := "ca" + strconv.Itoa(s.seq[strings.ToLower(regID)])
 	s.mu.Unlock()
 
-	spec := runSpec{id: runID, login: login, actions: steps, ids: ids, creds: creds, sourceLocation: b.SourceLocation}
+	spec := runSpec{id: runID, login: login, actions: steps, ids: ids, creds: creds, sourceLocation: b.SourceLocation, values: values}
+	if b.Type == "FileTaskRunRequest" {
+		spec.taskFile = b.TaskFilePath
+		if spec.taskFile == "" {
+			spec.taskFile = "acb.yaml" // az's default
+		}
+	}
 	created := time.Now().UTC()
 	// res renders the run; a published map is never changed (readers encode it unlocked),
 	// each state change publishes a new one.
