@@ -80,11 +80,8 @@ type credential struct {
 }
 
 type groupBody struct {
-	Location string `json:"location"`
-	Identity *struct {
-		Type                   string         `json:"type"`
-		UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
-	} `json:"identity"`
+	Location   string            `json:"location"`
+	Identity   *armio.Identity   `json:"identity"`
 	Tags       map[string]string `json:"tags"`
 	Properties struct {
 		Containers               []container  `json:"containers"`
@@ -107,14 +104,7 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := resourceID(r)
-	system, user := false, []string{}
-	if b.Identity != nil {
-		t := strings.ToLower(b.Identity.Type)
-		system = strings.Contains(t, "systemassigned")
-		for uid := range b.Identity.UserAssignedIdentities {
-			user = append(user, uid)
-		}
-	}
+	system, user := b.Identity.Assigned()
 	ids, err := s.p.Attach(id, system, user)
 	if err != nil {
 		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
@@ -251,8 +241,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 	g, ok := s.groups[strings.ToLower(resourceID(r))]
 	s.mu.Unlock()
 	if !ok {
-		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerInstance/containerGroups/"+chi.URLParam(r, "name")+
-			"' under resource group '"+chi.URLParam(r, "rg")+"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+		armio.NotFound(w, "Microsoft.ContainerInstance/containerGroups", chi.URLParam(r, "name"), chi.URLParam(r, "rg"))
 		return
 	}
 	armio.WriteJSON(w, http.StatusOK, g)

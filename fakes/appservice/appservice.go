@@ -52,12 +52,9 @@ func siteID(r *http.Request) string {
 }
 
 type siteBody struct {
-	Location string `json:"location"`
-	Kind     string `json:"kind"`
-	Identity *struct {
-		Type                   string         `json:"type"`
-		UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
-	} `json:"identity"`
+	Location   string          `json:"location"`
+	Kind       string          `json:"kind"`
+	Identity   *armio.Identity `json:"identity"`
 	Properties struct {
 		SiteConfig struct {
 			LinuxFxVersion             string `json:"linuxFxVersion"`
@@ -79,13 +76,7 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := siteID(r)
-	system, user := false, []string{}
-	if b.Identity != nil {
-		system = strings.Contains(strings.ToLower(b.Identity.Type), "systemassigned")
-		for uid := range b.Identity.UserAssignedIdentities {
-			user = append(user, uid)
-		}
-	}
+	system, user := b.Identity.Assigned()
 	ids, err := s.p.Attach(id, system, user)
 	if err != nil {
 		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
@@ -164,8 +155,7 @@ func (s *Service) get(w http.ResponseWriter, r *http.Request) {
 	site, ok := s.sites[strings.ToLower(siteID(r))]
 	s.mu.Unlock()
 	if !ok {
-		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.Web/sites/"+chi.URLParam(r, "name")+
-			"' under resource group '"+chi.URLParam(r, "rg")+"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+		armio.NotFound(w, "Microsoft.Web/sites", chi.URLParam(r, "name"), chi.URLParam(r, "rg"))
 		return
 	}
 	armio.WriteJSON(w, http.StatusOK, site)

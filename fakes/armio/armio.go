@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 )
 
 // maxBody bounds a request body: resource definitions are small.
@@ -30,4 +32,31 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// NotFound answers ARM's 404 ResourceNotFound for a resource of a type (such as
+// Microsoft.Web/sites) in a resource group.
+func NotFound(w http.ResponseWriter, resourceType, name, resourceGroup string) {
+	Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource '"+resourceType+"/"+name+"' under resource group '"+resourceGroup+
+		"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+}
+
+// Identity is the identity block of an ARM resource body.
+type Identity struct {
+	Type                   string         `json:"type"`
+	UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
+}
+
+// Assigned tells whether the block asks for a system-assigned identity ("SystemAssigned" or
+// "SystemAssigned, UserAssigned") and which user-assigned identities it names, by resource id.
+func (i *Identity) Assigned() (system bool, user []string) {
+	user = []string{}
+	if i == nil {
+		return false, user
+	}
+	for uid := range i.UserAssignedIdentities {
+		user = append(user, uid)
+	}
+	slices.Sort(user)
+	return strings.Contains(strings.ToLower(i.Type), "systemassigned"), user
 }

@@ -60,24 +60,16 @@ func workspaceID(r *http.Request) string {
 
 func (s *Service) putWorkspace(w http.ResponseWriter, r *http.Request) {
 	var b struct {
-		Location string `json:"location"`
-		Identity *struct {
-			Type                   string         `json:"type"`
-			UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
-		} `json:"identity"`
-		Properties map[string]any `json:"properties"`
+		Location   string          `json:"location"`
+		Identity   *armio.Identity `json:"identity"`
+		Properties map[string]any  `json:"properties"`
 	}
 	if !armio.Decode(w, r, &b) {
 		return
 	}
 	id := workspaceID(r)
-	system, user := b.Identity == nil, []string{} // a workspace has a system identity unless told otherwise
-	if b.Identity != nil {
-		system = strings.Contains(strings.ToLower(b.Identity.Type), "systemassigned")
-		for uid := range b.Identity.UserAssignedIdentities {
-			user = append(user, uid)
-		}
-	}
+	system, user := b.Identity.Assigned()
+	system = system || b.Identity == nil // a workspace has a system identity unless told otherwise
 	ids, err := s.p.Attach(id, system, user)
 	if err != nil {
 		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())

@@ -119,13 +119,10 @@ func registryID(r *http.Request) string {
 }
 
 type taskBody struct {
-	Location string         `json:"location"`
-	Tags     map[string]any `json:"tags"`
-	Identity *struct {
-		Type                   string         `json:"type"`
-		UserAssignedIdentities map[string]any `json:"userAssignedIdentities"`
-	} `json:"identity"`
-	Properties map[string]any `json:"properties"`
+	Location   string          `json:"location"`
+	Tags       map[string]any  `json:"tags"`
+	Identity   *armio.Identity `json:"identity"`
+	Properties map[string]any  `json:"properties"`
 }
 
 func (s *Service) putTask(w http.ResponseWriter, r *http.Request) {
@@ -184,12 +181,8 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 		armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", "properties.step is required.")
 		return
 	}
-	system, user := false, []string{}
+	system, user := b.Identity.Assigned()
 	if b.Identity != nil {
-		system = strings.Contains(strings.ToLower(b.Identity.Type), "systemassigned")
-		for uid := range b.Identity.UserAssignedIdentities {
-			user = append(user, uid)
-		}
 		ident = map[string]any{"type": b.Identity.Type}
 	} else if old != nil {
 		system = old.ids.System != nil
