@@ -98,6 +98,11 @@ func TestAzureCLITasks(t *testing.T) {
 	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--run-status", "Failed", "--query", "[].runId", "-o", "tsv"); got != "ca5\nca2" {
 		t.Fatalf("list-runs --run-status Failed = %q", got)
 	}
+	// cancel-run of a run that has ended leaves it as it was.
+	run("acr", "task", "cancel-run", "-r", "myregistry", "--run-id", "ca1")
+	if got := run("acr", "task", "show-run", "-r", "myregistry", "--run-id", "ca1", "--query", "status", "-o", "tsv"); got != "Succeeded" {
+		t.Fatalf("show-run after cancel-run = %q", got)
+	}
 	// (az acr task logs exits 0 for a failed run: it shows a log, it does not wait for an outcome.)
 	if out := run("acr", "task", "logs", "-r", "myregistry", "-n", "cross-task"); !strings.Contains(out, "Run ID: ca2 failed after") || strings.Contains(out, "built/web") {
 		t.Fatalf("az acr task logs -n cross-task (its last run, ca2):\n%s", out)

@@ -201,6 +201,8 @@ func tasksAction(r *http.Request) (scope, action string, ok bool) {
 		return scope, cr + "tasks/" + verb(r.Method), true
 	case kind == "runs" && last == "listLogSasUrl":
 		return scope, cr + "runs/listLogSasUrl/action", true
+	case kind == "runs" && last == "cancel" && len(segs) == 11:
+		return scope, cr + "runs/cancel/action", true
 	case kind == "runs":
 		return scope, cr + "runs/" + verb(r.Method), true
 	}

@@ -19,6 +19,7 @@ func TestTasksAction(t *testing.T) {
 		{"POST", reg + "/scheduleRun", cr + "scheduleRun/action"},
 		{"GET", reg + "/runs/ca1", cr + "runs/read"},
 		{"POST", reg + "/runs/ca1/listLogSasUrl", cr + "runs/listLogSasUrl/action"},
+		{"POST", reg + "/runs/ca1/cancel", cr + "runs/cancel/action"},
 		{"GET", reg + "/scheduleRun", ""},
 		{"POST", reg + "/listBuildSourceUploadUrl", cr + "listBuildSourceUploadUrl/action"},
 		{"GET", reg, ""},

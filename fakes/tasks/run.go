@@ -179,7 +179,9 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 		fmt.Fprintf(log, "%s %s\n", time.Now().UTC().Format("2006/01/02 15:04:05"), fmt.Sprintf(format, a...))
 	}
 	finish := func(err error) outcome {
-		if err != nil {
+		if err != nil && ctx.Err() != nil {
+			fmt.Fprintf(log, "Run ID: %s was canceled after %ds\n", spec.id, int(time.Since(start).Seconds()))
+		} else if err != nil {
 			fmt.Fprintf(log, "Run ID: %s failed after %ds. Error: failed during run, err: exit status 1\nRun failed\n", spec.id, int(time.Since(start).Seconds()))
 		} else {
 			fmt.Fprintf(log, "Run ID: %s was successful after %ds\n", spec.id, int(time.Since(start).Seconds()))

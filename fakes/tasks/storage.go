@@ -225,8 +225,12 @@ func (s *Service) logAndStatus(registryID, runID string) (string, string, bool) 
 		if strings.EqualFold(rn.res["name"].(string), runID) {
 			status := "" // no Complete metadata while the run goes on: log readers wait for more
 			if rn.done {
-				status = "successful"
-				if p := rn.res["properties"].(map[string]any); p["status"] != "Succeeded" {
+				switch rn.res["properties"].(map[string]any)["status"] {
+				case "Succeeded":
+					status = "successful"
+				case "Canceled":
+					status = "canceled" // az: "Run was canceled"
+				default:
 					status = "failed"
 				}
 			}

@@ -81,6 +81,9 @@ type run struct {
 	res  map[string]any
 	log  logBuffer
 	done bool
+	// cancel stops the run (az acr task cancel-run); canceled records that it was asked to.
+	cancel   context.CancelFunc
+	canceled bool
 }
 
 // New returns the service.
@@ -105,6 +108,7 @@ func (s *Service) Handler() http.Handler {
 		r.Get(reg+"/runs", s.listRuns)
 		r.Get(reg+"/runs/{run}", s.getRun)
 		r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
+		r.Post(reg+"/runs/{run}/cancel", s.cancelRun)
 		r.Post(reg+"/listBuildSourceUploadUrl", s.sourceUploadURL)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -515,10 +519,12 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		}
 		return map[string]any{"id": regID + "/runs/" + runID, "name": runID, "type": "Microsoft.ContainerRegistry/registries/runs", "properties": props}
 	}
-	rn := &run{res: res("Queued", nil)}
+	ctx, cancel := context.WithCancel(s.ctx)
+	rn := &run{res: res("Queued", nil), cancel: cancel}
 	s.mu.Lock()
 	if s.ctx.Err() != nil { // shutting down: no new run may start after Close waited
 		s.mu.Unlock()
+		cancel()
 		armio.Error(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The emulator is shutting down.")
 		return
 	}
@@ -535,25 +541,47 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	// Azure; clients poll the run or stream its log.
 	go func() {
 		defer s.wg.Done()
+		defer cancel()
 		started := time.Now().UTC()
 		s.mu.Lock()
 		rn.res = res("Running", map[string]any{"startTime": started.Format(time.RFC3339Nano)})
 		s.mu.Unlock()
-		o := s.execute(s.ctx, spec, &rn.log)
+		o := s.execute(ctx, spec, &rn.log)
 		extra := map[string]any{"startTime": started.Format(time.RFC3339Nano), "finishTime": time.Now().UTC().Format(time.RFC3339Nano)}
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		status := "Succeeded"
-		if o.err != nil {
+		switch {
+		case rn.canceled && o.err != nil: // a run that ended anyway keeps its outcome
+			status = "Canceled"
+		case o.err != nil:
 			status = "Failed"
 			extra["runErrorMessage"] = o.err.Error()
 		}
 		if len(o.outputs) > 0 {
 			extra["outputImages"] = o.outputs
 		}
-		s.mu.Lock()
 		rn.res, rn.done = res(status, extra), true
-		s.mu.Unlock()
 	}()
 	armio.WriteJSON(w, http.StatusOK, queued)
+}
+
+// cancelRun stops a run that has not ended (az acr task cancel-run); it ends Canceled. A run
+// that has ended stays as it is (ACR's answer there is not recorded; 200 lets clients go on).
+func (s *Service) cancelRun(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rn := range s.runs[strings.ToLower(registryID(r))] {
+		if strings.EqualFold(rn.res["name"].(string), chi.URLParam(r, "run")) {
+			if !rn.done {
+				rn.canceled = true
+				rn.cancel()
+			}
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+	armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
 }
 
 // Close stops runs in progress and waits for them.
