@@ -85,6 +85,12 @@ func TestAzureCLITasks(t *testing.T) {
 	if !strings.Contains(out, "Successfully tagged "+emu.RegistryHost()+"/multi/web:ca4") || !strings.Contains(out, "Run ID: ca4 was successful after") {
 		t.Fatalf("az acr run -f acb.yaml:\n%s", out)
 	}
+	// az acr run --cmd with the ACR Tasks reference's template form, rendered before the YAML
+	// is parsed.
+	out = run("acr", "run", "-r", "myregistry", "--cmd", "{{.Run.Registry}}/hello:v1", "/dev/null")
+	if !strings.Contains(out, "Status: Downloaded newer image for "+emu.RegistryHost()+"/hello:v1") || !strings.Contains(out, "Run ID: ca5 was successful after") {
+		t.Fatalf("az acr run --cmd '{{.Run.Registry}}/hello:v1':\n%s", out)
+	}
 	run("acr", "update", "--name", "myregistry", "--allow-trusted-services", "false")
 	if out, err := emu.TryRunEnv(t, env, az, "acr", "build", "-r", "myregistry", "-t", "built/web:v2", ctxDir); err == nil ||
 		!strings.Contains(out, "is not allowed access") {
@@ -95,7 +101,7 @@ func TestAzureCLITasks(t *testing.T) {
 	if got := run("acr", "task", "list-runs", "-r", "myregistry", "-n", "cross-task", "--query", "[].runId", "-o", "tsv"); got != "ca2\nca1" {
 		t.Fatalf("list-runs -n cross-task = %q", got)
 	}
-	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--run-status", "Failed", "--query", "[].runId", "-o", "tsv"); got != "ca5\nca2" {
+	if got := run("acr", "task", "list-runs", "-r", "myregistry", "--run-status", "Failed", "--query", "[].runId", "-o", "tsv"); got != "ca6\nca2" {
 		t.Fatalf("list-runs --run-status Failed = %q", got)
 	}
 	// cancel-run of a run that has ended leaves it as it was.

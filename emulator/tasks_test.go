@@ -467,3 +467,41 @@ func TestTaskPushesToAnotherRegistry(t *testing.T) {
 		t.Fatalf("pushed %s, the run says %v", d, get(out, "properties", "outputImages", 0, "digest"))
 	}
 }
+
+// Task YAML is a template, rendered when the run starts: {{.Run.Registry}} and {{.Run.ID}}, the
+// task's own values (az acr task create --set) and the run's (az acr task run --set), which win.
+func TestTaskTemplateValues(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm, reg, _ := tasksFixture(t, emu) // myregistry/tasks/base:v1 exists
+	yaml := "version: v1.1.0\nsteps:\n  - cmd: {{.Run.Registry}}/tasks/{{.Values.image}}\n"
+	status, out := arm("PUT", reg+"/tasks/tpl", map[string]any{"location": "eastus", "properties": map[string]any{
+		"platform": map[string]any{"os": "Linux"}, "step": map[string]any{"type": "EncodedTask",
+			"encodedTaskContent": base64.StdEncoding.EncodeToString([]byte(yaml)),
+			"values":             []any{map[string]any{"name": "image", "value": "missing:v1", "isSecret": false}}}}})
+	if status != 200 {
+		t.Fatalf("PUT a task whose YAML is a template: %d %v", status, out)
+	}
+	run := func(values ...any) map[string]any {
+		t.Helper()
+		status, out := arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/tpl",
+			"overrideTaskStepProperties": map[string]any{"values": values}})
+		if status != 200 {
+			t.Fatalf("scheduleRun: %d %v", status, out)
+		}
+		return waitRun(t, arm, reg, out)
+	}
+	host := emu.Registry().Host
+	// The task's own value names an image that is not there.
+	out = run()
+	if msg := fmt.Sprint(get(out, "properties", "runErrorMessage")); get(out, "properties", "status") != "Failed" || !strings.Contains(msg, host+"/tasks/missing:v1") {
+		t.Fatalf("run with the task's value: %v", out)
+	}
+	out = run(map[string]any{"name": "image", "value": "base:v1"})
+	id := fmt.Sprint(get(out, "properties", "runId"))
+	if get(out, "properties", "status") != "Succeeded" {
+		t.Fatalf("run with --set image=base:v1: %v", out)
+	}
+	if log, _ := runLog(t, emu, arm, reg, id); !strings.Contains(log, "Status: Downloaded newer image for "+host+"/tasks/base:v1") {
+		t.Fatalf("log of %s:\n%s", id, log)
+	}
+}

@@ -139,9 +139,11 @@ type runSpec struct {
 	// execute reads it into source.
 	sourceLocation string
 	source         fs.FS // nil when there is none
-	// taskFile is the task YAML in the source (FileTaskRunRequest), read when the run starts.
+	// taskYAML, or taskFile in the source (FileTaskRunRequest), is the run's task YAML,
+	// rendered with template and parsed into actions when the run starts.
+	taskYAML []byte
 	taskFile string
-	values   map[string]string
+	template taskTemplate
 }
 
 // outcome of a run: its error and the images it pushed.
@@ -196,12 +198,15 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 			return finish(err)
 		}
 	}
-	if spec.taskFile != "" {
-		raw, err := fs.ReadFile(spec.source, path.Clean(strings.TrimPrefix(spec.taskFile, "./")))
-		if err != nil {
-			err = fmt.Errorf("failed to read the task file %s from the source: %v", spec.taskFile, err)
-		} else {
-			spec.actions, err = parseTaskYAML(raw, spec.values)
+	if spec.taskFile != "" || spec.taskYAML != nil {
+		raw, err := spec.taskYAML, error(nil)
+		if spec.taskFile != "" {
+			if raw, err = fs.ReadFile(spec.source, path.Clean(strings.TrimPrefix(spec.taskFile, "./"))); err != nil {
+				err = fmt.Errorf("failed to read the task file %s from the source: %v", spec.taskFile, err)
+			}
+		}
+		if err == nil {
+			spec.actions, err = parseTaskYAML(raw, spec.template)
 		}
 		if err != nil {
 			fmt.Fprintf(log, "%v\n", err)

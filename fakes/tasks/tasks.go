@@ -13,12 +13,12 @@
 package tasks
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -177,7 +177,7 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 		props[k] = v
 	}
 	if step, _ := props["step"].(map[string]any); step != nil {
-		if _, err := taskSteps(step); err != nil {
+		if _, err := stepYAML(step, nil); err != nil {
 			armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
 			return
 		}
@@ -355,34 +355,83 @@ type step struct {
 	ID    string `yaml:"id"`
 }
 
-// taskSteps decodes an EncodedTask step's YAML.
-func taskSteps(st map[string]any) ([]action, error) {
+// stepYAML is an EncodedTask step's YAML, checked as a run would parse it; the step's own
+// values (az acr task create --set) are added to values when it is not nil.
+func stepYAML(st map[string]any, values map[string]string) ([]byte, error) {
 	typ, _ := st["type"].(string)
 	if !strings.EqualFold(typ, "EncodedTask") {
 		return nil, fmt.Errorf("step type %q is not emulated: use an EncodedTask step (ACR Tasks YAML).", typ)
 	}
+	if values != nil {
+		list, _ := st["values"].([]any)
+		for _, v := range list {
+			m, _ := v.(map[string]any)
+			if name, ok := m["name"].(string); ok {
+				if _, set := values[name]; !set { // the run's own values win
+					values[name] = fmt.Sprint(m["value"])
+				}
+			}
+		}
+	}
 	content, _ := st["encodedTaskContent"].(string)
-	return parseSteps(content)
+	return checkedYAML(content, values)
 }
 
-func parseSteps(encoded string) ([]action, error) {
-	return parseEncodedTask(encoded, nil)
-}
-
-func parseEncodedTask(encoded string, values map[string]string) ([]action, error) {
+// checkedYAML decodes base64 task YAML and checks that it parses, so a bad task or run request
+// is refused at once.
+func checkedYAML(encoded string, values map[string]string) ([]byte, error) {
 	raw, err := base64.StdEncoding.DecodeString(encoded)
 	if err != nil {
 		return nil, fmt.Errorf("encodedTaskContent is not base64: %v", err)
 	}
-	return parseTaskYAML(raw, values)
+	if _, err := parseTaskYAML(raw, taskTemplate{registry: "registry.azurecr.io", id: "ca0", values: values}); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }
 
-// parseTaskYAML parses ACR Tasks YAML after putting in the run's values ({{.Values.name}},
-// from az acr run --set).
-func parseTaskYAML(raw []byte, values map[string]string) ([]action, error) {
-	for name, v := range values {
-		raw = bytes.ReplaceAll(raw, []byte("{{.Values."+name+"}}"), []byte(v))
-	}
+// taskTemplate is what ACR Tasks YAML may refer to: ACR renders the YAML as a Go template
+// before it parses it, so `cmd: {{.Run.Registry}}/app:{{.Run.ID}}` is valid YAML once rendered.
+type taskTemplate struct {
+	registry, id, task string
+	values             map[string]string // az acr run --set, az acr task create|run --set
+}
+
+var templateRef = regexp.MustCompile(`\{\{-?\s*\.(Run\.[A-Za-z]+|Values\.[A-Za-z0-9_]+)\s*-?\}\}`)
+
+// render fills in the references the emulator knows; others stay, and the YAML parser says
+// where.
+func (tt taskTemplate) render(raw []byte) []byte {
+	return templateRef.ReplaceAllFunc(raw, func(ref []byte) []byte {
+		name := string(templateRef.FindSubmatch(ref)[1])
+		if v, ok := strings.CutPrefix(name, "Values."); ok {
+			if val, set := tt.values[v]; set {
+				return []byte(val)
+			}
+			return []byte("<no value>") // what a Go template prints for a missing value
+		}
+		switch name {
+		case "Run.ID":
+			return []byte(tt.id)
+		case "Run.Registry":
+			return []byte(tt.registry)
+		case "Run.RegistryName":
+			first, _, _ := strings.Cut(tt.registry, ".")
+			return []byte(first)
+		case "Run.TaskName":
+			return []byte(tt.task)
+		case "Run.OS":
+			return []byte("linux")
+		case "Run.Architecture":
+			return []byte("amd64")
+		}
+		return ref
+	})
+}
+
+// parseTaskYAML renders ACR Tasks YAML and parses its steps.
+func parseTaskYAML(raw []byte, tt taskTemplate) ([]action, error) {
+	raw = tt.render(raw)
 	var doc struct {
 		Version string `yaml:"version"`
 		Steps   []step `yaml:"steps"`
@@ -410,6 +459,10 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		// TaskRunRequest: az acr task run -c <dir> uploads a context and names it here.
 		OverrideTaskStepProperties struct {
 			ContextPath string `json:"contextPath"`
+			Values      []struct {
+				Name  string `json:"name"`
+				Value string `json:"value"`
+			} `json:"values"`
 		} `json:"overrideTaskStepProperties"`
 		// FileTaskRunRequest (az acr run -f acb.yaml <dir>): a task file in the uploaded source.
 		TaskFilePath   string `json:"taskFilePath"`
@@ -442,7 +495,8 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		values[v.Name] = v.Value
 	}
 	var (
-		steps    []action
+		steps    []action // a Dockerfile build's
+		taskYAML []byte   // task YAML, rendered when the run starts
 		err      error
 		taskName string
 		ids      platform.Identities
@@ -463,13 +517,16 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		props := t.res["properties"].(map[string]any)
-		steps, err = taskSteps(props["step"].(map[string]any))
+		for _, v := range b.OverrideTaskStepProperties.Values {
+			values[v.Name] = v.Value
+		}
+		taskYAML, err = stepYAML(props["step"].(map[string]any), values)
 		taskName, ids, creds, runType = t.res["name"].(string), t.ids, props["credentials"], "AutoRun"
 		if b.SourceLocation == "" {
 			b.SourceLocation = b.OverrideTaskStepProperties.ContextPath
 		}
 	case "EncodedTaskRunRequest":
-		steps, err = parseEncodedTask(b.EncodedTaskContent, values)
+		taskYAML, err = checkedYAML(b.EncodedTaskContent, values)
 		creds = b.Credentials
 	case "FileTaskRunRequest":
 		// The agent reads the file from the source when the run starts: so does execute.
@@ -496,7 +553,8 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	runID := "ca" + strconv.Itoa(s.seq[strings.ToLower(regID)])
 	s.mu.Unlock()
 
-	spec := runSpec{id: runID, login: login, actions: steps, ids: ids, creds: creds, sourceLocation: b.SourceLocation, values: values}
+	spec := runSpec{id: runID, login: login, actions: steps, taskYAML: taskYAML, ids: ids, creds: creds, sourceLocation: b.SourceLocation,
+		template: taskTemplate{registry: login, id: runID, task: taskName, values: values}}
 	if b.Type == "FileTaskRunRequest" {
 		spec.taskFile = b.TaskFilePath
 		if spec.taskFile == "" {
