@@ -106,6 +106,31 @@ func TestAzureCLI(t *testing.T) {
 	if got := run("acr", "repository", "list", "-n", "myregistry", "-o", "tsv"); !strings.Contains(got, "az/imported") {
 		t.Fatalf("after az acr import: %q", got)
 	}
+	// The repository and manifest commands (the /acr/v1 metadata API).
+	if got := run("acr", "repository", "show-tags", "-n", "myregistry", "--repository", "az/imported", "-o", "tsv"); got != "v1" {
+		t.Fatalf("repository show-tags = %q", got)
+	}
+	if got := run("acr", "repository", "show", "-n", "myregistry", "--repository", "az/imported", "--query", "[imageName, tagCount]", "-o", "tsv"); got != "az/imported\n1" {
+		t.Fatalf("repository show = %q", got)
+	}
+	run("acr", "repository", "update", "-n", "myregistry", "--image", "az/imported:v1", "--write-enabled", "false", "-o", "none")
+	if got := run("acr", "repository", "show", "-n", "myregistry", "--image", "az/imported:v1", "--query", "changeableAttributes.writeEnabled", "-o", "tsv"); got != "false" {
+		t.Fatalf("writeEnabled after repository update = %q", got)
+	}
+	if out, err := emu.TryRunEnv(t, env, az, "acr", "repository", "delete", "-n", "myregistry", "--image", "az/imported:v1", "--yes"); err == nil {
+		t.Fatalf("deleting a locked image succeeded:\n%s", out)
+	}
+	run("acr", "repository", "update", "-n", "myregistry", "--image", "az/imported:v1", "--write-enabled", "true", "-o", "none")
+	if got := run("acr", "manifest", "list-metadata", "-r", "myregistry", "-n", "az/imported", "--query", "[].tags[]", "-o", "tsv"); got != "v1" {
+		t.Fatalf("manifest list-metadata = %q", got)
+	}
+	if got := run("acr", "manifest", "show", "-r", "myregistry", "-n", "az/imported:v1", "--query", "schemaVersion", "-o", "tsv"); got != "2" {
+		t.Fatalf("manifest show = %q", got)
+	}
+	run("acr", "repository", "delete", "-n", "myregistry", "--image", "az/imported:v1", "--yes")
+	if got := run("acr", "repository", "list", "-n", "myregistry", "-o", "tsv"); strings.Contains(got, "az/imported") {
+		t.Fatalf("after repository delete: %q", got)
+	}
 	// Role assignments through the ARM API with az rest (see README for az role assignment).
 	scope := "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	got := run("rest", "--method", "put", "--url", base+scope+"/providers/Microsoft.Authorization/roleAssignments/0b0b0b0b-0000-4000-8000-000000000001?api-version=2022-04-01",
