@@ -173,6 +173,27 @@ func (l *logBuffer) String() string {
 	return string(l.b)
 }
 
+// prepare loads what a run needs before its first step, as the agent does: its uploaded source,
+// and its task YAML rendered and parsed into actions.
+func (s *Service) prepare(spec runSpec) (runSpec, error) {
+	var err error
+	if spec.sourceLocation != "" {
+		if spec.source, err = s.sourceFS(spec.sourceLocation); err != nil {
+			return spec, err
+		}
+	}
+	raw := spec.taskYAML
+	if spec.taskFile != "" {
+		if raw, err = fs.ReadFile(spec.source, path.Clean(strings.TrimPrefix(spec.taskFile, "./"))); err != nil {
+			return spec, fmt.Errorf("failed to read the task file %s from the source: %v", spec.taskFile, err)
+		}
+	}
+	if raw != nil {
+		spec.actions, err = parseTaskYAML(raw, spec.template)
+	}
+	return spec, err
+}
+
 // execute runs the actions in order, writing a log like the agent's.
 func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outcome {
 	start := time.Now()
@@ -191,27 +212,10 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 		out.err = err
 		return out
 	}
-	if spec.sourceLocation != "" {
-		var err error
-		if spec.source, err = s.sourceFS(spec.sourceLocation); err != nil {
-			fmt.Fprintf(log, "%v\n", err)
-			return finish(err)
-		}
-	}
-	if spec.taskFile != "" || spec.taskYAML != nil {
-		raw, err := spec.taskYAML, error(nil)
-		if spec.taskFile != "" {
-			if raw, err = fs.ReadFile(spec.source, path.Clean(strings.TrimPrefix(spec.taskFile, "./"))); err != nil {
-				err = fmt.Errorf("failed to read the task file %s from the source: %v", spec.taskFile, err)
-			}
-		}
-		if err == nil {
-			spec.actions, err = parseTaskYAML(raw, spec.template)
-		}
-		if err != nil {
-			fmt.Fprintf(log, "%v\n", err)
-			return finish(err)
-		}
+	spec, err := s.prepare(spec)
+	if err != nil {
+		fmt.Fprintf(log, "%v\n", err)
+		return finish(err)
 	}
 	logf("Alias support enabled for version >= 1.1.0, please see https://aka.ms/acr/tasks/task-aliases for more information.")
 	replacer := strings.NewReplacer("{{.Run.Registry}}", spec.login, "$Registry", spec.login, "{{.Run.ID}}", spec.id, "$ID", spec.id)
