@@ -1,15 +1,17 @@
 // Package tasks simulates ACR Tasks as far as a registry can tell: tasks
 // (registries/<r>/tasks/<name>) with a managed identity and registry credentials, runs started
-// by scheduleRun (a task, inline task YAML, or az acr build's DockerBuildRequest with an
-// uploaded context), and each run's steps acting on registries from ACR Tasks' Azure-service
-// origin with the credentials the task names, or for its own registry the registry's run
-// credential unless the source registry login mode is None.
+// by scheduleRun (a task, inline task YAML, a task file in an uploaded context, or az acr
+// build's DockerBuildRequest), and each run's steps acting on registries from ACR Tasks'
+// Azure-service origin with the credentials the task names, or for its own registry the
+// registry's run credential unless the source registry login mode is None. Runs go on after
+// scheduleRun answers: Queued, Running, then Succeeded, Failed or Canceled, with a log that
+// grows as they go.
 //
 // Limits: a run's steps are an ACR Tasks YAML subset. A `cmd` step pulls its image (as the
 // agent does before starting the container) and runs nothing; a `build` step builds with the
-// fakes/dockerfile subset (no RUN); a `push` step pushes what the run built. Runs finish
-// before scheduleRun answers. Triggers, timers, agent pools and remote (git, URL) contexts are
-// not emulated and fail the run or the request with a message that says so.
+// fakes/dockerfile subset (no RUN); a `push` step pushes what the run built. Triggers (base
+// image, source, timer) are kept on a task but never start a run, and agentPoolName is
+// ignored; remote (git, URL) contexts fail the run with a message that says so.
 package tasks
 
 import (
