@@ -22,8 +22,7 @@ func TestPortal(t *testing.T) {
 
 	index := "http://" + emu.HTTPAddr + "/_emulator/portal/"
 	browser.Navigate(t, index)
-	browser.Eval(t, `document.querySelector('a[href$="/myregistry/networking"]').click()`)
-	browser.WaitFor(t, `location.pathname.endsWith('/myregistry/networking') && document.readyState === 'complete'`)
+	browser.Submit(t, `document.querySelector('a[href$="/myregistry/networking"]').click()`, `location.pathname.endsWith('/myregistry/networking')`)
 	if got := browser.Eval(t, `document.querySelector('h1').innerText`); got != "myregistry | Networking" {
 		t.Fatalf("heading %v", got)
 	}
@@ -37,8 +36,8 @@ func TestPortal(t *testing.T) {
 	if got := browser.Eval(t, `[getComputedStyle(document.querySelector('.restricted')).display, getComputedStyle(document.querySelector('.firewall')).display, document.getElementById('trusted').checked]`); !equalJSON(got, []any{"block", "none", true}) {
 		t.Fatalf("after choosing Disabled: %v", got)
 	}
-	browser.Eval(t, `document.getElementById('trusted').click(); document.getElementById('save').click()`)
-	browser.WaitFor(t, `location.search === '?saved=1' && document.readyState === 'complete'`)
+	browser.Eval(t, `document.getElementById('trusted').click()`)
+	browser.Submit(t, `document.getElementById('save').click()`, `location.search === '?saved=1'`)
 	if got := browser.Eval(t, `[document.querySelector('[role=status]').innerText, document.getElementById('access-disabled').checked, document.getElementById('trusted').checked]`); !equalJSON(got, []any{"Successfully updated the registry 'myregistry'.", true, false}) {
 		t.Fatalf("after save: %v", got)
 	}
@@ -58,8 +57,8 @@ func TestPortal(t *testing.T) {
 	}
 
 	// Selected networks with this machine's address: crane is let in again.
-	browser.Eval(t, `document.getElementById('access-selected').click(); document.getElementById('addClientIP').click(); document.getElementById('save').click()`)
-	browser.WaitFor(t, `location.search === '?saved=1' && document.readyState === 'complete'`)
+	browser.Eval(t, `document.getElementById('access-selected').click(); document.getElementById('addClientIP').click()`)
+	browser.Submit(t, `document.getElementById('save').click()`, `location.search === '?saved=1'`)
 	if got := browser.Eval(t, `document.getElementById('ipRules').value.trim()`); got != "127.0.0.1" {
 		t.Fatalf("address ranges after save: %q", got)
 	}
@@ -68,8 +67,8 @@ func TestPortal(t *testing.T) {
 	}
 
 	// A bad range: the portal shows ARM's error and keeps what was saved.
-	browser.Eval(t, `document.getElementById('ipRules').value = '10.0.0.300'; document.getElementById('save').click()`)
-	browser.WaitFor(t, `document.querySelector('[role=alert]') !== null && document.readyState === 'complete'`)
+	browser.Eval(t, `document.getElementById('ipRules').value = '10.0.0.300'`)
+	browser.Submit(t, `document.getElementById('save').click()`, `document.querySelector('[role=alert]') !== null`)
 	if got := browser.Eval(t, `document.querySelector('[role=alert]').innerText`); got != "Failed to update the registry 'myregistry'. The IP address or range '10.0.0.300' is invalid. Only IPv4 addresses and CIDR ranges are allowed." {
 		t.Fatalf("error banner: %v", got)
 	}
@@ -115,8 +114,7 @@ func TestPortalPrivateAccess(t *testing.T) {
 	}
 	click := func(action, want string) {
 		t.Helper()
-		browser.Eval(t, row+`.querySelector('button[value=`+action+`]').click()`)
-		browser.WaitFor(t, `location.search === '?connection=appvnet-conn' && document.readyState === 'complete'`)
+		browser.Submit(t, row+`.querySelector('button[value=`+action+`]').click()`, `location.search === '?connection=appvnet-conn'`)
 		if got := browser.Eval(t, `[document.getElementById('connection-status').innerText, `+row+`.cells[3].innerText]`); !equalJSON(got, []any{"The private endpoint connection 'appvnet-conn' is " + want + ".", want}) {
 			t.Fatalf("after %s: %v", action, got)
 		}

@@ -168,12 +168,13 @@ func (b *Browser) call(t testing.TB, session, method string, params, out any) {
 // Navigate opens url in the page and waits until it has loaded.
 func (b *Browser) Navigate(t testing.TB, url string) {
 	t.Helper()
+	b.Eval(t, "window.__leaving = true")
 	var nav struct{ ErrorText string }
 	b.call(t, b.session, "Page.navigate", map[string]any{"url": url}, &nav)
 	if nav.ErrorText != "" {
 		t.Fatalf("navigate to %s: %s", url, nav.ErrorText)
 	}
-	b.WaitFor(t, fmt.Sprintf("location.href === %q && document.readyState === 'complete'", url))
+	b.WaitFor(t, fmt.Sprintf("!window.__leaving && location.href === %q && document.readyState === 'complete'", url))
 }
 
 // Eval evaluates a JavaScript expression in the page and returns its JSON value.
@@ -205,6 +206,14 @@ func (b *Browser) eval(expr string) (any, error) {
 		return nil, fmt.Errorf("%s: %s %s", expr, d.Text, d.Exception.Description)
 	}
 	return res.Result.Value, nil
+}
+
+// Submit runs JavaScript that leaves the page (a click on a form's button) and waits until the
+// next page has loaded and cond holds on it; the old page is told apart by a mark left on it.
+func (b *Browser) Submit(t testing.TB, action, cond string) {
+	t.Helper()
+	b.Eval(t, "window.__leaving = true; "+action)
+	b.WaitFor(t, "!window.__leaving && document.readyState === 'complete' && ("+cond+")")
 }
 
 // WaitFor polls a JavaScript condition until it is true (a page being replaced by a form's
