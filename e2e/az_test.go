@@ -98,6 +98,11 @@ func TestAzureCLI(t *testing.T) {
 		t.Fatalf("az acr login with public access disabled: err=%v\n%s", err, out)
 	}
 	run("acr", "update", "-n", "myregistry", "--public-network-enabled", "true", "--default-action", "Allow")
+	// Resource tags persist, as templates and Terraform expect.
+	run("acr", "update", "-n", "myregistry", "--tags", "env=dev", "team=blue", "-o", "none")
+	if got := run("acr", "show", "-n", "myregistry", "--query", "[tags.env, tags.team]", "-o", "tsv"); got != "dev\nblue" {
+		t.Fatalf("tags after az acr update --tags = %q", got)
+	}
 	if got := run("acr", "credential", "show", "-n", "myregistry", "--query", "username", "-o", "tsv"); got != "myregistry" {
 		t.Fatalf("credential show = %q", got)
 	}

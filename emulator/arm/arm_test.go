@@ -192,6 +192,26 @@ func TestPatchMerges(t *testing.T) {
 	if len(rules) != 0 || prop(r, "properties", "networkRuleBypassOptions") != "None" {
 		t.Fatalf("clearing rules / bypass off: %v", r.body)
 	}
+	// Tags: a PATCH without them keeps them, a PATCH with them replaces them all, and so does a PUT.
+	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"tags":{"env":"dev","team":"blue"}}`)
+	if r.status != 200 || prop(r, "tags", "env") != "dev" || prop(r, "tags", "team") != "blue" {
+		t.Fatalf("PATCH tags: %d %v", r.status, r.body)
+	}
+	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"adminUserEnabled":true}}`)
+	if prop(r, "tags", "env") != "dev" {
+		t.Fatalf("a PATCH without tags must keep them: %v", r.body)
+	}
+	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"tags":{"env":"prod"}}`)
+	if tags, _ := r.body["tags"].(map[string]any); len(tags) != 1 || tags["env"] != "prod" {
+		t.Fatalf("PATCH tags replaces them: %v", r.body["tags"])
+	}
+	if got := call(t, srv, "GET", regs+"/myregistry"+v, "reader", ""); prop(got, "tags", "env") != "prod" {
+		t.Fatalf("GET after PATCH tags: %v", got.body["tags"])
+	}
+	r = call(t, srv, "PUT", regs+"/myregistry"+v, "owner", `{"location":"eastus","sku":{"name":"Premium"}}`)
+	if tags, ok := r.body["tags"].(map[string]any); r.status != 200 || !ok || len(tags) != 0 {
+		t.Fatalf("PUT without tags: %d %v", r.status, r.body["tags"])
+	}
 	big := `{"properties":{"networkRuleSet":{"ipRules":[` + strings.TrimSuffix(strings.Repeat(`{"value":"203.0.113.1"},`, 201), ",") + `]}}}`
 	if r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", big); r.status != 400 || errCode(r) != "TooManyIpRules" {
 		t.Fatalf("201 rules: %d %v", r.status, r.body)

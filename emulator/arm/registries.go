@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"time"
@@ -76,6 +77,13 @@ func status(b bool, on, off string) string {
 }
 
 // registryJSON renders a registry as ARM returns it.
+func tagsJSON(tags map[string]string) map[string]string {
+	if tags == nil {
+		return map[string]string{}
+	}
+	return tags
+}
+
 func (a *api) registryJSON(reg *store.Registry) map[string]any {
 	rules := []map[string]string{}
 	for _, v := range reg.IPRules {
@@ -83,7 +91,7 @@ func (a *api) registryJSON(reg *store.Registry) map[string]any {
 	}
 	return map[string]any{
 		"id": reg.ID, "name": reg.Name, "type": "Microsoft.ContainerRegistry/registries", "location": a.cfg.Location,
-		"tags": map[string]string{}, "sku": map[string]string{"name": reg.SKU, "tier": reg.SKU},
+		"tags": tagsJSON(reg.Tags), "sku": map[string]string{"name": reg.SKU, "tier": reg.SKU},
 		"properties": map[string]any{
 			"loginServer": reg.LoginServer, "creationDate": acrTime(reg.CreatedAt), "provisioningState": "Succeeded",
 			"adminUserEnabled": reg.AdminUserEnabled,
@@ -233,7 +241,9 @@ func (a *api) putRegistry(w http.ResponseWriter, r *http.Request, caller *Identi
 		base = &store.Registry{Name: name, ID: id, LoginServer: name + ".azurecr.io", AdminUsername: name, AuthAsARM: true,
 			RoleAssignmentMode: "LegacyRegistryPermissions", PublicNetworkAccess: true, DefaultActionAllow: true, BypassAzureServices: true}
 	}
-	next, err := apply(base.Copy(), body)
+	base = base.Copy()
+	base.Tags = nil // a PUT replaces the resource: tags it does not send are gone
+	next, err := apply(base, body)
 	if err != nil {
 		return err
 	}
@@ -283,6 +293,9 @@ func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 		default:
 			return nil, armError(http.StatusBadRequest, "InvalidSku", "The SKU '"+b.SKU.Name+"' is not valid. Valid values are Basic, Standard and Premium.")
 		}
+	}
+	if b.Tags != nil { // a PATCH with tags replaces them all, as ARM's does
+		reg.Tags = maps.Clone(b.Tags)
 	}
 	p := b.Properties
 	if p == nil {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
@@ -18,6 +19,7 @@ type Registry struct {
 	ID          string // ARM resource id
 	SKU         string
 	CreatedAt   time.Time
+	Tags        map[string]string // ARM resource tags
 
 	AdminUserEnabled     bool
 	AdminUsername        string
@@ -41,6 +43,7 @@ type Registry struct {
 func (r *Registry) Copy() *Registry {
 	c := *r
 	c.IPRules = append([]string(nil), r.IPRules...)
+	c.Tags = maps.Clone(r.Tags)
 	return &c
 }
 
