@@ -257,3 +257,50 @@ func TestRejectedTokens(t *testing.T) {
 		t.Fatalf("expired token: %d %q", status, challenge)
 	}
 }
+
+// TestTokensSurviveRestart: the CA and the token signing keys are kept in the data directory,
+// so after a restart the tokens clients hold still work, as they would against Azure: an ARM
+// token az has cached, and an ACR refresh token docker or crane keeps.
+func TestTokensSurviveRestart(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	emu := harness.Start(t)
+	arm, err := entraToken(t, emu, harness.ClientID, harness.ClientSecret, "https://management.azure.com/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entra, err := entraToken(t, emu, harness.ClientID, harness.ClientSecret, "https://containerregistry.azure.net/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, refresh := exchange(t, emu, entra)
+	if status != 200 || refresh == "" {
+		t.Fatalf("exchange: %d", status)
+	}
+	src := t.TempDir()
+	writeLayout(t, src, 1)
+
+	emu.Restart(t)
+	registry := "/subscriptions/" + subscription + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry?api-version=2025-11-01"
+	req, _ := http.NewRequest(http.MethodGet, "https://"+emu.RegistryHost()+registry, nil)
+	req.Header.Set("Authorization", "Bearer "+arm)
+	res, err := sdkClientOptions(t, emu).Transport.(*http.Client).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("ARM with a token from before the restart: %d", res.StatusCode)
+	}
+	if out, err := emu.TryRunEnv(t, emu.EnvWithLogin(t, harness.NullGUID, refresh), crane, "push", src, emu.RegistryHost()+"/restart/app:v1"); err != nil {
+		t.Fatalf("push with a refresh token from before the restart: %v\n%s", err, out)
+	}
+	// A token some other emulator signed is still refused.
+	other := harness.Start(t)
+	foreign, err := entraToken(t, other, harness.ClientID, harness.ClientSecret, "https://containerregistry.azure.net/.default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := exchange(t, emu, foreign); status != http.StatusUnauthorized {
+		t.Fatalf("exchange of another emulator's token: %d", status)
+	}
+}

@@ -5,6 +5,7 @@ package emulator
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -49,7 +50,8 @@ type Config struct {
 	// emulator, as this machine: for tools that insist on real Azure names, like the az CLI.
 	// Default 127.0.0.1:8081; "-" disables it.
 	ProxyAddr string
-	// DataDir holds ca.pem and ca-key.pem. Empty: an in-memory CA that writes nothing.
+	// DataDir holds ca.pem and ca-key.pem, and the token signing keys. Empty: an in-memory CA
+	// and fresh keys, nothing written.
 	DataDir string
 	// World is the initial state (default world.Default()).
 	World *world.World
@@ -153,7 +155,18 @@ func New(cfg Config) (*Emulator, error) {
 		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
 		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}
-	iss, err := entra.NewIssuer()
+	// Token signing keys live beside the CA when there is a data directory, so the tokens
+	// clients hold survive a restart.
+	var entraKey, acrKey *rsa.PrivateKey
+	if cfg.DataDir != "" {
+		if entraKey, err = certs.LoadOrCreateSigningKey(cfg.DataDir, "entra-signing-key.pem"); err != nil {
+			return nil, err
+		}
+		if acrKey, err = certs.LoadOrCreateSigningKey(cfg.DataDir, "acr-token-signing-key.pem"); err != nil {
+			return nil, err
+		}
+	}
+	iss, err := entra.NewIssuer(entra.WithKey(entraKey))
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +175,7 @@ func New(cfg Config) (*Emulator, error) {
 	})
 	e.imds = imds.NewHandler(computeDirectory{st: e.st}, iss)
 	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger,
-		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL}); err != nil {
+		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL, SigningKey: acrKey}); err != nil {
 		return nil, err
 	}
 	if err := e.seedIdentities(); err != nil {

@@ -112,7 +112,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.httpsAddr, "https-addr", env("ACR_EMULATOR_HTTPS_ADDR", "127.0.0.1:8443"), "main HTTPS listener: registries, Entra ID, ARM, the control endpoints (ACR_EMULATOR_HTTPS_ADDR)")
 	fs.StringVar(&o.httpAddr, "http-addr", env("ACR_EMULATOR_HTTP_ADDR", "127.0.0.1:8080"), "plain HTTP listener, the same routes without TLS (the portal, the managed-identity endpoint...); \"-\" to disable (ACR_EMULATOR_HTTP_ADDR)")
 	fs.StringVar(&o.proxyAddr, "proxy-addr", env("ACR_EMULATOR_PROXY_ADDR", "127.0.0.1:8081"), "proxy sending real Azure host names (login.microsoftonline.com, management.azure.com, <name>.azurecr.io) to the emulator, \"-\" to disable (ACR_EMULATOR_PROXY_ADDR)")
-	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", defaultDataDir()), "where the CA (ca.pem) is kept (ACR_EMULATOR_DATA_DIR)")
+	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", defaultDataDir()), "where the CA (ca.pem) and the token signing keys are kept (ACR_EMULATOR_DATA_DIR)")
 	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
 	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", "info"), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")

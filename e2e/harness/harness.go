@@ -98,6 +98,7 @@ type Emulator struct {
 	DataDir   string
 	CAFile    string
 	cmd       *exec.Cmd
+	args, env []string
 	logs      *lockedBuffer
 	done      chan error
 }
@@ -126,22 +127,37 @@ func Start(t testing.TB, opts ...Option) *Emulator {
 	}
 	e := &Emulator{
 		HTTPSAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), ProxyAddr: FreeAddr(t), DataDir: t.TempDir(),
-		logs: &lockedBuffer{}, done: make(chan error, 1),
+		logs: &lockedBuffer{},
 	}
 	e.CAFile = filepath.Join(e.DataDir, "ca.pem")
-	args := append([]string{"serve", "--https-addr", e.HTTPSAddr, "--http-addr", e.HTTPAddr, "--proxy-addr", e.ProxyAddr, "--data-dir", e.DataDir, "--log-level", "debug"}, c.args...)
-	e.cmd = exec.Command(Binary(t), args...)
-	e.cmd.Env = append(os.Environ(), c.env...)
+	e.args = append([]string{"serve", "--https-addr", e.HTTPSAddr, "--http-addr", e.HTTPAddr, "--proxy-addr", e.ProxyAddr, "--data-dir", e.DataDir, "--log-level", "debug"}, c.args...)
+	e.env = c.env
+	e.start(t)
+	t.Cleanup(func() { e.stop(t) })
+	return e
+}
+
+func (e *Emulator) start(t testing.TB) {
+	t.Helper()
+	e.cmd = exec.Command(Binary(t), e.args...)
+	e.cmd.Env = append(os.Environ(), e.env...)
 	e.cmd.Stdout, e.cmd.Stderr = e.logs, e.logs
+	e.done = make(chan error, 1)
 	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { e.done <- e.cmd.Wait() }()
-	t.Cleanup(func() { e.stop(t) })
 	if err := e.waitHealthy(30 * time.Second); err != nil {
 		t.Fatalf("emulator did not become healthy: %v\n--- emulator output ---\n%s", err, e.Logs())
 	}
-	return e
+}
+
+// Restart stops the emulator and starts it again on the same addresses and data directory,
+// as a user restarting make run does: the state in memory is gone, the CA and keys stay.
+func (e *Emulator) Restart(t testing.TB) {
+	t.Helper()
+	e.stop(t)
+	e.start(t)
 }
 
 func (e *Emulator) waitHealthy(timeout time.Duration) error {

@@ -67,10 +67,12 @@ type signer struct {
 	now func() time.Time
 }
 
-func newSigner(now func() time.Time) (*signer, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
+func newSigner(now func() time.Time, key *rsa.PrivateKey) (*signer, error) {
+	if key == nil {
+		var err error
+		if key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, err
+		}
 	}
 	return &signer{key: key, now: now}, nil
 }

@@ -10,6 +10,7 @@
 package token
 
 import (
+	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,8 @@ type Config struct {
 	RefreshTTL time.Duration
 	AccessTTL  time.Duration
 	Now        func() time.Time
+	// SigningKey signs ACR tokens; nil: a fresh key, so tokens die with the service.
+	SigningKey *rsa.PrivateKey
 }
 
 // Service issues and checks ACR tokens for every registry of an emulator.
@@ -52,7 +55,7 @@ type Service struct {
 	cache  *mintCache
 }
 
-// New creates a token service with a fresh signing key.
+// New creates a token service.
 func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -66,7 +69,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.AccessTTL == 0 {
 		cfg.AccessTTL = 75 * time.Minute
 	}
-	sg, err := newSigner(cfg.Now)
+	sg, err := newSigner(cfg.Now, cfg.SigningKey)
 	if err != nil {
 		return nil, err
 	}

@@ -296,7 +296,7 @@ func TestRejectedTokens(t *testing.T) {
 	must(t, err)
 	expired, _, _ := (&signer{key: f.svc.signer.key, now: func() time.Time { return now.Add(-2 * time.Hour) }}).mint(claims{AUD: f.login, GrantType: grantAccess}, time.Hour)
 	otherRegistry, _, _ := f.svc.signer.mint(claims{AUD: "other.azurecr.io", GrantType: grantAccess, Access: []AccessEntry{{Type: "repository", Name: "app", Actions: []string{"pull"}}}}, time.Hour)
-	other, _ := newSigner(time.Now)
+	other, _ := newSigner(time.Now, nil)
 	wrongKey, _, _ := other.mint(claims{AUD: f.login, GrantType: grantAccess, Access: []AccessEntry{{Type: "repository", Name: "app", Actions: []string{"pull"}}}}, time.Hour)
 	parts := strings.Split(good, ".")
 	forged := base64.RawURLEncoding.EncodeToString([]byte(`{"aud":"` + f.login + `","grant_type":"access_token","iss":"Azure Container Registry","exp":9999999999,"access":[{"type":"repository","name":"app","actions":["*"]}]}`))

@@ -21,7 +21,8 @@ import (
 )
 
 // Issuer signs Entra access tokens and verifies them for the emulator's ACR token service.
-// Its RSA key lives only in memory: tokens do not survive a restart, as with key rollover.
+// Its RSA key is fresh unless WithKey hands it one (the emulator keeps one in its data
+// directory, so tokens survive a restart).
 type Issuer struct {
 	key      *rsa.PrivateKey
 	cert     []byte // self-signed DER certificate: Entra publishes x5c and x5t
@@ -37,18 +38,32 @@ type IssuerOption func(*Issuer)
 // for managed identities); the default is one hour, which clients see as expires_in 3599.
 func WithLifetime(d time.Duration) IssuerOption { return func(i *Issuer) { i.lifetime = d } }
 
+// WithKey signs with key instead of a fresh one.
+func WithKey(key *rsa.PrivateKey) IssuerOption { return func(i *Issuer) { i.key = key } }
+
 // WithClock replaces time.Now, for tests of expiry on either side.
 func WithClock(now func() time.Time) IssuerOption { return func(i *Issuer) { i.now = now } }
 
 // maxSkew is the clock skew Verify tolerates on exp and nbf, the usual Entra validator default.
 const maxSkew = 5 * time.Minute
 
-// NewIssuer makes an issuer with a fresh RSA 2048 key and a self-signed certificate for it.
+// NewIssuer makes an issuer with an RSA key (fresh, 2048 bits, unless WithKey) and a
+// self-signed certificate for it.
 func NewIssuer(opts ...IssuerOption) (*Issuer, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, fmt.Errorf("entra: signing key: %w", err)
+	i := &Issuer{lifetime: time.Hour, now: time.Now}
+	for _, o := range opts {
+		o(i)
 	}
+	if i.lifetime <= 0 {
+		return nil, errors.New("entra: token lifetime must be positive")
+	}
+	if i.key == nil {
+		var err error
+		if i.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return nil, fmt.Errorf("entra: signing key: %w", err)
+		}
+	}
+	key := i.key
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
 	if err != nil {
 		return nil, err
@@ -65,13 +80,7 @@ func NewIssuer(opts ...IssuerOption) (*Issuer, error) {
 		return nil, fmt.Errorf("entra: signing certificate: %w", err)
 	}
 	sum := sha1.Sum(der)
-	i := &Issuer{key: key, cert: der, kid: base64.RawURLEncoding.EncodeToString(sum[:]), lifetime: time.Hour, now: time.Now}
-	for _, o := range opts {
-		o(i)
-	}
-	if i.lifetime <= 0 {
-		return nil, errors.New("entra: token lifetime must be positive")
-	}
+	i.cert, i.kid = der, base64.RawURLEncoding.EncodeToString(sum[:])
 	return i, nil
 }
 
