@@ -53,6 +53,10 @@ type Config struct {
 	// DataDir holds ca.pem and ca-key.pem, and the token signing keys. Empty: an in-memory CA
 	// and fresh keys, nothing written.
 	DataDir string
+	// EntraSigningKey, when set, signs Entra tokens instead of the data directory's key or a
+	// fresh one. Emulators of one process that share it accept each other's Entra tokens, as
+	// registries do with one Azure tenant (emulatortest does this: see there why).
+	EntraSigningKey *rsa.PrivateKey
 	// World is the initial state (default world.Default()).
 	World *world.World
 	// Logger receives the emulator's logs (default slog.Default()).
@@ -157,10 +161,12 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	// Token signing keys live beside the CA when there is a data directory, so the tokens
 	// clients hold survive a restart.
-	var entraKey, acrKey *rsa.PrivateKey
+	entraKey, acrKey := cfg.EntraSigningKey, (*rsa.PrivateKey)(nil)
 	if cfg.DataDir != "" {
-		if entraKey, err = certs.LoadOrCreateSigningKey(cfg.DataDir, "entra-signing-key.pem"); err != nil {
-			return nil, err
+		if entraKey == nil {
+			if entraKey, err = certs.LoadOrCreateSigningKey(cfg.DataDir, "entra-signing-key.pem"); err != nil {
+				return nil, err
+			}
 		}
 		if acrKey, err = certs.LoadOrCreateSigningKey(cfg.DataDir, "acr-token-signing-key.pem"); err != nil {
 			return nil, err

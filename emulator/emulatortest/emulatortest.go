@@ -9,6 +9,8 @@ package emulatortest
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,14 +44,26 @@ type Emulator struct {
 	pool *x509.CertPool
 }
 
+// entraKey is the Entra signing key of every fixture of a test binary. azidentity's
+// ManagedIdentityCredential caches tokens for the whole process (MSAL's managed-identity cache
+// is a package variable), so the second fixture of a test binary would be handed a token the
+// first one signed; with one key, fixtures of the same world accept each other's tokens, as
+// registries of one Azure tenant do. It is made once and never changed.
+var entraKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
 // New starts an emulator and stops it when the test ends.
 func New(t testing.TB, opts ...Option) *Emulator {
 	t.Helper()
+	key, err := entraKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := emulator.Config{
-		HTTPSAddr: "127.0.0.1:0",
-		HTTPAddr:  "127.0.0.1:0",
-		ProxyAddr: "127.0.0.1:0",
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		HTTPSAddr:       "127.0.0.1:0",
+		HTTPAddr:        "127.0.0.1:0",
+		ProxyAddr:       "127.0.0.1:0",
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		EntraSigningKey: key,
 	}
 	for _, o := range opts {
 		o(&cfg)

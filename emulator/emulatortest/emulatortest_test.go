@@ -1,10 +1,14 @@
 package emulatortest_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -119,5 +123,33 @@ func TestReset(t *testing.T) {
 	// The registry still works after a reset.
 	if err := remote.Write(ref, img, remote.WithTransport(emu.Transport()), auth(emu)); err != nil {
 		t.Fatalf("push after reset: %v", err)
+	}
+}
+
+// azidentity's ManagedIdentityCredential caches tokens for the whole process: the second
+// fixture of a test binary is handed the token the first one signed, and takes it.
+func TestManagedIdentityAcrossFixtures(t *testing.T) {
+	for i := range 2 {
+		emu := emulatortest.New(t)
+		t.Setenv("IDENTITY_ENDPOINT", emu.HTTPURL()+"/msi/token")
+		t.Setenv("IDENTITY_HEADER", "acr-emulator-identity-header")
+		cred, err := azidentity.NewManagedIdentityCredential(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://containerregistry.azure.net/.default"}})
+		if err != nil {
+			t.Fatalf("fixture %d: managed identity token: %v", i, err)
+		}
+		host := emu.Registry().Host
+		res, err := emu.Client().PostForm("https://"+host+"/oauth2/exchange", url.Values{"grant_type": {"access_token"}, "service": {host},
+			"access_token": {tok.Token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("fixture %d: exchange of the managed identity's token: %d", i, res.StatusCode)
+		}
 	}
 }
