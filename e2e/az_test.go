@@ -98,6 +98,13 @@ func TestAzureCLI(t *testing.T) {
 		t.Fatalf("az acr login with public access disabled: err=%v\n%s", err, out)
 	}
 	run("acr", "update", "-n", "myregistry", "--public-network-enabled", "true", "--default-action", "Allow")
+	// az acr create in another location: the registry is where it was created.
+	if got := run("acr", "create", "-n", "eurregistry", "-g", "demo-rg", "--sku", "Basic", "-l", "westeurope", "--query", "[location, loginServer]", "-o", "tsv"); got != "westeurope\neurregistry.azurecr.io" {
+		t.Fatalf("az acr create = %q", got)
+	}
+	if got := run("acr", "list", "--query", "[?name=='eurregistry'].location", "-o", "tsv"); got != "westeurope" {
+		t.Fatalf("az acr list = %q", got)
+	}
 	// Resource tags persist, as templates and Terraform expect.
 	run("acr", "update", "-n", "myregistry", "--tags", "env=dev", "team=blue", "-o", "none")
 	if got := run("acr", "show", "-n", "myregistry", "--query", "[tags.env, tags.team]", "-o", "tsv"); got != "dev\nblue" {

@@ -378,7 +378,7 @@ func (a *api) listResources(w http.ResponseWriter, r *http.Request, caller *Iden
 		for _, reg := range regs {
 			if a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/read") == nil {
 				out = append(out, map[string]any{"id": reg.ID, "name": reg.Name, "type": "Microsoft.ContainerRegistry/registries",
-					"location": a.cfg.Location, "sku": map[string]string{"name": reg.SKU, "tier": reg.SKU}, "tags": map[string]string{}})
+					"location": a.location(reg), "sku": map[string]string{"name": reg.SKU, "tier": reg.SKU}, "tags": tagsJSON(reg.Tags)})
 			}
 		}
 	}

@@ -134,6 +134,8 @@ func TestCalls(t *testing.T) {
 		{"sku required on create", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus"}`, 400, "InvalidRequestContent"},
 		{"create", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus","sku":{"name":"Standard"}}`, 201, ""},
 		{"update by PUT", "PUT", regs + "/newregistry" + v, "owner", `{"location":"eastus","sku":{"name":"Premium"}}`, 200, ""},
+		{"location required on create", "PUT", regs + "/otherregistry" + v, "owner", `{"sku":{"name":"Basic"}}`, 400, "LocationRequired"},
+		{"a PUT cannot move a registry", "PUT", regs + "/myregistry" + v, "owner", `{"location":"westus","sku":{"name":"Premium"}}`, 400, "InvalidResourceLocation"},
 		{"listCredentials", "POST", regs + "/myregistry/listCredentials" + v, "owner", "", 200, ""},
 		{"name taken", "POST", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/checkNameAvailability" + v, "owner", `{"name":"myregistry","type":"Microsoft.ContainerRegistry/registries"}`, 200, ""},
 		{"regenerate unknown password", "POST", regs + "/myregistry/regenerateCredential" + v, "owner", `{"name":"password3"}`, 400, "InvalidRequestContent"},
@@ -150,6 +152,37 @@ func TestCalls(t *testing.T) {
 				t.Fatalf("got %d %q (%v), want %d %q", r.status, errCode(r), r.body, tc.status, tc.code)
 			}
 		})
+	}
+}
+
+// A registry is where it was created, spelled as ARM spells locations.
+func TestRegistryLocation(t *testing.T) {
+	srv := newAPI(t)
+	r := call(t, srv, "PUT", regs+"/eurregistry"+v, "owner", `{"location":"West Europe","sku":{"name":"Basic"},"tags":{"team":"eu"}}`)
+	if r.status != 201 || r.body["location"] != "westeurope" {
+		t.Fatalf("create in West Europe: %d %v", r.status, r.body)
+	}
+	if got := call(t, srv, "GET", regs+"/eurregistry"+v, "reader", ""); got.body["location"] != "westeurope" {
+		t.Fatalf("GET: %v", got.body["location"])
+	}
+	if r := call(t, srv, "PUT", regs+"/eurregistry"+v, "owner", `{"location":"westeurope","sku":{"name":"Standard"}}`); r.status != 200 || r.body["location"] != "westeurope" {
+		t.Fatalf("update in place: %d %v", r.status, r.body)
+	}
+	list := call(t, srv, "GET", "/subscriptions/"+sub+"/resources"+v, "reader", "")
+	found := false
+	for _, item := range list.body["value"].([]any) {
+		if m := item.(map[string]any); m["name"] == "eurregistry" {
+			found = m["location"] == "westeurope"
+		}
+	}
+	if !found {
+		t.Fatalf("resources list: %v", list.body)
+	}
+	if r := call(t, srv, "PUT", regs+"/nowhereregistry"+v, "owner", `{"sku":{"name":"Basic"}}`); r.status != 400 || errCode(r) != "LocationRequired" {
+		t.Fatalf("create without a location: %d %v", r.status, r.body)
+	}
+	if got := call(t, srv, "GET", regs+"/nowhereregistry"+v, "reader", ""); got.status != 404 {
+		t.Fatalf("a refused create left a registry: %d", got.status)
 	}
 }
 

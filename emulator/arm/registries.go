@@ -77,6 +77,19 @@ func status(b bool, on, off string) string {
 }
 
 // registryJSON renders a registry as ARM returns it.
+// location is where a registry is; one the world made without a location is in the world's.
+func (a *api) location(reg *store.Registry) string {
+	if reg.Location == "" {
+		return a.cfg.Location
+	}
+	return reg.Location
+}
+
+// normalizeLocation spells a location as ARM answers it: "West Europe" is westeurope.
+func normalizeLocation(l string) string {
+	return strings.ToLower(strings.ReplaceAll(l, " ", ""))
+}
+
 func tagsJSON(tags map[string]string) map[string]string {
 	if tags == nil {
 		return map[string]string{}
@@ -90,7 +103,7 @@ func (a *api) registryJSON(reg *store.Registry) map[string]any {
 		rules = append(rules, map[string]string{"action": "Allow", "value": v})
 	}
 	return map[string]any{
-		"id": reg.ID, "name": reg.Name, "type": "Microsoft.ContainerRegistry/registries", "location": a.cfg.Location,
+		"id": reg.ID, "name": reg.Name, "type": "Microsoft.ContainerRegistry/registries", "location": a.location(reg),
 		"tags": tagsJSON(reg.Tags), "sku": map[string]string{"name": reg.SKU, "tier": reg.SKU},
 		"properties": map[string]any{
 			"loginServer": reg.LoginServer, "creationDate": acrTime(reg.CreatedAt), "provisioningState": "Succeeded",
@@ -235,11 +248,19 @@ func (a *api) putRegistry(w http.ResponseWriter, r *http.Request, caller *Identi
 	if existing == nil && (body.SKU == nil || body.SKU.Name == "") {
 		return armError(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid: 'sku' is required.")
 	}
+	loc := normalizeLocation(body.Location)
 	base := existing
 	created := base == nil
-	if created {
-		base = &store.Registry{Name: name, ID: id, LoginServer: name + ".azurecr.io", AdminUsername: name, AuthAsARM: true,
+	switch {
+	case created && loc == "":
+		return armError(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition.")
+	case created:
+		base = &store.Registry{Name: name, ID: id, LoginServer: name + ".azurecr.io", AdminUsername: name, AuthAsARM: true, Location: loc,
 			RoleAssignmentMode: "LegacyRegistryPermissions", PublicNetworkAccess: true, DefaultActionAllow: true, BypassAzureServices: true}
+	case loc != "" && loc != a.location(existing):
+		// ARM's text for moving a resource by PUT; its status here is UNCONFIRMED.
+		return armError(http.StatusBadRequest, "InvalidResourceLocation", fmt.Sprintf("The resource '%s' already exists in location '%s' in resource group '%s'. "+
+			"A resource with the same name cannot be created in location '%s'. Please select a new resource name.", existing.Name, a.location(existing), a.cfg.ResourceGroup, loc))
 	}
 	base = base.Copy()
 	base.Tags = nil // a PUT replaces the resource: tags it does not send are gone

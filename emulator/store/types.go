@@ -20,6 +20,7 @@ type Registry struct {
 	SKU         string
 	CreatedAt   time.Time
 	Tags        map[string]string // ARM resource tags
+	Location    string            // ARM location, normalized (westeurope)
 
 	AdminUserEnabled     bool
 	AdminUsername        string
