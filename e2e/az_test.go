@@ -105,6 +105,15 @@ func TestAzureCLI(t *testing.T) {
 	if got := run("acr", "list", "--query", "[?name=='eurregistry'].location", "-o", "tsv"); got != "westeurope" {
 		t.Fatalf("az acr list = %q", got)
 	}
+	// az acr config: the registry's policies are kept (and shown; not applied).
+	run("acr", "config", "retention", "update", "-r", "myregistry", "--status", "enabled", "--days", "10", "--type", "UntaggedManifests", "-o", "none")
+	if got := run("acr", "config", "retention", "show", "-r", "myregistry", "--query", "[status, days]", "-o", "tsv"); got != "enabled\n10" {
+		t.Fatalf("retention after update = %q", got)
+	}
+	run("acr", "config", "content-trust", "update", "-r", "myregistry", "--status", "enabled", "-o", "none")
+	if got := run("acr", "config", "content-trust", "show", "-r", "myregistry", "--query", "status", "-o", "tsv"); got != "enabled" {
+		t.Fatalf("content trust after update = %q", got)
+	}
 	// Resource tags persist, as templates and Terraform expect.
 	run("acr", "update", "-n", "myregistry", "--tags", "env=dev", "team=blue", "-o", "none")
 	if got := run("acr", "show", "-n", "myregistry", "--query", "[tags.env, tags.team]", "-o", "tsv"); got != "dev\nblue" {

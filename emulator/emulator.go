@@ -364,7 +364,7 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 	}
 	sr.info = RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
 	rec := &store.Registry{
-		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: e.world.Location,
+		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: e.world.Location, RetentionDays: 7,
 		AdminUserEnabled: wr.AdminUserEnabled, AdminUsername: name,
 		AdminPasswords:       [2]string{orRandom(wr.AdminPassword), orRandom(wr.AdminPassword2)},
 		AnonymousPullEnabled: wr.AnonymousPullEnabled, AuthAsARM: wr.AuthenticationAsArm == nil || *wr.AuthenticationAsArm,

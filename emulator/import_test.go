@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -62,6 +63,31 @@ func TestImportBetweenRestrictedRegistries(t *testing.T) {
 	body["mode"] = "Force"
 	if status, out := importImage(body); status != 200 {
 		t.Fatalf("Force: %d %v", status, out)
+	}
+	// Export disabled on the source (Premium, public access disabled): no import from it, and
+	// nothing written; enabled again, import works.
+	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "disabled"}}}}); status != 200 ||
+		get(out, "properties", "policies", "exportPolicy", "status") != "disabled" {
+		t.Fatalf("export off: %d %v", status, out)
+	}
+	body["targetTags"] = []string{"imported/blocked:v1"}
+	status, out = importImage(body)
+	if status != 400 || get(out, "error", "code") != "ExportPolicyDisabled" || !strings.Contains(fmt.Sprint(get(out, "error", "message")), "'sourceregistry'") {
+		t.Fatalf("import from an export-disabled registry: %d %v", status, out)
+	}
+	if tag, _ := emu.Store().GetTag("myregistry", "imported/blocked", "v1"); tag != nil {
+		t.Fatal("a refused import wrote a tag")
+	}
+	// Public access cannot come back while export is disabled.
+	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 400 ||
+		get(out, "error", "code") != "ExportPolicyRequiresPublicNetworkAccessDisabled" {
+		t.Fatalf("public access with export disabled: %d %v", status, out)
+	}
+	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "Enabled"}}}}); status != 200 {
+		t.Fatalf("export on: %d %v", status, out)
+	}
+	if status, out := importImage(body); status != 200 {
+		t.Fatalf("import after export is enabled again: %d %v", status, out)
 	}
 	// With trusted services off on the source, import is refused with the registry's text.
 	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 200 {

@@ -58,6 +58,12 @@ func (e *Emulator) importImage(ctx context.Context, req arm.ImportRequest) error
 		}
 		return &importer.Error{Code: "InvalidParameters", Message: "The source registry '" + what + "' could not be found. Only registries of the emulator can be imported from."}
 	}
+	if source.ExportDisabled && source.Name != target.Name {
+		// https://aka.ms/acr/export-policy: a registry with export disabled cannot be imported
+		// from into another registry. ACR's code and text here are UNCONFIRMED.
+		return &importer.Error{Code: "ExportPolicyDisabled", Message: "Artifacts cannot be exported from the registry '" + source.Name +
+			"': its export policy is disabled. For more information, please visit https://aka.ms/acr/export-policy."}
+	}
 	im := &importer.Importer{
 		Transport: e.ServiceTransport(AzureService{Name: network.ServiceImport}),
 		Auth:      e.acrService.auth(),

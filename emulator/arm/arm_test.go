@@ -155,6 +155,43 @@ func TestCalls(t *testing.T) {
 	}
 }
 
+// properties.policies: kept and shown; export can be disabled only on a Premium registry with
+// public network access disabled.
+func TestRegistryPolicies(t *testing.T) {
+	srv := newAPI(t)
+	for _, tc := range []struct {
+		desc, path, body string
+		status           int
+		code             string
+	}{
+		{"export off on Basic", "/basicregistry", `{"properties":{"networkRuleSet":{"ipRules":[]},"policies":{"exportPolicy":{"status":"disabled"}}}}`, 400, "ExportPolicyNotSupported"},
+		{"export off with public access", "/myregistry", `{"properties":{"policies":{"exportPolicy":{"status":"disabled"}}}}`, 400, "ExportPolicyRequiresPublicNetworkAccessDisabled"},
+		{"retention of 400 days", "/myregistry", `{"properties":{"policies":{"retentionPolicy":{"status":"enabled","days":400}}}}`, 400, "InvalidRequestContent"},
+		{"trust status", "/myregistry", `{"properties":{"policies":{"trustPolicy":{"type":"Notary","status":"maybe"}}}}`, 400, "InvalidRequestContent"},
+	} {
+		if r := call(t, srv, "PATCH", regs+tc.path+v, "owner", tc.body); r.status != tc.status || errCode(r) != tc.code {
+			t.Errorf("%s: %d %v", tc.desc, r.status, r.body)
+		}
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "reader", ""); prop(r, "properties", "policies", "exportPolicy", "status") != "enabled" ||
+		prop(r, "properties", "publicNetworkAccess") != "Enabled" || prop(r, "properties", "policies", "retentionPolicy", "status") != "disabled" {
+		t.Fatalf("refused PATCHes changed the registry: %v", r.body)
+	}
+	r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"publicNetworkAccess":"Disabled","policies":{"exportPolicy":{"status":"disabled"},`+
+		`"retentionPolicy":{"status":"enabled","days":30},"trustPolicy":{"type":"Notary","status":"enabled"},"quarantinePolicy":{"status":"enabled"}}}}`)
+	if r.status != 200 || prop(r, "properties", "policies", "exportPolicy", "status") != "disabled" ||
+		prop(r, "properties", "policies", "retentionPolicy", "days") != float64(30) || prop(r, "properties", "policies", "retentionPolicy", "status") != "enabled" ||
+		prop(r, "properties", "policies", "trustPolicy", "status") != "enabled" || prop(r, "properties", "policies", "quarantinePolicy", "status") != "enabled" {
+		t.Fatalf("policies: %d %v", r.status, r.body["properties"])
+	}
+	// A PATCH of one policy keeps the others.
+	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"policies":{"retentionPolicy":{"days":10}}}}`)
+	if prop(r, "properties", "policies", "retentionPolicy", "days") != float64(10) || prop(r, "properties", "policies", "retentionPolicy", "status") != "enabled" ||
+		prop(r, "properties", "policies", "exportPolicy", "status") != "disabled" {
+		t.Fatalf("partial policies PATCH: %v", r.body["properties"])
+	}
+}
+
 // A registry is where it was created, spelled as ARM spells locations.
 func TestRegistryLocation(t *testing.T) {
 	srv := newAPI(t)

@@ -40,7 +40,14 @@ type policyStatus struct {
 }
 
 type policies struct {
-	AuthAsArm *policyStatus `json:"azureADAuthenticationAsArmPolicy,omitempty"`
+	AuthAsArm  *policyStatus `json:"azureADAuthenticationAsArmPolicy,omitempty"`
+	Export     *policyStatus `json:"exportPolicy,omitempty"`
+	Quarantine *policyStatus `json:"quarantinePolicy,omitempty"`
+	Trust      *policyStatus `json:"trustPolicy,omitempty"`
+	Retention  *struct {
+		Status string `json:"status"`
+		Days   *int   `json:"days"`
+	} `json:"retentionPolicy,omitempty"`
 }
 
 // registryProperties are the writable properties; pointers tell "absent" (unchanged) apart.
@@ -110,10 +117,10 @@ func (a *api) registryJSON(reg *store.Registry) map[string]any {
 			"adminUserEnabled": reg.AdminUserEnabled,
 			"networkRuleSet":   map[string]any{"defaultAction": status(reg.DefaultActionAllow, "Allow", "Deny"), "ipRules": rules},
 			"policies": map[string]any{
-				"quarantinePolicy":                 map[string]string{"status": "disabled"},
-				"trustPolicy":                      map[string]string{"type": "Notary", "status": "disabled"},
-				"retentionPolicy":                  map[string]any{"days": 7, "status": "disabled"},
-				"exportPolicy":                     map[string]string{"status": "enabled"},
+				"quarantinePolicy":                 map[string]string{"status": status(reg.QuarantineEnabled, "enabled", "disabled")},
+				"trustPolicy":                      map[string]string{"type": "Notary", "status": status(reg.TrustEnabled, "enabled", "disabled")},
+				"retentionPolicy":                  map[string]any{"days": reg.RetentionDays, "status": status(reg.RetentionEnabled, "enabled", "disabled")},
+				"exportPolicy":                     map[string]string{"status": status(!reg.ExportDisabled, "enabled", "disabled")},
 				"azureADAuthenticationAsArmPolicy": map[string]string{"status": status(reg.AuthAsARM, "enabled", "disabled")},
 			},
 			"encryption": map[string]string{"status": "disabled"}, "dataEndpointEnabled": false, "dataEndpointHostNames": []string{},
@@ -255,7 +262,7 @@ func (a *api) putRegistry(w http.ResponseWriter, r *http.Request, caller *Identi
 	case created && loc == "":
 		return armError(http.StatusBadRequest, "LocationRequired", "The location property is required for this definition.")
 	case created:
-		base = &store.Registry{Name: name, ID: id, LoginServer: name + ".azurecr.io", AdminUsername: name, AuthAsARM: true, Location: loc,
+		base = &store.Registry{Name: name, ID: id, LoginServer: name + ".azurecr.io", AdminUsername: name, AuthAsARM: true, Location: loc, RetentionDays: 7,
 			RoleAssignmentMode: "LegacyRegistryPermissions", PublicNetworkAccess: true, DefaultActionAllow: true, BypassAzureServices: true}
 	case loc != "" && loc != a.location(existing):
 		// ARM's text for moving a resource by PUT; its status here is UNCONFIRMED.
@@ -362,6 +369,9 @@ func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 		}
 		reg.AuthAsARM = v == "enabled"
 	}
+	if err := applyPolicies(reg, p.Policies); err != nil {
+		return nil, err
+	}
 	if rs := p.NetworkRuleSet; rs != nil {
 		if rs.DefaultAction != nil {
 			v, err := enum("properties.networkRuleSet.defaultAction", rs.DefaultAction, "Allow", "Deny")
@@ -399,7 +409,57 @@ func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 	if reg.AnonymousPullEnabled && reg.SKU == "Basic" {
 		return nil, armError(http.StatusBadRequest, "AnonymousPullNotSupported", "Anonymous pull is not supported for the SKU Basic.")
 	}
+	// Export can be disabled on Premium registries whose public access is disabled
+	// (https://aka.ms/acr/export-policy); ARM's codes and texts for these are UNCONFIRMED.
+	if reg.ExportDisabled && reg.SKU != "Premium" {
+		return nil, armError(http.StatusBadRequest, "ExportPolicyNotSupported",
+			"Export policy is not supported for the SKU "+reg.SKU+". For more information, please visit https://aka.ms/acr/export-policy.")
+	}
+	if reg.ExportDisabled && reg.PublicNetworkAccess {
+		return nil, armError(http.StatusBadRequest, "ExportPolicyRequiresPublicNetworkAccessDisabled",
+			"Disabling export requires public network access to be disabled. For more information, please visit https://aka.ms/acr/export-policy.")
+	}
 	return reg, nil
+}
+
+// applyPolicies merges properties.policies other than azureADAuthenticationAsArmPolicy.
+func applyPolicies(reg *store.Registry, p *policies) error {
+	if p == nil {
+		return nil
+	}
+	onOff := func(field string, st *policyStatus, set *bool) error {
+		if st == nil {
+			return nil
+		}
+		v, err := enumValue("properties.policies."+field+".status", st.Status, "enabled", "disabled")
+		*set = v == "enabled"
+		return err
+	}
+	exportEnabled := !reg.ExportDisabled
+	for _, f := range []struct {
+		field string
+		st    *policyStatus
+		set   *bool
+	}{{"exportPolicy", p.Export, &exportEnabled}, {"quarantinePolicy", p.Quarantine, &reg.QuarantineEnabled}, {"trustPolicy", p.Trust, &reg.TrustEnabled}} {
+		if err := onOff(f.field, f.st, f.set); err != nil {
+			return err
+		}
+	}
+	reg.ExportDisabled = !exportEnabled
+	if rp := p.Retention; rp != nil {
+		if rp.Status != "" {
+			if err := onOff("retentionPolicy", &policyStatus{Status: rp.Status}, &reg.RetentionEnabled); err != nil {
+				return err
+			}
+		}
+		if rp.Days != nil {
+			if *rp.Days < 0 || *rp.Days > 365 {
+				return armError(http.StatusBadRequest, "InvalidRequestContent", fmt.Sprintf("The value '%d' of properties.policies.retentionPolicy.days is not valid: use 0 to 365.", *rp.Days))
+			}
+			reg.RetentionDays = *rp.Days
+		}
+	}
+	return nil
 }
 
 func (a *api) deleteRegistry(w http.ResponseWriter, r *http.Request, caller *Identity) error {

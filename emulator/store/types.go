@@ -38,6 +38,14 @@ type Registry struct {
 	IPRules             []string
 	BypassAzureServices bool
 	BypassForTasks      bool
+
+	// Policies (ARM properties.policies). ExportDisabled is enforced (import from this
+	// registry is refused); the others are kept and shown, not applied.
+	ExportDisabled    bool
+	RetentionEnabled  bool
+	RetentionDays     int // ACR's default is 7
+	TrustEnabled      bool
+	QuarantineEnabled bool
 }
 
 // Copy returns a copy safe to modify.
