@@ -362,13 +362,6 @@ func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 		}
 		reg.RoleAssignmentMode = v
 	}
-	if p.Policies != nil && p.Policies.AuthAsArm != nil {
-		v, err := enum("properties.policies.azureADAuthenticationAsArmPolicy.status", &p.Policies.AuthAsArm.Status, "enabled", "disabled")
-		if err != nil {
-			return nil, err
-		}
-		reg.AuthAsARM = v == "enabled"
-	}
 	if err := applyPolicies(reg, p.Policies); err != nil {
 		return nil, err
 	}
@@ -422,7 +415,7 @@ func apply(reg *store.Registry, b registryBody) (*store.Registry, error) {
 	return reg, nil
 }
 
-// applyPolicies merges properties.policies other than azureADAuthenticationAsArmPolicy.
+// applyPolicies merges properties.policies.
 func applyPolicies(reg *store.Registry, p *policies) error {
 	if p == nil {
 		return nil
@@ -432,7 +425,9 @@ func applyPolicies(reg *store.Registry, p *policies) error {
 			return nil
 		}
 		v, err := enumValue("properties.policies."+field+".status", st.Status, "enabled", "disabled")
-		*set = v == "enabled"
+		if err == nil {
+			*set = v == "enabled"
+		}
 		return err
 	}
 	exportEnabled := !reg.ExportDisabled
@@ -440,7 +435,8 @@ func applyPolicies(reg *store.Registry, p *policies) error {
 		field string
 		st    *policyStatus
 		set   *bool
-	}{{"exportPolicy", p.Export, &exportEnabled}, {"quarantinePolicy", p.Quarantine, &reg.QuarantineEnabled}, {"trustPolicy", p.Trust, &reg.TrustEnabled}} {
+	}{{"azureADAuthenticationAsArmPolicy", p.AuthAsArm, &reg.AuthAsARM}, {"exportPolicy", p.Export, &exportEnabled},
+		{"quarantinePolicy", p.Quarantine, &reg.QuarantineEnabled}, {"trustPolicy", p.Trust, &reg.TrustEnabled}} {
 		if err := onOff(f.field, f.st, f.set); err != nil {
 			return err
 		}
