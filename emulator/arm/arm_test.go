@@ -190,6 +190,10 @@ func TestRegistryPolicies(t *testing.T) {
 		prop(r, "properties", "policies", "exportPolicy", "status") != "disabled" {
 		t.Fatalf("partial policies PATCH: %v", r.body["properties"])
 	}
+	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"policies":{"azureADAuthenticationAsArmPolicy":{"status":"Disabled"}}}}`)
+	if prop(r, "properties", "policies", "azureADAuthenticationAsArmPolicy", "status") != "disabled" || prop(r, "properties", "policies", "trustPolicy", "status") != "enabled" {
+		t.Fatalf("azureADAuthenticationAsArmPolicy: %v", r.body["properties"])
+	}
 }
 
 // A registry is where it was created, spelled as ARM spells locations.
