@@ -83,7 +83,6 @@ func status(b bool, on, off string) string {
 	return off
 }
 
-// registryJSON renders a registry as ARM returns it.
 // location is where a registry is; one the world made without a location is in the world's.
 func (a *api) location(reg *store.Registry) string {
 	if reg.Location == "" {
@@ -104,6 +103,7 @@ func tagsJSON(tags map[string]string) map[string]string {
 	return tags
 }
 
+// registryJSON renders a registry as ARM returns it.
 func (a *api) registryJSON(reg *store.Registry) map[string]any {
 	rules := []map[string]string{}
 	for _, v := range reg.IPRules {
@@ -189,6 +189,11 @@ func decode(r *http.Request, v any) error {
 	if err != nil {
 		return armError(http.StatusBadRequest, "InvalidRequestContent", "The request content could not be read.")
 	}
+	return unmarshalBody(b, v)
+}
+
+// unmarshalBody reads a request body's JSON into v, or returns ARM's 400 InvalidRequestContent.
+func unmarshalBody(b []byte, v any) error {
 	if err := json.NewDecoder(bytes.NewReader(b)).Decode(v); err != nil {
 		return armError(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
 	}
@@ -199,8 +204,8 @@ func decode(r *http.Request, v any) error {
 // portal page's Save sends the body the Azure portal sends.
 func Patch(reg *store.Registry, body []byte) (*store.Registry, error) {
 	var b registryBody
-	if err := json.Unmarshal(body, &b); err != nil {
-		return nil, armError(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	if err := unmarshalBody(body, &b); err != nil {
+		return nil, err
 	}
 	return apply(reg.Copy(), b)
 }
