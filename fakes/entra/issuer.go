@@ -124,6 +124,9 @@ func (i *Issuer) mint(p *Principal, audience, appidacr string) (tok string, nbf,
 	if err != nil {
 		return "", nbf, exp, err
 	}
+	// Entra writes aud as a string; tools that decode it as one (the azurerm provider) fail
+	// on jwx's default array. Per token, not jwt.Settings: that is process-wide.
+	t.Options().Enable(jwt.FlattenAudience)
 	hdr := jws.NewHeaders()
 	for k, v := range map[string]any{jws.TypeKey: "JWT", jws.KeyIDKey: i.kid, "x5t": i.kid} {
 		if err := hdr.Set(k, v); err != nil {

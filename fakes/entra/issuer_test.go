@@ -107,6 +107,22 @@ func TestMintVerify(t *testing.T) {
 			if _, has := c.Raw["xms_mirid"]; has != (tc.wantMIRI != "") {
 				t.Errorf("xms_mirid present = %v", has)
 			}
+			// Claim types as Entra writes them: tools decode aud as a string (the azurerm
+			// provider fails on an array) and the times as numbers.
+			payload := decodeSegment(t, strings.Split(tok, ".")[1])
+			if _, ok := payload["aud"].(string); !ok {
+				t.Errorf("aud = %#v on the wire, want a JSON string", payload["aud"])
+			}
+			for _, k := range []string{"iat", "nbf", "exp"} {
+				if _, ok := payload[k].(float64); !ok {
+					t.Errorf("%s = %#v on the wire, want a number", k, payload[k])
+				}
+			}
+			for _, k := range []string{"appidacr", "ver", "tid", "oid", "appid", "idtyp", "iss", "sub"} {
+				if _, ok := payload[k].(string); !ok {
+					t.Errorf("%s = %#v on the wire, want a string", k, payload[k])
+				}
+			}
 			hdr := decodeSegment(t, strings.Split(tok, ".")[0])
 			if hdr["alg"] != "RS256" || hdr["typ"] != "JWT" || hdr["kid"] != iss.kid || hdr["x5t"] != iss.kid {
 				t.Errorf("header = %v", hdr)
