@@ -1,0 +1,256 @@
+package emulator
+
+// Registries as served: their handler chains, Host-based dispatch and network rules.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
+	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/registry"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/emulator/token"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
+	"github.com/acr-emulator/acr-emulator/fakes/entra"
+	"github.com/acr-emulator/acr-emulator/fakes/imds"
+	"github.com/acr-emulator/acr-emulator/fakes/tasks"
+	"github.com/opencontainers/go-digest"
+)
+
+// approvedEndpoints lists the registries a VNet reaches through approved private endpoints.
+func (e *Emulator) approvedEndpoints(vnet string) []string {
+	ids, err := e.st.ApprovedEndpoints(vnet)
+	if err != nil {
+		e.log.Error("private endpoints", "err", err)
+	}
+	return ids
+}
+
+// rules reads a registry's network rules afresh (the management plane may change them).
+func (e *Emulator) rules(name string) (network.Rules, error) {
+	reg, err := e.st.GetRegistry(name)
+	if err != nil || reg == nil {
+		return network.Rules{}, fmt.Errorf("registry %s: %v", name, err)
+	}
+	return network.Rules{
+		PublicNetworkAccess: reg.PublicNetworkAccess, DefaultAllow: reg.DefaultActionAllow, IPRules: reg.IPRules,
+		BypassAzureServices: reg.BypassAzureServices, BypassForTasks: reg.BypassForTasks, CurrentAzure: e.world.Profile == "current",
+	}, nil
+}
+
+func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) error {
+	name := wr.Name
+	login := "localhost:" + strconv.Itoa(port)
+	if e.world.LoginServerSuffix != "" {
+		login = name + e.world.LoginServerSuffix
+	}
+	sr.info = RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
+	rec := &store.Registry{
+		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: e.world.Location, RetentionDays: 7,
+		AdminUserEnabled: wr.AdminUserEnabled, AdminUsername: name,
+		AdminPasswords:       [2]string{orRandom(wr.AdminPassword), orRandom(wr.AdminPassword2)},
+		AnonymousPullEnabled: wr.AnonymousPullEnabled, AuthAsARM: wr.AuthenticationAsArm == nil || *wr.AuthenticationAsArm,
+		RoleAssignmentMode:  wr.RoleAssignmentMode,
+		PublicNetworkAccess: wr.PublicNetworkAccess != "Disabled",
+		DefaultActionAllow:  wr.NetworkRuleSet == nil || wr.NetworkRuleSet.DefaultAction != "Deny",
+		BypassAzureServices: wr.NetworkRuleBypassOptions != "None",
+		BypassForTasks:      wr.NetworkRuleBypassAllowedForTasks,
+	}
+	if wr.NetworkRuleSet != nil {
+		rec.IPRules = append([]string(nil), wr.NetworkRuleSet.IPRules...)
+	}
+	if err := e.st.PutRegistry(rec); err != nil {
+		return err
+	}
+	e.serveRegistry(sr, rec)
+	return nil
+}
+
+// createRegistry serves a registry the management plane created: on the main listener, by its
+// <name>.azurecr.io login server (reached through an origin proxy or a loginServerSuffix world).
+func (e *Emulator) createRegistry(rec *store.Registry) error {
+	rec.CreatedAt = time.Now().UTC()
+	if e.world.LoginServerSuffix != "" {
+		rec.LoginServer = rec.Name + e.world.LoginServerSuffix
+	}
+	if rec.AdminPasswords[0] == "" {
+		rec.AdminPasswords = [2]string{orRandom(""), orRandom("")}
+	}
+	if err := e.st.PutRegistry(rec); err != nil {
+		return err
+	}
+	sr := &servedRegistry{info: RegistryInfo{Name: rec.Name, LoginServer: rec.LoginServer, URL: "https://" + rec.LoginServer}, port: -1}
+	e.serveRegistry(sr, rec)
+	return nil
+}
+
+// deleteRegistry stops serving a registry and drops its content.
+func (e *Emulator) deleteRegistry(name string) error {
+	e.mu.Lock()
+	sr := e.registries[name]
+	delete(e.registries, name)
+	for host, r := range e.byHost {
+		if r == sr {
+			delete(e.byHost, host)
+		}
+	}
+	if e.mainReg == sr {
+		e.mainReg = nil
+	}
+	e.mu.Unlock()
+	return e.st.DeleteRegistry(name)
+}
+
+// serveRegistry builds a registry's handler chain (network gate, token endpoints or token gate,
+// content) and routes its login server to it.
+func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
+	name := rec.Name
+	content := registry.New(e.st, name,
+		registry.WithLogger(e.log.With("registry", name)),
+		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
+		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
+		registry.WithPushHook(func(repo string, d digest.Digest, mediaType string) {
+			e.defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
+		}),
+	).Handler()
+	gated := e.tokens.Protect(name, requiredScope, content)
+	tokens := e.tokens.Handler(name)
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token.IsTokenPath(r.URL.Path) {
+			tokens.ServeHTTP(w, r)
+			return
+		}
+		gated.ServeHTTP(w, r)
+	})
+	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.approvedEndpoints, e.audit, e.log, inner)
+	login := rec.LoginServer
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.registries[name] = sr
+	e.byHost[strings.ToLower(login)] = sr
+	// Real-looking names reach the registry through an origin proxy (the az CLI insists on
+	// <name>.azurecr.io:443).
+	e.byHost[name+".azurecr.io"] = sr
+	e.byHost[name+".azurecr.io:443"] = sr
+	if sr.port == 0 {
+		port := strings.TrimPrefix(sr.info.URL, "https://localhost:")
+		e.byHost["localhost:"+port] = sr
+		e.byHost["127.0.0.1:"+port] = sr
+		e.byHost["[::1]:"+port] = sr
+		if e.mainReg == nil {
+			e.mainReg = sr
+		}
+	}
+}
+
+// requiredScope adapts the registry's declaration of what a request needs to the token gate.
+func requiredScope(r *http.Request) token.Scope {
+	a := registry.RequiredAccess(r)
+	return token.Scope{Type: a.Type, Name: a.Name, Actions: a.Actions}
+}
+
+// orRandom keeps a configured secret or makes one up (Azure generates admin passwords).
+func orRandom(s string) string {
+	if s != "" {
+		return s
+	}
+	return strings.ReplaceAll(ids.NewGUID(), "-", "")
+}
+
+func orDefault(v, d int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// dispatch routes a request to the control endpoints or to a registry by Host header, falling
+// back to the listener's own registry (own != nil) or the main registry.
+func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
+	control := http.NewServeMux()
+	e.controlRoutes(control)
+	// No ServeMux in front of the registry: it would answer unclean paths (.., //) with
+	// redirects, where the registry must answer NAME_INVALID itself.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/_emulator/"):
+			control.ServeHTTP(w, r)
+			return
+		case entra.IsEntraPath(r.URL.Path):
+			e.entra.ServeHTTP(w, r)
+			return
+		case imds.IsIdentityPath(r.URL.Path):
+			e.imds.ServeHTTP(w, r)
+			return
+		case arm.IsARMPath(r.URL.Path):
+			e.arm.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(strings.ToLower(r.Host), tasks.LogAccount+".blob.") {
+			e.tasks.Storage().ServeHTTP(w, r)
+			return
+		}
+		sr := e.registryFor(r.Host, own)
+		if sr == nil {
+			httpx.WriteRegistryError(w, r, httpx.NewRegistryError(http.StatusNotFound, "NAME_UNKNOWN",
+				fmt.Sprintf("no registry is served at %q", r.Host)))
+			return
+		}
+		sr.handler.ServeHTTP(w, r)
+	})
+	return httpx.Observe(e.log, func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteRegistryError(w, r, errors.New("panic"))
+	})(h)
+}
+
+func (e *Emulator) registryFor(host string, own *servedRegistry) *servedRegistry {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	host = strings.ToLower(host)
+	if sr, ok := e.byHost[host]; ok {
+		return sr
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		if sr, ok := e.byHost[h]; ok {
+			return sr
+		}
+	}
+	if own != nil {
+		return own
+	}
+	return e.mainReg
+}
+
+// Registries lists the served registries: the world's in order, then those created through ARM.
+func (e *Emulator) Registries() []RegistryInfo {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var out []RegistryInfo
+	seen := map[string]bool{}
+	for _, r := range e.world.Registries {
+		if sr, ok := e.registries[r.Name]; ok {
+			out = append(out, sr.info)
+			seen[r.Name] = true
+		}
+	}
+	var extra []string
+	for name := range e.registries {
+		if !seen[name] {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		out = append(out, e.registries[name].info)
+	}
+	return out
+}
