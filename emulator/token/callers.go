@@ -11,12 +11,14 @@ import (
 
 // caller is who a request or token request speaks for.
 type caller struct {
-	kind      string // callerPrincipal, callerAdmin, "anonymous", or "token" (an access token as password)
+	kind      string // callerPrincipal, callerAdmin or "anonymous"
 	principal *store.Principal
-	access    []AccessEntry // kind "token": what the presented access token grants
-	subject   string        // sub claim and audit name
+	subject   string // sub claim and audit name
 	appID     string
 	tenant    string
+	// credential binds a refresh token to the admin password it came from, so regenerating
+	// that password revokes it (see credentialMark).
+	credential string
 }
 
 // Name is how logs and the audit name the caller.
@@ -30,31 +32,28 @@ func (c *caller) Name() string {
 		return name + " (" + c.principal.AppID + ")"
 	case callerAdmin:
 		return "admin user " + c.subject
-	case "token":
-		return "token for " + c.subject
 	}
 	return "anonymous"
 }
 
 var errBadCredentials = errors.New("invalid credentials")
 
-// basicCaller resolves Basic credentials the way ACR does: the null GUID with an ACR refresh or
-// access token, the admin user, or a service principal's client id and secret.
+// basicCaller resolves Basic credentials the way ACR does: the null GUID with an ACR refresh
+// token (what az acr login hands to docker), the admin user, or a service principal's client id
+// and secret. An access token is never a password: renewing one with itself would make a
+// chain of tokens that outlives every revocation.
 func (s *Service) basicCaller(reg *store.Registry, user, pass string) (*caller, error) {
 	if user == nullGUID {
-		if c, err := s.signer.verify(pass, reg.LoginServer, grantRefresh); err == nil {
-			return s.refreshCaller(reg, c)
-		}
-		c, err := s.signer.verify(pass, reg.LoginServer, grantAccess)
+		c, err := s.signer.verify(pass, reg.LoginServer, grantRefresh)
 		if err != nil {
 			return nil, errBadCredentials
 		}
-		return &caller{kind: "token", access: c.Access, subject: c.Sub, appID: c.AppID, tenant: c.Tenant}, nil
+		return s.refreshCaller(reg, c)
 	}
 	if reg.AdminUserEnabled && strings.EqualFold(user, reg.AdminUsername) {
 		for _, p := range reg.AdminPasswords {
 			if p != "" && subtle.ConstantTimeCompare([]byte(p), []byte(pass)) == 1 {
-				return &caller{kind: callerAdmin, subject: reg.AdminUsername}, nil
+				return &caller{kind: callerAdmin, subject: reg.AdminUsername, credential: s.signer.credentialMark(reg.ID, p)}, nil
 			}
 		}
 		return nil, errBadCredentials
@@ -83,10 +82,17 @@ func principalCaller(p *store.Principal) *caller {
 func (s *Service) refreshCaller(reg *store.Registry, c *claims) (*caller, error) {
 	switch c.Caller {
 	case callerAdmin:
+		// Disabling the admin user or regenerating the password the token came from revokes it
+		// at the next token request.
 		if !reg.AdminUserEnabled {
 			return nil, errBadCredentials
 		}
-		return &caller{kind: callerAdmin, subject: reg.AdminUsername}, nil
+		for _, p := range reg.AdminPasswords {
+			if p != "" && c.Credential != "" && subtle.ConstantTimeCompare([]byte(s.signer.credentialMark(reg.ID, p)), []byte(c.Credential)) == 1 {
+				return &caller{kind: callerAdmin, subject: reg.AdminUsername, credential: c.Credential}, nil
+			}
+		}
+		return nil, errBadCredentials
 	case callerPrincipal:
 		p, err := s.cfg.Store.GetPrincipal(c.OID)
 		if err != nil {
@@ -104,7 +110,6 @@ func (s *Service) refreshCaller(reg *store.Registry, c *claims) (*caller, error)
 type grant struct {
 	all       bool            // admin user
 	data      *rbac.DataGrant // principals
-	access    []AccessEntry   // access token presented as a password
 	anonymous bool            // anonymous pull enabled on the registry
 }
 
@@ -112,8 +117,6 @@ func (s *Service) grantFor(reg *store.Registry, c *caller) (grant, error) {
 	switch c.kind {
 	case callerAdmin:
 		return grant{all: true}, nil
-	case "token":
-		return grant{access: c.access}, nil
 	case callerPrincipal:
 		stored, err := s.cfg.Store.RoleAssignmentsOf(c.principal.ObjectID)
 		if err != nil {
@@ -134,8 +137,6 @@ func (g grant) allowed(typ, name, action string) bool {
 	switch {
 	case g.all:
 		return true
-	case g.access != nil:
-		return covers(g.access, Scope{Type: typ, Name: name, Actions: []string{action}})
 	case g.data != nil:
 		if typ == typeRegistry {
 			return name == "catalog" && g.data.Catalog()
@@ -151,7 +152,7 @@ func (g grant) allowed(typ, name, action string) bool {
 
 // any reports whether the grant permits anything at all on the registry.
 func (g grant) any() bool {
-	return g.all || len(g.access) > 0 || (g.data != nil && g.data.Any()) || g.anonymous
+	return g.all || (g.data != nil && g.data.Any()) || g.anonymous
 }
 
 // authorize keeps, of the requested scopes, the actions the grant permits ("*" on a repository

@@ -131,8 +131,6 @@ func (s *Service) tokenCallerName(c *claims) string {
 		if p, err := s.cfg.Store.GetPrincipal(c.OID); err == nil && p != nil {
 			return principalCaller(p).Name()
 		}
-	case "token":
-		return "token for " + c.Sub
 	}
 	return "anonymous"
 }

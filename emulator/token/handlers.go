@@ -118,7 +118,7 @@ func acceptedAudience(aud string, authAsARM bool) bool {
 
 func (s *Service) refreshToken(reg *store.Registry, c *caller, g grant) (string, error) {
 	cl := claims{Sub: c.subject, AUD: reg.LoginServer, RID: reg.ID, GrantType: grantRefresh, AppID: c.appID,
-		Tenant: c.tenant, Permissions: g.permissionsClaim(), Caller: c.kind}
+		Tenant: c.tenant, Permissions: g.permissionsClaim(), Caller: c.kind, Credential: c.credential}
 	if c.principal != nil {
 		cl.OID = c.principal.ObjectID
 	}

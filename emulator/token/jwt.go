@@ -2,11 +2,15 @@ package token
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
@@ -56,9 +60,11 @@ type claims struct {
 	Permissions *permissions  `json:"permissions,omitempty"`
 	Access      []AccessEntry `json:"access,omitempty"`
 	Roles       []string      `json:"roles"`
-	// Emulator claims: which caller a refresh token stands for.
-	OID    string `json:"oid,omitempty"`
-	Caller string `json:"caller,omitempty"`
+	// Emulator claims: which caller a refresh token stands for, and for the admin user a mark
+	// of the password it came from.
+	OID        string `json:"oid,omitempty"`
+	Caller     string `json:"caller,omitempty"`
+	Credential string `json:"credential,omitempty"`
 }
 
 // signer mints and verifies ACR tokens with one RSA key per emulator.
@@ -75,6 +81,18 @@ func newSigner(now func() time.Time, key *rsa.PrivateKey) (*signer, error) {
 		}
 	}
 	return &signer{key: key, now: now}, nil
+}
+
+// credentialMark names an admin password inside a refresh token without revealing it: an HMAC
+// keyed by a secret only this signer holds, so the readable token gives nothing to guess
+// against.
+func (s *signer) credentialMark(registryID, password string) string {
+	key := sha256.Sum256(s.key.D.Bytes())
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(strings.ToLower(registryID)))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	return "admin:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
 }
 
 func marshal(c *claims) ([]byte, error) {

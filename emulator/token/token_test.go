@@ -342,3 +342,90 @@ func TestAccessTokenReuse(t *testing.T) {
 		t.Fatal("another caller reused the admin's token")
 	}
 }
+
+// Revoking the credential a refresh token came from takes effect at the next token request,
+// and an access token never renews itself (issue: a chain of tokens outlived revocation).
+func TestRevocation(t *testing.T) {
+	f := newFixture(t, nil)
+	scope := "&scope=repository:app:pull&service="
+	offline := func(user, pass string) string {
+		t.Helper()
+		r := f.do(t, "GET", "/oauth2/token?offline_token=true&client_id=docker"+scope+f.login, basic(user, pass), nil)
+		if r.status != 200 {
+			t.Fatalf("login as %s: %d %s", user, r.status, r.body)
+		}
+		return field(t, r.body, "refresh_token")
+	}
+	renew := func(rt string) result {
+		return f.do(t, "POST", "/oauth2/token", nil, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "scope": {"repository:app:pull"}, "service": {f.login}})
+	}
+	rt1, rt2 := offline("myregistry", "pw1"), offline("myregistry", "pw2")
+	r := renew(rt1)
+	if r.status != 200 {
+		t.Fatalf("refresh grant: %d %s", r.status, r.body)
+	}
+	at := field(t, r.body, "access_token")
+	if r := f.do(t, "GET", "/v2/app/manifests/v1", bearer(at), nil); r.status != 200 {
+		t.Fatalf("pull with the renewed token: %d", r.status)
+	}
+	// An access token is not a password, neither at the token service nor on the registry.
+	if r := f.do(t, "GET", "/oauth2/token?service="+f.login+"&scope=repository:app:pull", basic(nullGUID, at), nil); r.status != 401 {
+		t.Fatalf("access token as password at /oauth2/token: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "POST", "/oauth2/token", nil, url.Values{"grant_type": {"password"}, "username": {nullGUID}, "password": {at}, "service": {f.login}}); r.status != 401 {
+		t.Fatalf("access token as password (POST): %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "GET", "/v2/app/manifests/v1", basic(nullGUID, at), nil); r.status != 401 {
+		t.Fatalf("access token as Basic password on /v2: %d", r.status)
+	}
+	// The refresh token is a password with the null GUID, until its credential is revoked.
+	if r := f.do(t, "GET", "/oauth2/token?service="+f.login+"&scope=repository:app:pull", basic(nullGUID, rt1), nil); r.status != 200 {
+		t.Fatalf("refresh token as password: %d %s", r.status, r.body)
+	}
+
+	// Regenerating password 1 revokes what came from it, not what came from password 2.
+	reg, err := f.st.GetRegistry("myregistry")
+	must(t, err)
+	next := *reg
+	next.AdminPasswords = [2]string{"pw1-regenerated", reg.AdminPasswords[1]}
+	must(t, f.st.PutRegistry(&next))
+	if r := renew(rt1); r.status != 401 {
+		t.Fatalf("refresh token of a regenerated password: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "GET", "/v2/app/manifests/v1", basic(nullGUID, rt1), nil); r.status != 401 {
+		t.Fatalf("refresh token of a regenerated password on /v2: %d", r.status)
+	}
+	if r := renew(rt2); r.status != 200 {
+		t.Fatalf("refresh token of the other password: %d %s", r.status, r.body)
+	}
+	// Disabling the admin user revokes every admin refresh token.
+	off := next
+	off.AdminUserEnabled = false
+	must(t, f.st.PutRegistry(&off))
+	if r := renew(rt2); r.status != 401 {
+		t.Fatalf("admin refresh token with the admin user disabled: %d %s", r.status, r.body)
+	}
+
+	// A principal's refresh token stops granting once its role assignment is removed.
+	r = f.do(t, "POST", "/oauth2/exchange", nil, url.Values{"grant_type": {"access_token"}, "service": {f.login}, "access_token": {"acr-token-puller"}})
+	if r.status != 200 {
+		t.Fatalf("exchange: %d %s", r.status, r.body)
+	}
+	prt := field(t, r.body, "refresh_token")
+	pull := func() int {
+		r := renew(prt)
+		if r.status != 200 {
+			return r.status
+		}
+		return f.do(t, "GET", "/v2/app/manifests/v1", bearer(field(t, r.body, "access_token")), nil).status
+	}
+	if got := pull(); got != 200 {
+		t.Fatalf("pull with the principal's renewed token: %d", got)
+	}
+	if _, err := f.st.DeleteRoleAssignment(regID + "/providers/Microsoft.Authorization/roleAssignments/1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := pull(); got != 401 {
+		t.Fatalf("pull after the role assignment was removed: %d", got)
+	}
+}
