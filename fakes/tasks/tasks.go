@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,7 +29,6 @@ import (
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
-	"github.com/goccy/go-yaml"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
@@ -390,61 +388,6 @@ func checkedYAML(encoded string, values map[string]string) ([]byte, error) {
 		return nil, err
 	}
 	return raw, nil
-}
-
-// taskTemplate is what ACR Tasks YAML may refer to: ACR renders the YAML as a Go template
-// before it parses it, so `cmd: {{.Run.Registry}}/app:{{.Run.ID}}` is valid YAML once rendered.
-type taskTemplate struct {
-	registry, id, task string
-	values             map[string]string // az acr run --set, az acr task create|run --set
-}
-
-var templateRef = regexp.MustCompile(`\{\{-?\s*\.(Run\.[A-Za-z]+|Values\.[A-Za-z0-9_]+)\s*-?\}\}`)
-
-// render fills in the references the emulator knows; others stay, and the YAML parser says
-// where.
-func (tt taskTemplate) render(raw []byte) []byte {
-	return templateRef.ReplaceAllFunc(raw, func(ref []byte) []byte {
-		name := string(templateRef.FindSubmatch(ref)[1])
-		if v, ok := strings.CutPrefix(name, "Values."); ok {
-			if val, set := tt.values[v]; set {
-				return []byte(val)
-			}
-			return []byte("<no value>") // what a Go template prints for a missing value
-		}
-		switch name {
-		case "Run.ID":
-			return []byte(tt.id)
-		case "Run.Registry":
-			return []byte(tt.registry)
-		case "Run.RegistryName":
-			first, _, _ := strings.Cut(tt.registry, ".")
-			return []byte(first)
-		case "Run.TaskName":
-			return []byte(tt.task)
-		case "Run.OS":
-			return []byte("linux")
-		case "Run.Architecture":
-			return []byte("amd64")
-		}
-		return ref
-	})
-}
-
-// parseTaskYAML renders ACR Tasks YAML and parses its steps.
-func parseTaskYAML(raw []byte, tt taskTemplate) ([]action, error) {
-	raw = tt.render(raw)
-	var doc struct {
-		Version string `yaml:"version"`
-		Steps   []step `yaml:"steps"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("the task YAML is invalid: %v", err)
-	}
-	if len(doc.Steps) == 0 {
-		return nil, errors.New("the task YAML has no steps.")
-	}
-	return actions(doc.Steps)
 }
 
 // scheduleRun queues a run of a task (TaskRunRequest), of inline task YAML

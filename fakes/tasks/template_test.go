@@ -16,8 +16,9 @@ func TestTaskTemplate(t *testing.T) {
 		{"app:{{.Values.tag}} app:{{.Values.missing}}", "app:v2 app:<no value>"},
 		{"{{.Run.SharedVolume}} {{ printf \"x\" }}", "{{.Run.SharedVolume}} {{ printf \"x\" }}"}, // not emulated: left as written
 	} {
-		if got := string(tt.render([]byte(tc.in))); got != tc.want {
-			t.Errorf("render(%q) = %q, want %q", tc.in, got, tc.want)
+		got, err := tt.render([]byte(tc.in))
+		if err != nil || string(got) != tc.want {
+			t.Errorf("render(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
 
