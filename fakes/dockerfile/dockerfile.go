@@ -78,52 +78,81 @@ func parse(src []byte) ([]instruction, error) {
 	return out, nil
 }
 
-// expand substitutes $VAR and ${VAR} (with ${VAR:-default}) from vars.
-func expand(s string, vars map[string]string) string {
+// Bounds of a build: the Dockerfile and every value it expands come from the user, and
+// `ARG a=$a$a` doubles a value each line (25 lines drove a process to 4.6 GB and stored a
+// 512 MiB image config). The limits are the emulator's; Docker has none so tight, but no real
+// Dockerfile comes near them.
+const (
+	maxDockerfileBytes = 1 << 20
+	maxInstructions    = 1000
+	maxExpandedBytes   = 1 << 20 // every value the build expands, together
+)
+
+var errExpandedTooLarge = fmt.Errorf("the build's expanded values (ARG, ENV, LABEL...) are larger than %d KiB together", maxExpandedBytes>>10)
+
+// expander substitutes $VAR and ${VAR} (with ${VAR:-default}), within one budget for the build.
+type expander struct{ left int }
+
+func (x *expander) expand(s string, vars map[string]string) (string, error) {
 	var b strings.Builder
+	write := func(v string) bool {
+		if len(v) > x.left-b.Len() {
+			return false
+		}
+		b.WriteString(v)
+		return true
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c == '\\' && i+1 < len(s) && s[i+1] == '$' {
-			b.WriteByte('$')
-			i++
-			continue
-		}
-		if c != '$' || i+1 >= len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		if s[i+1] == '{' {
+			c, i = '$', i+1
+		} else if c == '$' && i+1 < len(s) && s[i+1] == '{' {
 			end := strings.IndexByte(s[i:], '}')
 			if end < 0 {
-				b.WriteString(s[i:])
+				if !write(s[i:]) {
+					return "", errExpandedTooLarge
+				}
 				break
 			}
 			name, def, hasDef := strings.Cut(s[i+2:i+end], ":-")
-			if v, ok := vars[name]; ok && (v != "" || !hasDef) {
-				b.WriteString(v)
-			} else if hasDef {
-				b.WriteString(def)
+			v, ok := vars[name]
+			if !ok || (v == "" && hasDef) {
+				v = def
+			}
+			if !write(v) {
+				return "", errExpandedTooLarge
 			}
 			i += end
 			continue
+		} else if c == '$' {
+			j := i + 1
+			for j < len(s) && (s[j] == '_' || 'a' <= s[j] && s[j] <= 'z' || 'A' <= s[j] && s[j] <= 'Z' || '0' <= s[j] && s[j] <= '9') {
+				j++
+			}
+			if j > i+1 {
+				if !write(vars[s[i+1:j]]) {
+					return "", errExpandedTooLarge
+				}
+				i = j - 1
+				continue
+			}
 		}
-		j := i + 1
-		for j < len(s) && (s[j] == '_' || 'a' <= s[j] && s[j] <= 'z' || 'A' <= s[j] && s[j] <= 'Z' || '0' <= s[j] && s[j] <= '9') {
-			j++
+		if b.Len() >= x.left {
+			return "", errExpandedTooLarge
 		}
-		if j == i+1 {
-			b.WriteByte(c)
-			continue
-		}
-		b.WriteString(vars[s[i+1:j]])
-		i = j - 1
+		b.WriteByte(c)
 	}
-	return b.String()
+	x.left -= b.Len()
+	return b.String(), nil
 }
 
 // keyValues reads KEY=VALUE pairs (values may be double-quoted), or the legacy "KEY VALUE".
 func keyValues(args string) ([][2]string, error) {
-	if !strings.Contains(strings.Fields(args)[0], "=") {
+	fields := strings.Fields(args)
+	if len(fields) == 0 {
+		return nil, errors.New("expected KEY=VALUE")
+	}
+	if !strings.Contains(fields[0], "=") {
 		k, v, _ := strings.Cut(args, " ")
 		return [][2]string{{k, strings.TrimSpace(v)}}, nil
 	}
@@ -159,10 +188,17 @@ func command(args string) []string {
 
 // Build builds the image.
 func Build(ctx context.Context, o Options) (v1.Image, error) {
+	if len(o.Dockerfile) > maxDockerfileBytes {
+		return nil, fmt.Errorf("the Dockerfile is larger than %d KiB", maxDockerfileBytes>>10)
+	}
 	steps, err := parse(o.Dockerfile)
 	if err != nil {
 		return nil, err
 	}
+	if len(steps) > maxInstructions {
+		return nil, fmt.Errorf("the Dockerfile has more than %d instructions", maxInstructions)
+	}
+	x := &expander{left: maxExpandedBytes}
 	logf := func(format string, a ...any) {
 		if o.Log != nil {
 			fmt.Fprintf(o.Log, format+"\n", a...)
@@ -185,6 +221,13 @@ func Build(ctx context.Context, o Options) (v1.Image, error) {
 	var history []v1.History
 	for n, st := range steps {
 		logf("Step %d/%d : %s %s", n+1, len(steps), st.cmd, st.args)
+		ex := func(s string) (string, error) {
+			v, err := x.expand(s, vars())
+			if err != nil {
+				return "", fmt.Errorf("line %d: %w", st.line, err)
+			}
+			return v, nil
+		}
 		if img == nil && st.cmd != "FROM" && st.cmd != "ARG" {
 			return nil, fmt.Errorf("line %d: %s before FROM", st.line, st.cmd)
 		}
@@ -195,12 +238,22 @@ func Build(ctx context.Context, o Options) (v1.Image, error) {
 			if v, ok := o.BuildArgs[name]; ok {
 				def = v
 			}
-			args[name] = expand(def, vars())
+			if args[name], err = ex(def); err != nil {
+				return nil, err
+			}
 		case "FROM":
 			if img != nil {
 				return nil, fmt.Errorf("line %d: multi-stage builds are not emulated", st.line)
 			}
-			ref := strings.Fields(expand(st.args, vars()))[0]
+			v, err := ex(st.args)
+			if err != nil {
+				return nil, err
+			}
+			fields := strings.Fields(v)
+			if len(fields) == 0 {
+				return nil, fmt.Errorf("line %d: FROM names no image", st.line)
+			}
+			ref := fields[0]
 			if img, err = from(ctx, o, ref); err != nil {
 				return nil, fmt.Errorf("line %d: FROM %s: %w", st.line, ref, err)
 			}
@@ -219,7 +272,9 @@ func Build(ctx context.Context, o Options) (v1.Image, error) {
 				return nil, fmt.Errorf("line %d: ENV: %w", st.line, err)
 			}
 			for _, kv := range kvs {
-				env[kv[0]] = expand(kv[1], vars())
+				if env[kv[0]], err = ex(kv[1]); err != nil {
+					return nil, err
+				}
 			}
 		case "LABEL":
 			kvs, err := keyValues(st.args)
@@ -230,16 +285,25 @@ func Build(ctx context.Context, o Options) (v1.Image, error) {
 				cfg.Config.Labels = map[string]string{}
 			}
 			for _, kv := range kvs {
-				cfg.Config.Labels[strings.Trim(kv[0], `"`)] = expand(kv[1], vars())
+				v, err := ex(kv[1])
+				if err != nil {
+					return nil, err
+				}
+				cfg.Config.Labels[strings.Trim(kv[0], `"`)] = v
 			}
 		case "WORKDIR":
-			dir := expand(st.args, vars())
+			dir, err := ex(st.args)
+			if err != nil {
+				return nil, err
+			}
 			if !path.IsAbs(dir) {
 				dir = path.Join("/", cfg.Config.WorkingDir, dir)
 			}
 			cfg.Config.WorkingDir = dir
 		case "USER":
-			cfg.Config.User = expand(st.args, vars())
+			if cfg.Config.User, err = ex(st.args); err != nil {
+				return nil, err
+			}
 		case "CMD":
 			cfg.Config.Cmd = command(st.args)
 		case "ENTRYPOINT":
@@ -248,14 +312,22 @@ func Build(ctx context.Context, o Options) (v1.Image, error) {
 			if cfg.Config.ExposedPorts == nil {
 				cfg.Config.ExposedPorts = map[string]struct{}{}
 			}
-			for _, p := range strings.Fields(expand(st.args, vars())) {
+			ports, err := ex(st.args)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range strings.Fields(ports) {
 				if !strings.Contains(p, "/") {
 					p += "/tcp"
 				}
 				cfg.Config.ExposedPorts[p] = struct{}{}
 			}
 		case "COPY", "ADD":
-			layer, err := copyLayer(o.Context, st.cmd, expand(st.args, vars()), cfg.Config.WorkingDir)
+			spec, err := ex(st.args)
+			if err != nil {
+				return nil, err
+			}
+			layer, err := copyLayer(o.Context, st.cmd, spec, cfg.Config.WorkingDir)
 			if err != nil {
 				return nil, fmt.Errorf("line %d: %s: %w", st.line, st.cmd, err)
 			}

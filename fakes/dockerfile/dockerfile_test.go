@@ -131,6 +131,29 @@ func TestBuildScratch(t *testing.T) {
 	}
 }
 
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"A": "1", "EMPTY": "", "ü": "x"}
+	for _, c := range []struct{ in, want string }{
+		{"$A-${A}", "1-1"},
+		{"${EMPTY:-d} ${MISSING:-d} ${A:-d}", "d d 1"},
+		{`\$A $ $$A`, "$A $ $1"},
+		{"héllo ${A}", "héllo 1"}, // bytes beyond ASCII pass through unchanged
+		{"${A", "${A"},
+	} {
+		x := &expander{left: 1 << 10}
+		if got, err := x.expand(c.in, vars); err != nil || got != c.want {
+			t.Errorf("expand(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+	x := &expander{left: 8}
+	if _, err := x.expand("12345678", nil); err != nil {
+		t.Fatalf("exactly the budget: %v", err)
+	}
+	if _, err := x.expand("9", nil); err == nil {
+		t.Fatal("past the budget: no error")
+	}
+}
+
 func TestBuildRefusals(t *testing.T) {
 	for _, c := range []struct{ df, want string }{
 		{"FROM scratch\nRUN apt-get update\n", "line 2: RUN is not emulated"},
@@ -145,10 +168,43 @@ func TestBuildRefusals(t *testing.T) {
 		{"# nothing\n", "no instructions"},
 		{"FROM scratch\nENV A=1 \\", "ends inside a continued line"},
 		{"FROM registry.example/x\n", "no registry access"},
+		{"FROM\n", "FROM names no image"},
+		{"FROM scratch\nENV\n", "line 2: ENV: expected KEY=VALUE"},
+		{"FROM scratch\nLABEL\n", "line 2: LABEL: expected KEY=VALUE"},
+		// Each ARG doubles the value: without a bound, 25 lines make a 2 GiB string.
+		{"ARG a=" + strings.Repeat("x", 64) + "\n" + strings.Repeat("ARG a=$a$a\n", 25) + "FROM scratch\n", "line 15: the build's expanded values"},
+		{"FROM scratch\nARG a=" + strings.Repeat("y", 1000) + "\n" + strings.Repeat("LABEL l=${a}${a}${a}${a}${a}${a}${a}${a}\n", 200), "larger than 1024 KiB together"},
+		{"FROM scratch\n" + strings.Repeat("EXPOSE 80\n", 1001), "more than 1000 instructions"},
+		{strings.Repeat("#", 2<<20), "larger than 1024 KiB"},
 	} {
 		_, err := Build(context.Background(), Options{Dockerfile: []byte(c.df), Context: context1})
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.df, err, c.want)
 		}
 	}
+}
+
+// FuzzBuild: no Dockerfile panics the builder or escapes its bounds.
+func FuzzBuild(f *testing.F) {
+	for _, s := range []string{
+		"FROM scratch\nARG V=1\nENV A=$V B=${V:-x}\nLABEL k=\"v\"\nWORKDIR app\nUSER 1000\nEXPOSE 80 443/udp\nCMD [\"/x\"]\n",
+		"ARG a=xx\nARG a=$a$a\nFROM scratch\n",
+		"FROM scratch\nENV A \\\n  B\n",
+		"FROM scratch\nCOPY README.md /\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, df string) {
+		img, err := Build(context.Background(), Options{Dockerfile: []byte(df), Context: context1})
+		if err != nil {
+			return
+		}
+		raw, err := img.RawConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) > maxExpandedBytes+len(df)+64<<10 {
+			t.Fatalf("config of %d bytes from a %d-byte Dockerfile", len(raw), len(df))
+		}
+	})
 }
