@@ -209,7 +209,10 @@ func New(cfg Config) (*Emulator, error) {
 // Origins lists the named origins' proxies.
 func (e *Emulator) Origins() []OriginInfo { return e.origins }
 
-// Close shuts the listeners down gracefully, waiting for in-flight requests until ctx ends.
+// Close shuts the listeners down gracefully: all stop accepting at once and drain in
+// parallel, so a request in flight on one listener does not hold up another. Requests still in
+// flight when ctx ends have their connections closed, and Close reports that; a clean drain
+// returns nil.
 func (e *Emulator) Close(ctx context.Context) error {
 	select {
 	case <-e.stop:
@@ -217,17 +220,22 @@ func (e *Emulator) Close(ctx context.Context) error {
 	default:
 		close(e.stop)
 	}
-	var errs []error
 	e.defender.Wait()
 	e.tasks.Close()
-	for _, s := range e.servers {
-		// Shutdown waits 5s for connections that never sent a request (clients dial ahead);
-		// nothing is in flight on them, so close them first.
-		s.tracker.closeNew()
-		if err := s.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	errs := make([]error, len(e.servers))
+	var drain sync.WaitGroup
+	for i, s := range e.servers {
+		drain.Go(func() {
+			// Shutdown waits 5s for connections that never sent a request (clients dial ahead);
+			// nothing is in flight on them, so close them first.
+			s.tracker.closeNew()
+			if err := s.Shutdown(ctx); err != nil {
+				_ = s.Server.Close()
+				errs[i] = fmt.Errorf("listener %s: requests still in flight at the deadline were cut: %w", s.addr, err)
+			}
+		})
 	}
+	drain.Wait()
 	e.wg.Wait()
 	return errors.Join(errs...)
 }

@@ -169,7 +169,7 @@ func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	if tlsCfg != nil {
 		ln = sniff.New(ln, tlsCfg)
 	}
-	e.servers = append(e.servers, server{srv, tracker})
+	e.servers = append(e.servers, server{srv, tracker, ln.Addr().String()})
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -199,6 +199,7 @@ func (e *Emulator) purgeUploads() {
 type server struct {
 	*http.Server
 	tracker *connTracker
+	addr    string
 }
 
 // connTracker follows connection states so shutdown can drop never-used connections at once.
