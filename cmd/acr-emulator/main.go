@@ -36,6 +36,7 @@ Usage:
   acr-emulator scenario list       list the scenarios
   acr-emulator scenario run NAME...|--all [--emulator URL] [--ca FILE]
                                    run scenarios against a running emulator
+  acr-emulator health [--url URL]  exit 0 only when the emulator answers its health check
   acr-emulator version             print the version
   acr-emulator help                show this help
 
@@ -59,6 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "scenario":
 		return scenarioCmd(args, stdout, stderr)
+	case "health":
+		return healthCmd(args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "acr-emulator: unknown command %q (try: acr-emulator help)\n", cmd)
 	return 2
