@@ -14,6 +14,12 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		writeControlJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /_emulator/state", e.state)
+	// The CA, so clients of an emulator whose data directory they cannot see (another
+	// --data-dir, a container) can trust it: fetched over plain HTTP, or over TLS and then pinned.
+	mux.HandleFunc("GET /_emulator/ca.pem", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(e.ca.CertPEM())
+	})
 	mux.HandleFunc("GET /_emulator/audit", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
