@@ -79,6 +79,7 @@ func buildVersion() string {
 
 type serveOptions struct {
 	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat string
+	published                                                            string
 	maxManifest, maxUpload                                               int64
 	accessTTL, refreshTTL                                                time.Duration
 }
@@ -119,6 +120,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
 	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", "info"), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
+	fs.StringVar(&o.published, "published-ports", env("ACR_EMULATOR_PUBLISHED_PORTS", ""), "in a container: where the host publishes the listeners, as docker's -p ([IP:]HOSTPORT:CONTAINERPORT,...), so the banner prints addresses the host reaches (ACR_EMULATOR_PUBLISHED_PORTS)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
 	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", envDuration("ACR_EMULATOR_ACCESS_TOKEN_TTL", 75*time.Minute), "lifetime of ACR access tokens (ACR_EMULATOR_ACCESS_TOKEN_TTL)")
@@ -147,6 +149,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return 2
 	}
+	pub, err := parsePublished(o.published, inContainer())
+	if err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return 2
+	}
 	w := world.Default()
 	if o.config != "" {
 		if w, err = world.Load(o.config); err != nil {
@@ -167,7 +174,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return 1
 	}
-	printQuickStart(stdout, emu)
+	printQuickStart(stdout, emu, pub)
 	logger.Info("ready", "https", emu.HTTPSURL(), "http", emu.HTTPURL(), "version", buildVersion())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -196,52 +203,4 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-func printQuickStart(w io.Writer, emu *emulator.Emulator) {
-	regs := emu.Registries()
-	wd := emu.World()
-	fmt.Fprintf(w, "acr-emulator %s is ready.\n\n", buildVersion())
-	for _, r := range regs {
-		fmt.Fprintf(w, "  registry  %-14s login server %s\n", r.Name, r.LoginServer)
-	}
-	fmt.Fprintf(w, "  CA        %s\n", emu.CA().Path())
-	fmt.Fprintf(w, "  Entra ID  authority %s/  tenant %s\n", emu.HTTPSURL(), wd.TenantID)
-	if u := emu.HTTPURL(); u != "" {
-		fmt.Fprintf(w, "  control   %s/_emulator/health  %s/_emulator/state\n", u, u)
-		fmt.Fprintf(w, "  portal    %s/_emulator/portal/  (Networking page per registry: public access, firewall, trusted services)\n", u)
-	}
-	if len(regs) == 0 {
-		return
-	}
-	ls := regs[0].LoginServer
-	fmt.Fprintf(w, "\nTry it (export SSL_CERT_FILE=%s first):\n", emu.CA().Path())
-	if user, pass := emu.AdminCredentials(regs[0].Name); user != "" {
-		fmt.Fprintf(w, "  crane auth login %s -u %s -p %s\n", ls, user, pass)
-		fmt.Fprintf(w, "  docker login %s -u %s -p %s\n", ls, user, pass)
-	}
-	fmt.Fprintf(w, "  crane push ./oci-layout %s/hello:v1 && crane ls %s/hello\n", ls, ls)
-	for _, sp := range wd.ServicePrincipals {
-		fmt.Fprintf(w, "\nService principal %s: AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s\n",
-			sp.Name, wd.TenantID, sp.ClientID, sp.Secret)
-		fmt.Fprintf(w, "  (azidentity: authority host %s/, DisableInstanceDiscovery: true; or docker login -u %s -p %s)\n",
-			emu.HTTPSURL(), sp.ClientID, sp.Secret)
-		break
-	}
-	if p := emu.ProxyURL(); p != "" {
-		fmt.Fprintf(w, "\nReal Azure names (login.microsoftonline.com, management.azure.com, <registry>.azurecr.io) via HTTPS_PROXY=%s\n", p)
-	}
-	if origins := emu.Origins(); len(origins) > 0 {
-		fmt.Fprintf(w, "\nNamed origins (Go clients never proxy localhost: use <registry>.azurecr.io through them):\n")
-		for _, o := range origins {
-			fmt.Fprintf(w, "  %-12s HTTPS_PROXY=%s\n", o.Name, o.ProxyURL)
-		}
-	}
-	if u := emu.HTTPURL(); u != "" {
-		for _, c := range wd.ComputeResources {
-			fmt.Fprintf(w, "\nManaged identity of %q (azidentity.NewManagedIdentityCredential):\n", c.Name)
-			fmt.Fprintf(w, "  export IDENTITY_ENDPOINT=%s/msi/token IDENTITY_HEADER=%s\n", u, c.IdentityHeader)
-		}
-	}
-	fmt.Fprintln(w)
 }
