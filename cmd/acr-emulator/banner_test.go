@@ -46,7 +46,7 @@ func TestPublication(t *testing.T) {
 
 // The banner names only addresses a client reaches: in a container, the published ports.
 func TestBannerInContainer(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testEmulator(t)
 	port := func(raw string) string { u, _ := url.Parse(raw); return u.Port() }
 	pub, err := parsePublished("127.0.0.1:18443:"+port(emu.HTTPSURL())+",127.0.0.1:18080:"+port(emu.HTTPURL()), true)
 	if err != nil {
@@ -57,9 +57,16 @@ func TestBannerInContainer(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{"From the host, on the published ports", "login server localhost:18443", "authority https://localhost:18443/",
 		"http://localhost:18080/_emulator/portal/", "IDENTITY_ENDPOINT=http://localhost:18080/msi/token", "http://localhost:18080/_emulator/ca.pem",
-		"not published: container port " + port(emu.ProxyURL())} {
+		"not published: container port "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	_, line, _ := strings.Cut(out, "not published: ")
+	line, _, _ = strings.Cut(line, "\n")
+	for _, p := range []string{port(emu.ProxyURL()), port(emu.Origins()[0].ProxyURL)} {
+		if !strings.Contains(line, p) {
+			t.Errorf("port %s is not listed as unpublished: %q", p, line)
 		}
 	}
 	if strings.Contains(out, ":"+port(emu.HTTPSURL())+"/") || strings.Contains(out, "127.0.0.1") {
