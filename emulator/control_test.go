@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
@@ -50,5 +52,26 @@ func TestCAEndpoint(t *testing.T) {
 				t.Fatalf("%s %s: %q", res.Status, res.Header.Get("Content-Type"), got)
 			}
 		})
+	}
+}
+
+// /_emulator/state names the listeners, so a client elsewhere can configure itself from it.
+func TestStateEndpoints(t *testing.T) {
+	emu := emulatortest.New(t)
+	res, err := http.Get(emu.HTTPURL() + "/_emulator/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st struct {
+		Endpoints struct{ HTTPS, HTTP, Proxy, CAFile string }
+	}
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	port := func(u string) string { return u[strings.LastIndex(u, ":")+1:] }
+	if st.Endpoints.HTTPS != emu.HTTPSURL() || st.Endpoints.Proxy != emu.ProxyURL() ||
+		st.Endpoints.HTTP != "http://localhost:"+port(emu.HTTPURL()) {
+		t.Fatalf("endpoints = %+v; emulator %s %s %s", st.Endpoints, emu.HTTPSURL(), emu.HTTPURL(), emu.ProxyURL())
 	}
 }

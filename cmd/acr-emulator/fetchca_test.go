@@ -10,7 +10,7 @@ import (
 )
 
 func TestFetchCA(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testEmulator(t)
 	want := emu.CA().CertPEM()
 	for _, base := range []string{emu.HTTPSURL(), emu.HTTPURL(), emu.HTTPSURL() + "/"} {
 		got, err := fetchCA(context.Background(), base)

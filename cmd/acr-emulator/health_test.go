@@ -14,8 +14,8 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator"
 )
 
-// startEmulator runs an emulator in-process on free loopback ports.
-func startEmulator(t *testing.T) *emulator.Emulator {
+// testEmulator runs an emulator in-process on free loopback ports.
+func testEmulator(t *testing.T) *emulator.Emulator {
 	t.Helper()
 	emu, err := emulator.New(emulator.Config{HTTPSAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ProxyAddr: "127.0.0.1:0",
 		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -30,7 +30,7 @@ func startEmulator(t *testing.T) *emulator.Emulator {
 }
 
 func TestHealth(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testEmulator(t)
 	sick := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `{"status":"starting"}`, http.StatusServiceUnavailable)
 	}))
@@ -69,7 +69,7 @@ func TestHealth(t *testing.T) {
 // Without --url, health asks the listener the serve environment configures, as the container
 // image's healthcheck does (ACR_EMULATOR_HTTP_ADDR=0.0.0.0:8080 there).
 func TestHealthDefaultURL(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testEmulator(t)
 	port := emu.HTTPURL()[strings.LastIndex(emu.HTTPURL(), ":")+1:]
 	t.Setenv("ACR_EMULATOR_URL", "")
 	t.Setenv("ACR_EMULATOR_HTTP_ADDR", "0.0.0.0:"+port)
