@@ -76,6 +76,7 @@ func fetchCA(ctx context.Context, base string) ([]byte, error) {
 
 // writeTemp keeps a fetched CA in a file for the clients that want a path.
 func writeTemp(pem []byte) (path string, remove func(), err error) {
+	_ = os.MkdirAll(os.TempDir(), 0o1777) // a scratch container has no /tmp
 	f, err := os.CreateTemp("", "acr-emulator-ca-*.pem")
 	if err != nil {
 		return "", nil, err

@@ -169,7 +169,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	printQuickStart(stdout, emu, pub)
-	logger.Info("ready", "https", emu.HTTPSURL(), "http", emu.HTTPURL(), "version", buildVersion())
+	logger.Info("ready", "https", pub.url(emu.HTTPSURL()), "http", pub.url(emu.HTTPURL()), "version", buildVersion())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
