@@ -28,15 +28,8 @@ func envCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	base := fs.String("url", env("ACR_EMULATOR_URL", localURL()), "the running emulator, its http or https listener (ACR_EMULATOR_URL)")
 	caFile := fs.String("ca", env("ACR_EMULATOR_CA", ""), "the emulator's ca.pem (ACR_EMULATOR_CA); default: fetched from the emulator")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "acr-emulator env: unexpected arguments %q\n", fs.Args())
-		return 2
+	if code, ok := parseOnlyFlags(fs, args, stderr); !ok {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -27,15 +27,8 @@ func healthCmd(args []string, stdout, stderr io.Writer) int {
 	url := fs.String("url", env("ACR_EMULATOR_URL", localURL()), "the emulator's base URL, http or https (ACR_EMULATOR_URL)")
 	caFile := fs.String("ca", env("ACR_EMULATOR_CA", ""), "CA to verify an https URL with (default: ca.pem in the data directory)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "acr-emulator health: unexpected arguments %q\n", fs.Args())
-		return 2
+	if code, ok := parseOnlyFlags(fs, args, stderr); !ok {
+		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -50,6 +43,22 @@ func healthCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "ok")
 	return 0
+}
+
+// parseOnlyFlags parses a subcommand that takes flags and no arguments; when it returns false
+// the command ends with code (0 for --help).
+func parseOnlyFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		return 2, false
+	}
+	return 0, true
 }
 
 func checkHealth(ctx context.Context, client *http.Client, base string) error {
