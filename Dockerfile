@@ -1,4 +1,5 @@
-# acr-emulator container image: `docker compose up --build`.
+# acr-emulator container image, built from source: `docker compose up --build`, on machines
+# that can pull the base images. Where none can be pulled, see Dockerfile.scratch (`make image`).
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -12,8 +13,10 @@ COPY --from=build /out/acr-emulator /usr/local/bin/acr-emulator
 # loopback only (see docker-compose.yml).
 ENV ACR_EMULATOR_HTTPS_ADDR=0.0.0.0:8443 \
     ACR_EMULATOR_HTTP_ADDR=0.0.0.0:8080 \
+    ACR_EMULATOR_PROXY_ADDR=0.0.0.0:8081 \
     ACR_EMULATOR_DATA_DIR=/data
 VOLUME /data
-EXPOSE 8443 8080
+EXPOSE 8443 8080 8081
+HEALTHCHECK --interval=5s --timeout=5s --start-period=5s --retries=12 CMD ["/usr/local/bin/acr-emulator", "health"]
 ENTRYPOINT ["/usr/local/bin/acr-emulator"]
 CMD ["serve"]

@@ -4,14 +4,15 @@
 GO        ?= go
 BIN       := bin/acr-emulator
 TOOLS_BIN := $(CURDIR)/build/tools/bin
-CRANE_VERSION  := v0.22.1
-ORAS_VERSION   := v1.3.6
-REGCTL_VERSION := v0.11.7
+CRANE_VERSION   := v0.22.1
+ORAS_VERSION    := v1.3.6
+REGCTL_VERSION  := v0.11.7
+COMPOSE_VERSION := v2.40.3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build run test test-unit test-e2e conformance bench lint tools apt-tools az-setup clean
+.PHONY: all build build-static image run test test-unit test-e2e conformance bench lint tools apt-tools compose-plugin az-setup clean
 
 all: build
 
@@ -21,7 +22,17 @@ build:
 run: build
 	./$(BIN)
 
-tools: $(TOOLS_BIN)/crane $(TOOLS_BIN)/oras $(TOOLS_BIN)/regctl apt-tools
+# A static binary for the scratch image (Dockerfile.scratch), built here where no base image
+# can be pulled; `make image` builds that image with the local docker.
+STATIC_BIN := build/static/acr-emulator
+build-static:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(STATIC_BIN) ./cmd/acr-emulator
+
+image: build-static
+	docker build -f Dockerfile.scratch -t acr-emulator:dev build/static
+
+# Every client the tests drive, installed once, before any long step (see test).
+tools: apt-tools $(TOOLS_BIN)/crane $(TOOLS_BIN)/oras $(TOOLS_BIN)/regctl $(TOOLS_BIN)/docker-compose $(TOOLS_BIN)/static/crane
 
 $(TOOLS_BIN)/crane:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
@@ -32,14 +43,32 @@ $(TOOLS_BIN)/oras:
 $(TOOLS_BIN)/regctl:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
 
-# Debian packages, installed only when a command is missing.
-APT_TOOLS := skopeo:skopeo dockerd:docker.io az:azure-cli chromium:chromium
+# A static crane for the compose test's client container (a scratch image).
+$(TOOLS_BIN)/static/crane:
+	CGO_ENABLED=0 GOBIN=$(TOOLS_BIN)/static $(GO) install -trimpath github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
+
+# The compose v2 CLI, built from the Go module proxy, pinned, as a docker CLI plugin (the e2e
+# test links it into its docker config's cli-plugins). The module cache is read-only, so the
+# source is copied to a writable directory first.
+compose-plugin: $(TOOLS_BIN)/docker-compose
+$(TOOLS_BIN)/docker-compose:
+	@set -e; src=$$($(GO) mod download -json github.com/docker/compose/v2@$(COMPOSE_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; cp -R "$$src/." "$$tmp"; chmod -R u+w "$$tmp"; \
+	cd "$$tmp" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false $(GO) build -trimpath \
+		-ldflags "-X github.com/docker/compose/v2/internal.Version=$(COMPOSE_VERSION)" -o $(TOOLS_BIN)/docker-compose ./cmd
+
+# Debian packages, installed only when missing: TEST:PACKAGE, TEST a command or a path. apt
+# waits for another apt's lock (a fresh machine may be installing something) instead of failing.
+APT_TOOLS := curl:curl skopeo:skopeo dockerd:docker.io docker:docker.io az:azure-cli chromium:chromium podman:podman \
+	buildah:buildah /usr/bin/docker-compose:docker-compose /usr/lib/python3/dist-packages/azure/identity:python3-azure \
+	/usr/lib/python3/dist-packages/azure/containerregistry:python3-azure
+APT_GET := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600
 apt-tools:
-	@missing=""; for pair in $(APT_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
-		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	@missing=""; for pair in $(APT_TOOLS); do test=$${pair%%:*}; pkg=$${pair#*:}; \
+		command -v $$test >/dev/null 2>&1 || [ -e "$$test" ] || case " $$missing " in *" $$pkg "*) ;; *) missing="$$missing $$pkg";; esac; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq $$missing; \
 	fi
 
 # az-setup registers the running emulator (make run, default addresses) as a custom cloud of
@@ -68,14 +97,17 @@ lint:
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
-test-e2e: build tools
-	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) CRANE=$(TOOLS_BIN)/crane ORAS=$(TOOLS_BIN)/oras REGCTL=$(TOOLS_BIN)/regctl \
-		$(GO) test -count=1 -timeout 20m ./e2e/...
+test-e2e: build build-static tools
+	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) ACR_EMULATOR_STATIC_BIN=$(CURDIR)/$(STATIC_BIN) CRANE=$(TOOLS_BIN)/crane ORAS=$(TOOLS_BIN)/oras \
+		REGCTL=$(TOOLS_BIN)/regctl COMPOSE_PLUGIN=$(TOOLS_BIN)/docker-compose COMPOSE_V1=/usr/bin/docker-compose CRANE_STATIC=$(TOOLS_BIN)/static/crane \
+		$(GO) test -count=1 -timeout 30m ./e2e/...
 
 conformance: build
 	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m -v ./e2e/conformance/
 
-test: lint test-unit test-e2e
+# tools first: a missing client fails in seconds, not after the unit tests.
+test: tools
+	$(MAKE) lint test-unit test-e2e
 
 # Go benchmarks; e2e/bench runs each case against acr-emulator and go-containerregistry's
 # in-memory registry side by side (pipe through benchstat to compare runs).

@@ -2,7 +2,9 @@ package emulator
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
+	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/portal"
 )
@@ -14,6 +16,12 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		writeControlJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /_emulator/state", e.state)
+	// The CA, so clients of an emulator whose data directory they cannot see (another
+	// --data-dir, a container) can trust it: fetched over plain HTTP, or over TLS and then pinned.
+	mux.HandleFunc("GET /_emulator/ca.pem", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(e.ca.CertPEM())
+	})
 	mux.HandleFunc("GET /_emulator/audit", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
@@ -30,6 +38,26 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	})
 }
 
+type endpointsState struct {
+	HTTPS  string `json:"https"`
+	HTTP   string `json:"http,omitempty"`
+	Proxy  string `json:"proxy,omitempty"`
+	CAFile string `json:"caFile,omitempty"` // where the CA is on the emulator's machine
+}
+
+// localURL names a listener's URL the way this machine reaches it (http://[::]:8080 is
+// http://localhost:8080).
+func localURL(u string) string {
+	rest, ok := strings.CutPrefix(u, "http://")
+	if !ok {
+		return u
+	}
+	if h, p, err := net.SplitHostPort(rest); err == nil {
+		return "http://" + net.JoinHostPort(urlHost(h), p)
+	}
+	return u
+}
+
 type repositoryState struct {
 	Name      string   `json:"name"`
 	Tags      []string `json:"tags"`
@@ -44,14 +72,17 @@ type registryState struct {
 // state reports the world and its content, secrets included (the default world's are public).
 func (e *Emulator) state(w http.ResponseWriter, r *http.Request) {
 	out := struct {
-		World      any             `json:"world"`
+		World any `json:"world"`
+		// Endpoints are the listeners' base URLs, for clients that configure themselves
+		// from here (acr-emulator env); a wildcard bind is named localhost.
+		Endpoints  endpointsState  `json:"endpoints"`
 		Registries []registryState `json:"registries"`
 		Origins    []OriginInfo    `json:"origins"`
 		Blobs      struct {
 			Count int   `json:"count"`
 			Bytes int64 `json:"bytes"`
 		} `json:"blobs"`
-	}{World: e.world, Origins: e.Origins()}
+	}{World: e.world, Origins: e.Origins(), Endpoints: endpointsState{HTTPS: e.HTTPSURL(), HTTP: localURL(e.HTTPURL()), Proxy: e.ProxyURL(), CAFile: e.ca.Path()}}
 	for _, info := range e.Registries() {
 		rs := registryState{RegistryInfo: info, Repositories: []repositoryState{}}
 		repos, err := e.st.ListRepositories(info.Name)

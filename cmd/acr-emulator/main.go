@@ -36,6 +36,11 @@ Usage:
   acr-emulator scenario list       list the scenarios
   acr-emulator scenario run NAME...|--all [--emulator URL] [--ca FILE]
                                    run scenarios against a running emulator
+  acr-emulator exec [serve flags] -- CMD ARGS...
+                                   start an emulator (free ports, a temporary data directory),
+                                   run CMD with a client's environment, exit with CMD's status
+  acr-emulator env [--url URL]     print that environment as export lines for a running emulator
+  acr-emulator health [--url URL]  exit 0 only when the emulator answers its health check
   acr-emulator version             print the version
   acr-emulator help                show this help
 
@@ -59,6 +64,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "scenario":
 		return scenarioCmd(args, stdout, stderr)
+	case "health":
+		return healthCmd(args, stdout, stderr)
+	case "exec":
+		return execCmd(args, stdout, stderr)
+	case "env":
+		return envCmd(args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "acr-emulator: unknown command %q (try: acr-emulator help)\n", cmd)
 	return 2
@@ -76,6 +87,7 @@ func buildVersion() string {
 
 type serveOptions struct {
 	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat string
+	published                                                            string
 	maxManifest, maxUpload                                               int64
 	accessTTL, refreshTTL                                                time.Duration
 }
@@ -105,17 +117,25 @@ func defaultDataDir() string {
 	return ".acr-emulator"
 }
 
+// serveDefaults are the serve flags' defaults where the environment sets none; exec has its own.
+type serveDefaults struct{ httpsAddr, httpAddr, proxyAddr, dataDir, logLevel string }
+
 func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
+	return serveFlagsWith(out, "acr-emulator serve", serveDefaults{"127.0.0.1:8443", "127.0.0.1:8080", "127.0.0.1:8081", defaultDataDir(), "info"})
+}
+
+func serveFlagsWith(out io.Writer, name string, d serveDefaults) (*flag.FlagSet, *serveOptions) {
 	o := &serveOptions{}
-	fs := flag.NewFlagSet("acr-emulator serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.httpsAddr, "https-addr", env("ACR_EMULATOR_HTTPS_ADDR", "127.0.0.1:8443"), "main HTTPS listener: registries, Entra ID, ARM, the control endpoints (ACR_EMULATOR_HTTPS_ADDR)")
-	fs.StringVar(&o.httpAddr, "http-addr", env("ACR_EMULATOR_HTTP_ADDR", "127.0.0.1:8080"), "plain HTTP listener, the same routes without TLS (the portal, the managed-identity endpoint...); \"-\" to disable (ACR_EMULATOR_HTTP_ADDR)")
-	fs.StringVar(&o.proxyAddr, "proxy-addr", env("ACR_EMULATOR_PROXY_ADDR", "127.0.0.1:8081"), "proxy sending real Azure host names (login.microsoftonline.com, management.azure.com, <name>.azurecr.io) to the emulator, \"-\" to disable (ACR_EMULATOR_PROXY_ADDR)")
-	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", defaultDataDir()), "where the CA (ca.pem) and the token signing keys are kept (ACR_EMULATOR_DATA_DIR)")
+	fs.StringVar(&o.httpsAddr, "https-addr", env("ACR_EMULATOR_HTTPS_ADDR", d.httpsAddr), "main HTTPS listener: registries, Entra ID, ARM, the control endpoints (ACR_EMULATOR_HTTPS_ADDR)")
+	fs.StringVar(&o.httpAddr, "http-addr", env("ACR_EMULATOR_HTTP_ADDR", d.httpAddr), "plain HTTP listener, the same routes without TLS (the portal, the managed-identity endpoint...); \"-\" to disable (ACR_EMULATOR_HTTP_ADDR)")
+	fs.StringVar(&o.proxyAddr, "proxy-addr", env("ACR_EMULATOR_PROXY_ADDR", d.proxyAddr), "proxy sending real Azure host names (login.microsoftonline.com, management.azure.com, <name>.azurecr.io) to the emulator, \"-\" to disable (ACR_EMULATOR_PROXY_ADDR)")
+	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", d.dataDir), "where the CA (ca.pem) and the token signing keys are kept (ACR_EMULATOR_DATA_DIR)")
 	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
-	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", "info"), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
+	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", d.logLevel), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
+	fs.StringVar(&o.published, "published-ports", env("ACR_EMULATOR_PUBLISHED_PORTS", ""), "in a container: where the host publishes the listeners, as docker's -p ([IP:]HOSTPORT:CONTAINERPORT,...), so the banner prints addresses the host reaches (ACR_EMULATOR_PUBLISHED_PORTS)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
 	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", envDuration("ACR_EMULATOR_ACCESS_TOKEN_TTL", 75*time.Minute), "lifetime of ACR access tokens (ACR_EMULATOR_ACCESS_TOKEN_TTL)")
@@ -139,33 +159,17 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "acr-emulator: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	logger, err := newLogger(stderr, o.logLevel, o.logFormat)
+	pub, err := parsePublished(o.published, inContainer())
 	if err != nil {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return 2
 	}
-	w := world.Default()
-	if o.config != "" {
-		if w, err = world.Load(o.config); err != nil {
-			fmt.Fprintln(stderr, "acr-emulator: world file:", err)
-			return 2
-		}
+	emu, logger, code := startEmulator(o, stderr)
+	if emu == nil {
+		return code
 	}
-	emu, err := emulator.New(emulator.Config{
-		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Logger: logger,
-		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
-		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL,
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "acr-emulator:", err)
-		return 1
-	}
-	if err := emu.Start(); err != nil {
-		fmt.Fprintln(stderr, "acr-emulator:", err)
-		return 1
-	}
-	printQuickStart(stdout, emu)
-	logger.Info("ready", "https", emu.HTTPSURL(), "http", emu.HTTPURL(), "version", buildVersion())
+	printQuickStart(stdout, emu, pub)
+	logger.Info("ready", "https", pub.url(emu.HTTPSURL()), "http", pub.url(emu.HTTPURL()), "version", buildVersion())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -178,6 +182,36 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startEmulator builds and starts an emulator from the serve flags; on failure it reports
+// why and returns the exit code (2: bad input, 1: could not start).
+func startEmulator(o *serveOptions, stderr io.Writer) (*emulator.Emulator, *slog.Logger, int) {
+	logger, err := newLogger(stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return nil, nil, 2
+	}
+	w := world.Default()
+	if o.config != "" {
+		if w, err = world.Load(o.config); err != nil {
+			fmt.Fprintln(stderr, "acr-emulator: world file:", err)
+			return nil, nil, 2
+		}
+	}
+	emu, err := emulator.New(emulator.Config{
+		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Logger: logger,
+		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
+		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL,
+	})
+	if err == nil {
+		err = emu.Start()
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return nil, nil, 1
+	}
+	return emu, logger, 0
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
@@ -193,52 +227,4 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
-}
-
-func printQuickStart(w io.Writer, emu *emulator.Emulator) {
-	regs := emu.Registries()
-	wd := emu.World()
-	fmt.Fprintf(w, "acr-emulator %s is ready.\n\n", buildVersion())
-	for _, r := range regs {
-		fmt.Fprintf(w, "  registry  %-14s login server %s\n", r.Name, r.LoginServer)
-	}
-	fmt.Fprintf(w, "  CA        %s\n", emu.CA().Path())
-	fmt.Fprintf(w, "  Entra ID  authority %s/  tenant %s\n", emu.HTTPSURL(), wd.TenantID)
-	if u := emu.HTTPURL(); u != "" {
-		fmt.Fprintf(w, "  control   %s/_emulator/health  %s/_emulator/state\n", u, u)
-		fmt.Fprintf(w, "  portal    %s/_emulator/portal/  (Networking page per registry: public access, firewall, trusted services)\n", u)
-	}
-	if len(regs) == 0 {
-		return
-	}
-	ls := regs[0].LoginServer
-	fmt.Fprintf(w, "\nTry it (export SSL_CERT_FILE=%s first):\n", emu.CA().Path())
-	if user, pass := emu.AdminCredentials(regs[0].Name); user != "" {
-		fmt.Fprintf(w, "  crane auth login %s -u %s -p %s\n", ls, user, pass)
-		fmt.Fprintf(w, "  docker login %s -u %s -p %s\n", ls, user, pass)
-	}
-	fmt.Fprintf(w, "  crane push ./oci-layout %s/hello:v1 && crane ls %s/hello\n", ls, ls)
-	for _, sp := range wd.ServicePrincipals {
-		fmt.Fprintf(w, "\nService principal %s: AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s\n",
-			sp.Name, wd.TenantID, sp.ClientID, sp.Secret)
-		fmt.Fprintf(w, "  (azidentity: authority host %s/, DisableInstanceDiscovery: true; or docker login -u %s -p %s)\n",
-			emu.HTTPSURL(), sp.ClientID, sp.Secret)
-		break
-	}
-	if p := emu.ProxyURL(); p != "" {
-		fmt.Fprintf(w, "\nReal Azure names (login.microsoftonline.com, management.azure.com, <registry>.azurecr.io) via HTTPS_PROXY=%s\n", p)
-	}
-	if origins := emu.Origins(); len(origins) > 0 {
-		fmt.Fprintf(w, "\nNamed origins (Go clients never proxy localhost: use <registry>.azurecr.io through them):\n")
-		for _, o := range origins {
-			fmt.Fprintf(w, "  %-12s HTTPS_PROXY=%s\n", o.Name, o.ProxyURL)
-		}
-	}
-	if u := emu.HTTPURL(); u != "" {
-		for _, c := range wd.ComputeResources {
-			fmt.Fprintf(w, "\nManaged identity of %q (azidentity.NewManagedIdentityCredential):\n", c.Name)
-			fmt.Fprintf(w, "  export IDENTITY_ENDPOINT=%s/msi/token IDENTITY_HEADER=%s\n", u, c.IdentityHeader)
-		}
-	}
-	fmt.Fprintln(w)
 }

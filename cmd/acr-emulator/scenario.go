@@ -30,7 +30,7 @@ func scenarioCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	all := fs.Bool("all", false, "run every scenario")
 	fs.StringVar(&cfg.Emulator, "emulator", env("ACR_EMULATOR_URL", cfg.Emulator), "the emulator's main HTTPS URL (ACR_EMULATOR_URL)")
-	fs.StringVar(&cfg.CAFile, "ca", env("ACR_EMULATOR_CA", cfg.CAFile), "the emulator's ca.pem (ACR_EMULATOR_CA)")
+	fs.StringVar(&cfg.CAFile, "ca", env("ACR_EMULATOR_CA", ""), "the emulator's ca.pem (ACR_EMULATOR_CA); default: fetched from the emulator (GET /_emulator/ca.pem, trusted on first use)")
 	// Flags may come before or after the names.
 	var names []string
 	rest := args[1:]
@@ -59,13 +59,28 @@ func scenarioCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "acr-emulator: name scenarios to run, or --all")
 		return 2
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if cfg.CAFile == "" {
+		pem, err := fetchCA(ctx, cfg.Emulator)
+		if err != nil {
+			fmt.Fprintf(stderr, "acr-emulator: %v (or pass --ca with the emulator's ca.pem)\n", err)
+			return 1
+		}
+		path, remove, err := writeTemp(pem)
+		if err != nil {
+			fmt.Fprintln(stderr, "acr-emulator:", err)
+			return 1
+		}
+		defer remove()
+		cfg.CAFile = path
+		fmt.Fprintf(stderr, "Using the CA served by %s/_emulator/ca.pem, trusted on first use (pass --ca to verify against a file you trust).\n", cfg.Emulator)
+	}
 	session, err := scenarios.NewSession(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	failed, skipped := 0, 0
 	for _, s := range run {
 		switch res := scenarios.Run(ctx, session, s, stdout); {

@@ -130,6 +130,10 @@ type page struct {
 	Saved     bool
 	Error     string
 	Decisions []network.Entry
+	// LockedOut is the caller's address when public access is enabled but the firewall lets
+	// nothing of it in (defaultAction Deny, no matching range): what `az acr update
+	// --public-network-enabled false` then `true` leaves, as on Azure.
+	LockedOut string
 	// Connections are the Private access tab: the registry's private endpoint connections.
 	Connections []*store.PrivateEndpoint
 	Connection  *store.PrivateEndpoint // the one just approved, rejected or removed
@@ -249,12 +253,25 @@ func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, reg 
 	}
 	pg := page{Registry: reg, Form: form, Premium: reg.SKU == "Premium", ClientIP: clientIPv4(r), Saved: saved, Error: errMsg,
 		Decisions: decisions, Connections: pes}
+	if o, ok := network.OriginFrom(r.Context()); ok && LockedOut(reg, o) {
+		pg.LockedOut = o.IP.String()
+	}
 	if name := r.URL.Query().Get("connection"); name != "" {
 		if i := slices.IndexFunc(pes, func(pe *store.PrivateEndpoint) bool { return pe.ConnectionName == name }); i >= 0 {
 			pg.Connection = pes[i]
 		}
 	}
 	render(w, status, "networking.html", pg)
+}
+
+// LockedOut reports whether an internet client at o, the one viewing the page, is refused by
+// the firewall although public network access is enabled: the state in which users lose their
+// own registry without a clear sign on the page.
+func LockedOut(reg *store.Registry, o network.Origin) bool {
+	if !reg.PublicNetworkAccess || reg.DefaultActionAllow || o.Kind != network.Internet || !o.IP.IsValid() {
+		return false
+	}
+	return !network.Decide(o, reg.ID, network.Rules{PublicNetworkAccess: true, IPRules: reg.IPRules}).Allowed
 }
 
 // message is an error's text as the portal shows it: ARM's message without its code.
