@@ -16,6 +16,7 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
@@ -56,6 +57,12 @@ type Config struct {
 	MaxUploadBytes   int64
 	// UploadTTL is how long an idle upload session is kept (default 1h).
 	UploadTTL time.Duration
+	// AllowedHosts are host names served besides the emulator's own ("*.suffix" patterns; "*"
+	// for any): against DNS rebinding, requests for other dotted names are refused. The
+	// emulator's own are its addresses, localhost and single-label names, its registries' login
+	// servers, *.azurecr.io and the other Azure names it emulates, the world's allowedHosts and
+	// this machine's host name.
+	AllowedHosts []string
 	// RefreshTokenTTL and AccessTokenTTL are ACR token lifetimes (defaults: 3h and 75m, as ACR).
 	RefreshTokenTTL time.Duration
 	AccessTokenTTL  time.Duration
@@ -79,6 +86,7 @@ type Emulator struct {
 	entra  http.Handler
 	imds   http.Handler
 	audit  *network.Audit
+	hosts  *hostguard.Names // dotted host names served besides IP literals and single labels
 	arm    http.Handler
 	// acrService is ACR's internal identity (import runs as it).
 	acrService serviceIdentity
@@ -144,7 +152,7 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate authority: %w", err)
 	}
-	e := &Emulator{
+	e := &Emulator{hosts: ownHosts(cfg),
 		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
 		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
 		stop: make(chan struct{}), audit: network.NewAudit(10000),

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
@@ -180,10 +182,17 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 	e.controlRoutes(control)
 	// No ServeMux in front of the registry: it would answer unclean paths (.., //) with
 	// redirects, where the registry must answer NAME_INVALID itself.
+	// Every state-changing control endpoint refuses cross-site requests, as the portal's forms
+	// do: a page elsewhere must not reset or reshape the emulator.
+	controlled := http.NewCrossOriginProtection().Handler(control)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !e.hosts.Allowed(r.Host, e.servesHost) {
+			writeHostRefused(w, r)
+			return
+		}
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/_emulator/"):
-			control.ServeHTTP(w, r)
+			controlled.ServeHTTP(w, r)
 			return
 		case entra.IsEntraPath(r.URL.Path):
 			e.entra.ServeHTTP(w, r)
@@ -253,4 +262,50 @@ func (e *Emulator) Registries() []RegistryInfo {
 		out = append(out, e.registries[name].info)
 	}
 	return out
+}
+
+// servesHost reports whether a host is a served registry's login server (registries come and
+// go through ARM).
+func (e *Emulator) servesHost(host string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	_, ok := e.byHost[host]
+	return ok
+}
+
+// ownHosts are the dotted names the emulator answers: the Azure names it emulates, its
+// registries', the configured ones and this machine's name.
+func ownHosts(cfg Config) *hostguard.Names {
+	n := hostguard.New("*.azurecr.io", "*.blob.core.windows.net", "login.microsoftonline.com", "login.windows.net",
+		"login.microsoft.com", "sts.windows.net", "management.azure.com", "management.core.windows.net")
+	if cfg.World != nil {
+		if s := cfg.World.LoginServerSuffix; s != "" {
+			n.Add("*." + strings.TrimPrefix(s, "."))
+		}
+		n.Add(cfg.World.AllowedHosts...)
+	}
+	if h, _, err := net.SplitHostPort(cfg.HTTPSAddr); err == nil {
+		n.Add(h)
+	}
+	if h, err := os.Hostname(); err == nil {
+		n.Add(h)
+	}
+	n.Add(cfg.AllowedHosts...)
+	return n
+}
+
+// writeHostRefused answers a request for a name the emulator does not own (a DNS rebinding
+// page, or a name the operator has not allowed yet), saying how to allow it.
+func writeHostRefused(w http.ResponseWriter, r *http.Request) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	msg := fmt.Sprintf("acr-emulator does not serve the host name %q (DNS rebinding protection). To allow it, "+
+		"start the emulator with --allowed-hosts %s (or ACR_EMULATOR_ALLOWED_HOSTS, or allowedHosts in the world file).", host, host)
+	if strings.HasPrefix(r.URL.Path, "/v2/") || strings.HasPrefix(r.URL.Path, "/acr/") || strings.HasPrefix(r.URL.Path, "/oauth2/") {
+		httpx.WriteRegistryError(w, r, httpx.NewRegistryError(http.StatusMisdirectedRequest, "DENIED", msg))
+		return
+	}
+	http.Error(w, msg, http.StatusMisdirectedRequest)
 }

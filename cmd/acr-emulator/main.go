@@ -87,9 +87,20 @@ func buildVersion() string {
 
 type serveOptions struct {
 	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat string
-	published                                                            string
+	published, allowedHosts                                              string
 	maxManifest, maxUpload                                               int64
 	accessTTL, refreshTTL                                                time.Duration
+}
+
+// splitList reads a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func env(name, def string) string {
@@ -135,6 +146,7 @@ func serveFlagsWith(out io.Writer, name string, d serveDefaults) (*flag.FlagSet,
 	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
 	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", d.logLevel), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
+	fs.StringVar(&o.allowedHosts, "allowed-hosts", env("ACR_EMULATOR_ALLOWED_HOSTS", ""), "host names to serve besides the emulator's own (comma separated; *.suffix patterns; \"*\" for any), against DNS rebinding every other dotted name is refused (ACR_EMULATOR_ALLOWED_HOSTS)")
 	fs.StringVar(&o.published, "published-ports", env("ACR_EMULATOR_PUBLISHED_PORTS", ""), "in a container: where the host publishes the listeners, as docker's -p ([IP:]HOSTPORT:CONTAINERPORT,...), so the banner prints addresses the host reaches (ACR_EMULATOR_PUBLISHED_PORTS)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
 	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
@@ -168,7 +180,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if emu == nil {
 		return code
 	}
-	printQuickStart(stdout, emu, pub)
+	printQuickStart(stdout, emu, pub, o.config == "")
 	logger.Info("ready", "https", pub.url(emu.HTTPSURL()), "http", pub.url(emu.HTTPURL()), "version", buildVersion())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -202,7 +214,7 @@ func startEmulator(o *serveOptions, stderr io.Writer) (*emulator.Emulator, *slog
 	emu, err := emulator.New(emulator.Config{
 		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Logger: logger,
 		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
-		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL,
+		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL, AllowedHosts: splitList(o.allowedHosts),
 	})
 	if err == nil {
 		err = emu.Start()
