@@ -27,9 +27,9 @@ type World struct {
 	// LoginServerSuffix, when set (e.g. ".azurecr.io"), makes each registry's login server
 	// <name><suffix>, routed by the Host header: for docker compose networks and clients that
 	// bring their own name resolution. Empty: login servers are localhost:<port>.
-	LoginServerSuffix string             `json:"loginServerSuffix,omitempty" yaml:"loginServerSuffix,omitempty"`
+	LoginServerSuffix string `json:"loginServerSuffix,omitempty" yaml:"loginServerSuffix,omitempty"`
 	// AllowedHosts are host names the emulator serves besides its own (see emulator.Config).
-	AllowedHosts []string `json:"allowedHosts,omitempty" yaml:"allowedHosts,omitempty"`
+	AllowedHosts      []string           `json:"allowedHosts,omitempty" yaml:"allowedHosts,omitempty"`
 	Registries        []Registry         `json:"registries" yaml:"registries"`
 	ServicePrincipals []ServicePrincipal `json:"servicePrincipals,omitempty" yaml:"servicePrincipals,omitempty"`
 	RoleAssignments   []RoleAssignment   `json:"roleAssignments,omitempty" yaml:"roleAssignments,omitempty"`

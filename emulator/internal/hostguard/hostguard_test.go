@@ -12,9 +12,9 @@ func TestAllowed(t *testing.T) {
 		{"localhost:8443", true},
 		{"127.0.0.1:8080", true},
 		{"[::1]:8443", true},
-		{"10.1.2.3", true},            // IP literals cannot be rebound
-		{"acr-emulator:8443", true},   // a compose service name
-		{"foo.localhost:8443", true},  // resolves to loopback by definition
+		{"10.1.2.3", true},           // IP literals cannot be rebound
+		{"acr-emulator:8443", true},  // a compose service name
+		{"foo.localhost:8443", true}, // resolves to loopback by definition
 		{"myregistry.azurecr.io", true},
 		{"MyRegistry.AzureCR.io:443", true},
 		{"azurecr.io", false}, // the pattern covers subdomains only
