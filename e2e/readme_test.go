@@ -188,9 +188,9 @@ func sourceText(path, region string) (string, error) {
 	in, found := false, false
 	for _, l := range strings.SplitAfter(string(b), "\n") {
 		switch {
-		case strings.Contains(l, "readme:begin "+region) && strings.TrimSpace(l[strings.Index(l, "readme:begin "+region)+len("readme:begin "+region):]) == "":
+		case isMark(l, "readme:begin "+region):
 			in, found = true, true
-		case strings.Contains(l, "readme:end "+region):
+		case isMark(l, "readme:end "+region):
 			in = false
 		case in:
 			lines = append(lines, l)
@@ -219,6 +219,12 @@ func sourceText(path, region string) (string, error) {
 	return out.String(), nil
 }
 
+// isMark reports whether a line ends with the mark (after a comment opener of any syntax).
+func isMark(line, mark string) bool {
+	i := strings.Index(line, mark)
+	return i >= 0 && strings.TrimSpace(line[i+len(mark):]) == ""
+}
+
 // firstDifference shows the first line where the README and the source part.
 func firstDifference(readme, source string) string {
 	r, s := strings.Split(readme, "\n"), strings.Split(source, "\n")
@@ -235,4 +241,22 @@ func firstDifference(readme, source string) string {
 		}
 	}
 	return "they differ in the final newline"
+}
+
+// A region is the lines between its markers, de-indented; other regions and the markers
+// themselves are left out.
+func TestReadmeSourceRegion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.go")
+	src := "package x\n\nfunc f() {\n\t// readme:begin body\n\tif a {\n\t\tb()\n\t}\n\n\t// readme:end body\n\t// readme:begin bodytwo\n\tc()\n\t// readme:end bodytwo\n}\n"
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for region, want := range map[string]string{"body": "if a {\n\tb()\n}\n\n", "bodytwo": "c()\n", "": src} {
+		if got, err := sourceText(path, region); err != nil || got != want {
+			t.Errorf("region %q = %q, %v; want %q", region, got, err, want)
+		}
+	}
+	if _, err := sourceText(path, "missing"); err == nil {
+		t.Error("a missing region is not an error")
+	}
 }
