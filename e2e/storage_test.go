@@ -202,3 +202,68 @@ print(generate_blob_sas("acrtasklogs", sys.argv[1], sys.argv[2], account_key=sys
 		t.Errorf("an expired link: %d\n%s", res.StatusCode, body)
 	}
 }
+
+// TestSourceUploadInBlocks uploads build contexts through listBuildSourceUploadUrl links the
+// way both generations of az do, forced into blocks (Put Block, Put Block List) as they upload
+// contexts over 64 MiB: az 2.45's own parser and storage SDK, and the BlobClient newer az
+// versions use. Each upload is then built by a DockerBuildRequest run (az acr build's).
+func TestSourceUploadInBlocks(t *testing.T) {
+	python := harness.Tool(t, "PYTHON3", "/usr/bin/python3")
+	emu := harness.Start(t)
+	env := append(emu.Env(t), "REQUESTS_CA_BUNDLE="+emu.CAFile)
+	const pack = `import io, os, tarfile
+def context():
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in (("Dockerfile", b"FROM scratch\nCOPY noise.bin /noise.bin\n"), ("noise.bin", os.urandom(5000))):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+`
+	for i, c := range []struct{ name, script string }{
+		{"az 2.45", pack + `import sys
+from azure.cli.command_modules.acr._azure_utils import get_blob_info
+from azure.multiapi.storage.v2018_11_09.blob import BlockBlobService
+account, suffix, container, blob, sas = get_blob_info(sys.argv[1])
+svc = BlockBlobService(account_name=account, sas_token=sas, endpoint_suffix=suffix)
+svc.MAX_SINGLE_PUT_SIZE = svc.MAX_BLOCK_SIZE = 1024
+svc.create_blob_from_bytes(container_name=container, blob_name=blob, blob=context())
+print("uploaded")`},
+		{"azure-storage-blob", pack + `import sys
+from azure.storage.blob import BlobClient
+BlobClient.from_blob_url(sys.argv[1], max_single_put_size=1024, max_block_size=1024).upload_blob(context())
+print("uploaded")`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			status, out := armCall(t, emu, http.MethodPost, registryPath+"/listBuildSourceUploadUrl?api-version=2019-06-01-preview", "")
+			if status != http.StatusOK {
+				t.Fatalf("listBuildSourceUploadUrl: %d %v", status, out)
+			}
+			if out, err := emu.TryRunEnv(t, env, python, "-c", c.script, fmt.Sprint(out["uploadUrl"])); err != nil || !strings.Contains(out, "uploaded") {
+				t.Fatalf("upload: %v\n%s", err, out)
+			}
+			// It went in blocks (the emulator's debug log shows each request).
+			if n := strings.Count(emu.Logs(), "comp=blocklist"); n != i+1 {
+				t.Fatalf("%d block lists committed so far, want %d", n, i+1)
+			}
+			status, run := armCall(t, emu, http.MethodPost, registryPath+"/scheduleRun?api-version=2019-06-01-preview",
+				`{"type":"DockerBuildRequest","imageNames":["blocks/app:v1"],"isPushEnabled":true,"sourceLocation":"`+fmt.Sprint(out["relativePath"])+
+					`","dockerFilePath":"Dockerfile","platform":{"os":"linux"}}`)
+			if status != http.StatusOK {
+				t.Fatalf("scheduleRun: %d %v", status, run)
+			}
+			runID := fmt.Sprint(run["properties"].(map[string]any)["runId"])
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				_, run = armCall(t, emu, http.MethodGet, registryPath+"/runs/"+runID+"?api-version=2019-06-01-preview", "")
+				st := fmt.Sprint(run["properties"].(map[string]any)["status"])
+				if st == "Succeeded" {
+					break
+				}
+				if st != "Queued" && st != "Running" || time.Now().After(deadline) {
+					t.Fatalf("the build of the uploaded context: %v", run)
+				}
+			}
+		})
+	}
+}
