@@ -24,12 +24,9 @@ const (
 func (s *Store) stageBlock(ref Ref, id string, data []byte) *Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.containerLocked(ref)
+	c, err := s.writableLocked(ref)
 	if err != nil {
 		return err
-	}
-	if c.src != nil {
-		return errPermissionMismatch()
 	}
 	if b := c.blobs[ref.Blob]; b != nil && b.Type != BlockBlob {
 		return errInvalidBlobType()

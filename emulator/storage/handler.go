@@ -260,13 +260,31 @@ func writePreconditions(r *http.Request, b *Blob) *Error {
 	return nil
 }
 
-// existing reads a blob that may be absent (nil) for a write's checks.
-func (s *Store) existing(ref Ref) (*Blob, *Error) {
+// creating is the prelude of a write that may create its blob (Put Blob, Put Block List):
+// the permission, which depends on whether the blob is there (nil when not), and the
+// request's conditions.
+func (s *Store) creating(r *http.Request, ref Ref, sas SAS) (*Blob, *Error) {
 	b, err := s.get(ref)
-	if err != nil && err.Code == "BlobNotFound" {
-		return nil, nil
+	if err != nil && err.Code != "BlobNotFound" {
+		return nil, err
 	}
-	return b, err
+	if !permits(sas.Permissions, opWrite, b != nil) {
+		return nil, errPermissionMismatch()
+	}
+	return b, writePreconditions(r, b)
+}
+
+// changing is the prelude of an operation on a blob that must be there: the permission, the
+// blob, the request's conditions.
+func (s *Store) changing(r *http.Request, ref Ref, sas SAS, op operation) (*Blob, *Error) {
+	if !permits(sas.Permissions, op, true) {
+		return nil, errPermissionMismatch()
+	}
+	b, err := s.get(ref)
+	if err != nil {
+		return nil, err
+	}
+	return b, writePreconditions(r, b)
 }
 
 // readBody reads a request body of its declared length, at most limit bytes, and checks a
@@ -326,14 +344,7 @@ func (s *Store) putBlob(w http.ResponseWriter, r *http.Request, ref Ref, sas SAS
 	case !strings.EqualFold(typ, string(BlockBlob)) && !strings.EqualFold(typ, string(AppendBlob)):
 		return errInvalidHeader("x-ms-blob-type", typ) // page blobs are not emulated
 	}
-	old, err := s.existing(ref)
-	if err != nil {
-		return err
-	}
-	if !permits(sas.Permissions, opWrite, old != nil) {
-		return errPermissionMismatch()
-	}
-	if err := writePreconditions(r, old); err != nil {
+	if _, err := s.creating(r, ref, sas); err != nil {
 		return err
 	}
 	p := props(r)
@@ -377,21 +388,12 @@ func (s *Store) written(w http.ResponseWriter, ref Ref, status int) *Error {
 // appendBlockHTTP serves Append Block, with the append-position and max-size conditions
 // (https://learn.microsoft.com/rest/api/storageservices/append-block).
 func (s *Store) appendBlockHTTP(w http.ResponseWriter, r *http.Request, ref Ref, sas SAS, version string) *Error {
-	if !permits(sas.Permissions, opAppend, true) {
-		return errPermissionMismatch()
-	}
-	old, err := s.existing(ref)
+	old, err := s.changing(r, ref, sas, opAppend)
 	if err != nil {
 		return err
 	}
-	if old == nil {
-		return errBlobNotFound()
-	}
 	if old.Type != AppendBlob {
 		return errInvalidBlobType()
-	}
-	if err := writePreconditions(r, old); err != nil {
-		return err
 	}
 	if r.ContentLength == 0 {
 		return errInvalidHeader("Content-Length", "0")
@@ -439,12 +441,8 @@ func (s *Store) putBlock(w http.ResponseWriter, r *http.Request, ref Ref, sas SA
 	if !validBlockID(id) {
 		return errInvalidQuery("blockid", id, "")
 	}
-	old, err := s.existing(ref)
-	if err != nil {
+	if _, err := s.creating(r, ref, sas); err != nil {
 		return err
-	}
-	if !permits(sas.Permissions, opWrite, old != nil) {
-		return errPermissionMismatch()
 	}
 	data, err := s.readBody(r, s.maxBlob)
 	if err != nil {
@@ -463,14 +461,7 @@ func (s *Store) putBlock(w http.ResponseWriter, r *http.Request, ref Ref, sas SA
 }
 
 func (s *Store) putBlockList(w http.ResponseWriter, r *http.Request, ref Ref, sas SAS) *Error {
-	old, err := s.existing(ref)
-	if err != nil {
-		return err
-	}
-	if !permits(sas.Permissions, opWrite, old != nil) {
-		return errPermissionMismatch()
-	}
-	if err := writePreconditions(r, old); err != nil {
+	if _, err := s.creating(r, ref, sas); err != nil {
 		return err
 	}
 	entries, err := parseBlockList(r.Body)
@@ -484,14 +475,7 @@ func (s *Store) putBlockList(w http.ResponseWriter, r *http.Request, ref Ref, sa
 }
 
 func (s *Store) setMetadata(w http.ResponseWriter, r *http.Request, ref Ref, sas SAS) *Error {
-	if !permits(sas.Permissions, opMetadata, true) {
-		return errPermissionMismatch()
-	}
-	old, err := s.get(ref)
-	if err != nil {
-		return err
-	}
-	if err := writePreconditions(r, old); err != nil {
+	if _, err := s.changing(r, ref, sas, opMetadata); err != nil {
 		return err
 	}
 	if err := s.putMetadata(ref, props(r).Metadata); err != nil {
@@ -501,14 +485,7 @@ func (s *Store) setMetadata(w http.ResponseWriter, r *http.Request, ref Ref, sas
 }
 
 func (s *Store) deleteBlob(w http.ResponseWriter, r *http.Request, ref Ref, sas SAS) *Error {
-	if !permits(sas.Permissions, opDelete, true) {
-		return errPermissionMismatch()
-	}
-	old, err := s.get(ref)
-	if err != nil {
-		return err
-	}
-	if err := writePreconditions(r, old); err != nil {
+	if _, err := s.changing(r, ref, sas, opDelete); err != nil {
 		return err
 	}
 	if err := s.remove(ref); err != nil {

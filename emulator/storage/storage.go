@@ -237,6 +237,15 @@ func (s *Store) containerLocked(ref Ref) (*container, *Error) {
 	return c, nil
 }
 
+// writableLocked finds a container that takes writes (not a mount); mu must be held.
+func (s *Store) writableLocked(ref Ref) (*container, *Error) {
+	c, err := s.containerLocked(ref)
+	if err == nil && c.src != nil {
+		err = errPermissionMismatch()
+	}
+	return c, err
+}
+
 // Get reads a blob. Errors are *Error (BlobNotFound, ContainerNotFound).
 func (s *Store) Get(ref Ref) (*Blob, error) {
 	b, err := s.get(ref)
@@ -376,12 +385,9 @@ func (s *Store) remove(ref Ref) *Error {
 func (s *Store) write(ref Ref, replace bool, fn func(c *container, old *blob) (*blob, *Error)) *Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.containerLocked(ref)
+	c, err := s.writableLocked(ref)
 	if err != nil {
 		return err
-	}
-	if c.src != nil {
-		return errPermissionMismatch()
 	}
 	old := c.blobs[ref.Blob]
 	nb, err := fn(c, old)
