@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Error is an Azure Storage error as the service answers it: the status, the x-ms-error-code
@@ -196,7 +197,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err *Error) {
 }
 
 // xmlText escapes markup but keeps line breaks raw, as Azure writes them (encoding/xml would
-// turn them into &#xA;).
+// turn them into &#xA;). Characters XML cannot hold (a client's control bytes echoed back in
+// QueryParameterValue) become U+FFFD.
 var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-func xmlText(b *strings.Builder, s string) { _, _ = xmlEscaper.WriteString(b, s) }
+func xmlText(b *strings.Builder, s string) {
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r != 0xFFFE && r != 0xFFFF && r != utf8.RuneError {
+			return r
+		}
+		return '\uFFFD'
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	_, _ = xmlEscaper.WriteString(b, s)
+}
