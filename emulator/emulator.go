@@ -152,7 +152,7 @@ func New(cfg Config) (*Emulator, error) {
 		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}
 	// Token signing keys and the storage's account key live beside the CA when there is a data
-	// directory, so the tokens and links clients hold survive a restart.
+	// directory, so the tokens clients hold, and the signatures of their links, survive a restart.
 	entraKey, acrKey, storageKey := cfg.EntraSigningKey, (*rsa.PrivateKey)(nil), []byte(nil)
 	if cfg.DataDir != "" {
 		if storageKey, err = certs.LoadOrCreateSecret(cfg.DataDir, "storage-account-key", 64); err != nil {

@@ -131,7 +131,7 @@ type stage struct {
 type Option func(*Store)
 
 // WithSecret sets the secret account keys derive from (the emulator keeps it in its data
-// directory, so links survive a restart). Default: random.
+// directory, so link signatures survive a restart). Default: random.
 func WithSecret(secret []byte) Option { return func(s *Store) { s.secret = secret } }
 
 // WithMaxBlobBytes bounds one blob (default DefaultMaxBlobBytes).

@@ -182,3 +182,22 @@ func TestConcurrentAppends(t *testing.T) {
 		t.Fatalf("after concurrent appends: %d bytes, %d blocks", len(b.Data), b.Blocks)
 	}
 }
+
+// Account keys derive from the store's secret: a link signed before a restart (a new store
+// with the data directory's secret) still verifies, and one from another secret does not.
+func TestKeysFollowTheSecret(t *testing.T) {
+	secret := []byte("the data directory's storage-account-key")
+	signer := fixture(t, WithSecret(secret))
+	u := link(t, signer, "hello.txt", "r")
+	for _, tc := range []struct {
+		secret []byte
+		want   int
+	}{{secret, 200}, {[]byte("another secret"), 403}} {
+		s := fixture(t, WithSecret(tc.secret))
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, httptest.NewRequest("GET", u, nil))
+		if w.Code != tc.want {
+			t.Errorf("secret %q: %d, want %d", tc.secret, w.Code, tc.want)
+		}
+	}
+}
