@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
@@ -41,8 +41,8 @@ type Config struct {
 	// emulator, as this machine: for tools that insist on real Azure names, like the az CLI.
 	// Default 127.0.0.1:8081; "-" disables it.
 	ProxyAddr string
-	// DataDir holds ca.pem and ca-key.pem, and the token signing keys. Empty: an in-memory CA
-	// and fresh keys, nothing written.
+	// DataDir holds ca.pem and ca-key.pem, the token signing keys and the fake storage's key.
+	// Empty: an in-memory CA and fresh keys, nothing written.
 	DataDir string
 	// EntraSigningKey, when set, signs Entra tokens instead of the data directory's key or a
 	// fresh one. Emulators of one process that share it accept each other's Entra tokens, as
@@ -92,6 +92,8 @@ type Emulator struct {
 	acrService serviceIdentity
 	defender   *defender.Service
 	tasks      *tasks.Service
+	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads).
+	storage *storage.Store
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -157,10 +159,13 @@ func New(cfg Config) (*Emulator, error) {
 		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
 		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}
-	// Token signing keys live beside the CA when there is a data directory, so the tokens
-	// clients hold survive a restart.
-	entraKey, acrKey := cfg.EntraSigningKey, (*rsa.PrivateKey)(nil)
+	// Token signing keys and the storage's account key live beside the CA when there is a data
+	// directory, so the tokens clients hold, and the signatures of their links, survive a restart.
+	entraKey, acrKey, storageKey := cfg.EntraSigningKey, (*rsa.PrivateKey)(nil), []byte(nil)
 	if cfg.DataDir != "" {
+		if storageKey, err = certs.LoadOrCreateSecret(cfg.DataDir, "storage-account-key", 64); err != nil {
+			return nil, err
+		}
 		if entraKey == nil {
 			if entraKey, err = certs.LoadOrCreateSigningKey(cfg.DataDir, "entra-signing-key.pem"); err != nil {
 				return nil, err
@@ -197,10 +202,9 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, runner.auth())
-	e.tasks.LogHost = func() string {
-		return tasks.LogAccount + ".blob." + strings.TrimPrefix(e.HTTPSURL(), "https://")
-	}
+	e.storage = storage.New(storage.WithSecret(storageKey))
+	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, runner.auth(), e.storage)
+	e.tasks.AccountURL = func(r *http.Request) string { return e.accountURL(r, tasks.LogAccount) }
 	w := cfg.World
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
 		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,

@@ -17,7 +17,7 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
-	"github.com/acr-emulator/acr-emulator/fakes/tasks"
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
 )
 
 // Start binds the listeners, seeds the world and serves until Close.
@@ -138,9 +138,10 @@ func urlHost(h string) string {
 
 // certHosts are the names the HTTPS certificate covers.
 func (e *Emulator) certHosts() []string {
-	// Real Azure names too, for clients reaching the emulator through its proxies.
+	// Real Azure names too, for clients reaching the emulator through its proxies: the storage
+	// accounts' among them (<account>.blob.core.windows.net).
 	hosts := []string{"localhost", "127.0.0.1", "::1", "*.azurecr.io", "login.microsoftonline.com", "management.azure.com", "management.core.windows.net",
-		tasks.LogAccount + ".blob.localhost"}
+		"*" + storage.BlobSuffix}
 	if h, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr); h != "" && h != "0.0.0.0" && h != "::" && h != "localhost" && h != "127.0.0.1" {
 		hosts = append(hosts, h)
 	}

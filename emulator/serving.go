@@ -19,12 +19,12 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/registry"
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
-	"github.com/acr-emulator/acr-emulator/fakes/tasks"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -194,6 +194,10 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 		case strings.HasPrefix(r.URL.Path, "/_emulator/"):
 			controlled.ServeHTTP(w, r)
 			return
+		case e.storage.Serves(r):
+			// Not behind the registry's network rules: storage links are guarded by their SAS.
+			e.storage.ServeHTTP(w, r)
+			return
 		case entra.IsEntraPath(r.URL.Path):
 			e.entra.ServeHTTP(w, r)
 			return
@@ -202,10 +206,6 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 			return
 		case arm.IsARMPath(r.URL.Path):
 			e.arm.ServeHTTP(w, r)
-			return
-		}
-		if strings.HasPrefix(strings.ToLower(r.Host), tasks.LogAccount+".blob.") {
-			e.tasks.Storage().ServeHTTP(w, r)
 			return
 		}
 		sr := e.registryFor(r.Host, own)
@@ -219,6 +219,14 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 	return httpx.Observe(e.log, func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteRegistryError(w, r, errors.New("panic"))
 	})(h)
+}
+
+// accountURL is where the client that made r reaches a storage account (storage.AccountURL):
+// a client that came through one of the emulator's proxies for an Azure name gets the
+// account's real name; others get the path-style form on the host they used.
+func (e *Emulator) accountURL(r *http.Request, account string) string {
+	o, _ := network.OriginFrom(r.Context())
+	return storage.AccountURL(account, r.Host, r.TLS != nil, o.Name != "", e.HTTPSURL())
 }
 
 func (e *Emulator) registryFor(host string, own *servedRegistry) *servedRegistry {

@@ -94,7 +94,8 @@ func runLog(t *testing.T, emu *emulatortest.Emulator, arm func(string, string, a
 		t.Fatalf("listLogSasUrl: %d %v", status, out)
 	}
 	link := fmt.Sprint(out["logLink"])
-	if !strings.HasPrefix(link, "https://acrtasklogs.blob.localhost:") || !strings.Contains(link, "/rawtext.log?") {
+	// Path-style on the listener the client used, the account's real name first (storage.AccountURL).
+	if !strings.HasPrefix(link, emu.HTTPSURL()+"/acrtasklogs.blob.core.windows.net/") || !strings.Contains(link, "/logs/"+runID+"/rawtext.log?sv=") {
 		t.Fatalf("logLink = %s", link)
 	}
 	head, err := emu.Client().Head(link)

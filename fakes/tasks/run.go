@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
@@ -132,6 +130,7 @@ func parseBuild(s string) (*buildSpec, error) {
 // runSpec is what a run acts with.
 type runSpec struct {
 	id, login string
+	registry  string // ARM id
 	actions   []action
 	ids       platform.Identities
 	creds     any
@@ -152,33 +151,12 @@ type outcome struct {
 	outputs []map[string]string
 }
 
-// logBuffer is a run's log as the run writes it; the storage account serves it meanwhile, so
-// az acr task run shows the steps as they go. Lines end in CRLF, as the agent's do: az prints
-// the log up to each \r\n it reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))...)
-	return len(p), nil
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
-}
-
 // prepare loads what a run needs before its first step, as the agent does: its uploaded source,
 // and its task YAML rendered and parsed into actions.
 func (s *Service) prepare(spec runSpec) (runSpec, error) {
 	var err error
 	if spec.sourceLocation != "" {
-		if spec.source, err = s.sourceFS(spec.sourceLocation); err != nil {
+		if spec.source, err = s.sourceFS(spec.registry, spec.sourceLocation); err != nil {
 			return spec, err
 		}
 	}
