@@ -59,7 +59,7 @@ $(TOOLS_BIN)/docker-compose:
 
 # Debian packages, installed only when missing: TEST:PACKAGE, TEST a command or a path. apt
 # waits for another apt's lock (a fresh machine may be installing something) instead of failing.
-APT_TOOLS := curl:curl skopeo:skopeo dockerd:docker.io docker:docker.io az:azure-cli chromium:chromium podman:podman \
+APT_TOOLS := curl:curl node:nodejs skopeo:skopeo dockerd:docker.io docker:docker.io az:azure-cli chromium:chromium podman:podman \
 	buildah:buildah /usr/bin/docker-compose:docker-compose /usr/lib/python3/dist-packages/azure/identity:python3-azure \
 	/usr/lib/python3/dist-packages/azure/containerregistry:python3-azure
 APT_GET := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600
