@@ -55,6 +55,16 @@ func (e *Emulator) Start() error {
 			return err
 		}
 	}
+	for i, r := range e.world.Registries {
+		if len(r.Images) > 0 {
+			closeAll()
+			return e.world.Errorf(fmt.Sprintf("registries[%d].images", i), "preloading images is not built yet")
+		}
+	}
+	if err := e.createWorldTasks(e.tasks.Handler()); err != nil {
+		closeAll()
+		return err
+	}
 
 	cert, err := e.ca.Issue(e.certHosts()...)
 	if err != nil {
@@ -113,7 +123,7 @@ func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
 		if wo.IP != "" {
 			o.IP, _ = netip.ParseAddr(wo.IP)
 		}
-		if wo.VNet || len(wo.PrivateEndpoints) > 0 {
+		if wo.VNet || len(wo.PrivateEndpoints) > 0 || len(wo.Endpoints) > 0 {
 			o.Kind, o.VNet = network.PrivateEndpoint, wo.Name
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(wo.Port)))

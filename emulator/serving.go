@@ -5,6 +5,7 @@ package emulator
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"sort"
@@ -55,7 +56,7 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 	}
 	sr.info = RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
 	rec := &store.Registry{
-		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: e.world.Location, RetentionDays: 7,
+		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: wr.Location, RetentionDays: 7, Tags: maps.Clone(wr.Tags),
 		AdminUserEnabled: wr.AdminUserEnabled, AdminUsername: name,
 		AdminPasswords:       [2]string{orRandom(wr.AdminPassword), orRandom(wr.AdminPassword2)},
 		AnonymousPullEnabled: wr.AnonymousPullEnabled, AuthAsARM: wr.AuthenticationAsArm == nil || *wr.AuthenticationAsArm,
@@ -67,6 +68,24 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 	}
 	if wr.NetworkRuleSet != nil {
 		rec.IPRules = append([]string(nil), wr.NetworkRuleSet.IPRules...)
+	}
+	if p := wr.Policies; p != nil {
+		on := func(st *world.PolicyStatus, set *bool) {
+			if st != nil {
+				*set = st.Status == "enabled"
+			}
+		}
+		exportEnabled := true
+		on(p.ExportPolicy, &exportEnabled)
+		rec.ExportDisabled = !exportEnabled
+		on(p.QuarantinePolicy, &rec.QuarantineEnabled)
+		on(p.TrustPolicy, &rec.TrustEnabled)
+		if rp := p.RetentionPolicy; rp != nil {
+			on(&world.PolicyStatus{Status: rp.Status}, &rec.RetentionEnabled)
+			if rp.Days != nil {
+				rec.RetentionDays = *rp.Days
+			}
+		}
 	}
 	if err := e.st.PutRegistry(rec); err != nil {
 		return err
