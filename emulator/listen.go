@@ -55,11 +55,9 @@ func (e *Emulator) Start() error {
 			return err
 		}
 	}
-	for i, r := range e.world.Registries {
-		if len(r.Images) > 0 {
-			closeAll()
-			return e.world.Errorf(fmt.Sprintf("registries[%d].images", i), "preloading images is not built yet")
-		}
+	if err := e.preloadWorld(context.Background()); err != nil {
+		closeAll()
+		return err
 	}
 	if err := e.createWorldTasks(e.tasks.Handler()); err != nil {
 		closeAll()
