@@ -20,12 +20,10 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	})
 	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log}))
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
-		e.audit.Reset()
-		if err := e.st.Reset(); err != nil {
+		if err := e.Reset(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		e.log.Info("state reset: all repositories, manifests, tags and blobs removed")
 		writeControlJSON(w, http.StatusOK, map[string]string{"status": "reset"})
 	})
 }

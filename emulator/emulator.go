@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
@@ -79,11 +80,16 @@ type Emulator struct {
 	entra  http.Handler
 	imds   http.Handler
 	audit  *network.Audit
-	arm    http.Handler
-	// acrService is ACR's internal identity (import runs as it).
-	acrService serviceIdentity
-	defender   *defender.Service
-	tasks      *tasks.Service
+	entraV armVerifier
+	// acrService is ACR's internal identity (import runs as it); scanner and runner are
+	// Defender's and ACR Tasks'. internal holds their object ids (snapshots leave them out).
+	acrService, scanner, runner serviceIdentity
+	internal                    map[string]bool
+	// svc are the management plane and the simulated services, replaced by a reset.
+	svc atomic.Pointer[services]
+	// start is what Start loaded (the world or a snapshot), what a reset returns to.
+	start   baseline
+	resetMu sync.Mutex
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -146,7 +152,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e := &Emulator{
 		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
-		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
+		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{}, internal: map[string]bool{},
 		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}
 	// Token signing keys live beside the CA when there is a data directory, so the tokens
@@ -180,31 +186,54 @@ func New(cfg Config) (*Emulator, error) {
 	if e.acrService, err = e.createServiceIdentity("Azure Container Registry (emulator internal: import)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	scanner, err := e.createServiceIdentity("Microsoft Defender for Cloud (emulator internal: image scans)", "AcrPull", "Container Registry Repository Reader")
-	if err != nil {
+	if e.scanner, err = e.createServiceIdentity("Microsoft Defender for Cloud (emulator internal: image scans)", "AcrPull", "Container Registry Repository Reader"); err != nil {
 		return nil, err
 	}
-	e.defender = defender.New(servicePlatform{e}, scanner.auth())
-	runner, err := e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer")
-	if err != nil {
+	if e.runner, err = e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, runner.auth())
-	e.tasks.LogHost = func() string {
+	e.entraV = armVerifier{iss}
+	e.svc.Store(e.newServices())
+	return e, nil
+}
+
+// services are the management plane and the simulated services: what keeps state outside the
+// store (tasks and their runs, container groups, scan results, operation results). A reset
+// replaces them with fresh ones, as moto's reset does its backends.
+type services struct {
+	arm      http.Handler
+	tasks    *tasks.Service
+	tasksAPI http.Handler // tasks.Handler(), built once
+	storage  http.Handler // tasks.Storage()
+	defender *defender.Service
+}
+
+func (e *Emulator) newServices() *services {
+	w := e.world
+	s := &services{defender: defender.New(servicePlatform{e}, e.scanner.auth()), tasks: tasks.New(servicePlatform{e}, servicePlatform{e}, e.runner.auth())}
+	s.tasks.LogHost = func() string {
 		return tasks.LogAccount + ".blob." + strings.TrimPrefix(e.HTTPSURL(), "https://")
 	}
-	w := cfg.World
-	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
-		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
-		Import: e.importImage, Tasks: e.tasks.Handler(),
+	s.tasksAPI, s.storage = s.tasks.Handler(), s.tasks.Storage()
+	s.arm = arm.New(arm.Config{Store: e.st, Entra: e.entraV, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
+		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
+		Import: e.importImage, Tasks: s.tasksAPI,
 		Providers: map[string]http.Handler{
 			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
 			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),
-			"Microsoft.Security":                e.defender.Handler(),
+			"Microsoft.Security":                s.defender.Handler(),
 			"Microsoft.MachineLearningServices": ml.New(servicePlatform{e}).Handler(),
 		}})
-	return e, nil
+	return s
 }
+
+// close waits for the scans in flight and stops the runs.
+func (s *services) close() {
+	s.defender.Wait()
+	s.tasks.Close()
+}
+
+func (e *Emulator) services() *services { return e.svc.Load() }
 
 // Origins lists the named origins' proxies.
 func (e *Emulator) Origins() []OriginInfo { return e.origins }
@@ -218,8 +247,7 @@ func (e *Emulator) Close(ctx context.Context) error {
 		close(e.stop)
 	}
 	var errs []error
-	e.defender.Wait()
-	e.tasks.Close()
+	e.services().close()
 	for _, s := range e.servers {
 		// Shutdown waits 5s for connections that never sent a request (clients dial ahead);
 		// nothing is in flight on them, so close them first.

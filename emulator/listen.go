@@ -59,7 +59,12 @@ func (e *Emulator) Start() error {
 		closeAll()
 		return err
 	}
-	if err := e.createWorldTasks(e.tasks.Handler()); err != nil {
+	if err := e.createWorldTasks(e.services().tasksAPI); err != nil {
+		closeAll()
+		return err
+	}
+	// What a reset returns to, taken before anyone can change it.
+	if err := e.capture(); err != nil {
 		closeAll()
 		return err
 	}

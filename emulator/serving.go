@@ -138,7 +138,7 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
 		registry.WithPushHook(func(repo string, d digest.Digest, mediaType string) {
-			e.defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
+			e.services().defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
 		}),
 	).Handler()
 	gated := e.tokens.Protect(name, requiredScope, content)
@@ -211,11 +211,11 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 			e.imds.ServeHTTP(w, r)
 			return
 		case arm.IsARMPath(r.URL.Path):
-			e.arm.ServeHTTP(w, r)
+			e.services().arm.ServeHTTP(w, r)
 			return
 		}
 		if strings.HasPrefix(strings.ToLower(r.Host), tasks.LogAccount+".blob.") {
-			e.tasks.Storage().ServeHTTP(w, r)
+			e.services().storage.ServeHTTP(w, r)
 			return
 		}
 		sr := e.registryFor(r.Host, own)
