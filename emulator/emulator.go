@@ -18,6 +18,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/snapshot"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
@@ -50,6 +51,9 @@ type Config struct {
 	EntraSigningKey *rsa.PrivateKey
 	// World is the initial state (default world.Default()).
 	World *world.World
+	// Snapshot, when set, is the state to start from instead (its world replaces World):
+	// what snapshot.Read loaded from a directory POST /_emulator/snapshot wrote.
+	Snapshot *snapshot.Snapshot
 	// Logger receives the emulator's logs (default slog.Default()).
 	Logger *slog.Logger
 	// MaxManifestBytes and MaxUploadBytes bound request bodies (defaults: the registry package's).
@@ -131,6 +135,9 @@ func New(cfg Config) (*Emulator, error) {
 	if cfg.ProxyAddr == "" {
 		cfg.ProxyAddr = "127.0.0.1:8081"
 	}
+	if cfg.Snapshot != nil {
+		cfg.World = cfg.Snapshot.World
+	}
 	if cfg.World == nil {
 		cfg.World = world.Default()
 	}
@@ -180,8 +187,10 @@ func New(cfg Config) (*Emulator, error) {
 		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL, SigningKey: acrKey}); err != nil {
 		return nil, err
 	}
-	if err := e.seedIdentities(); err != nil {
-		return nil, err
+	if cfg.Snapshot == nil {
+		if err := e.seedIdentities(); err != nil {
+			return nil, err
+		}
 	}
 	if e.acrService, err = e.createServiceIdentity("Azure Container Registry (emulator internal: import)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/fakes/tasks"
 )
 
@@ -37,7 +38,18 @@ func (e *Emulator) Start() error {
 	e.httpsURL = "https://" + net.JoinHostPort(urlHost(host), strconv.Itoa(mainPort))
 
 	ownListeners := map[*servedRegistry]net.Listener{}
+	snap := e.cfg.Snapshot
+	var saved map[string]*store.Registry // a snapshot's registries, by name
+	if snap != nil {
+		saved = map[string]*store.Registry{}
+		for _, r := range snap.State.Registries {
+			saved[r.Name] = r
+		}
+	}
 	for _, wr := range e.world.Registries {
+		if saved != nil && saved[wr.Name] == nil {
+			continue // deleted before the snapshot was taken
+		}
 		sr := &servedRegistry{port: wr.Port}
 		port := mainPort
 		if wr.Port != 0 {
@@ -50,16 +62,20 @@ func (e *Emulator) Start() error {
 			ownListeners[sr] = ln
 			port = ln.Addr().(*net.TCPAddr).Port
 		}
-		if err := e.addRegistry(sr, wr, port); err != nil {
+		sr.info = e.worldRegistryInfo(wr.Name, port)
+		rec := e.registryRecord(wr, sr.info.LoginServer)
+		if saved != nil {
+			// The snapshot's record, reached where this start listens.
+			rec = saved[wr.Name].Copy()
+			rec.LoginServer = sr.info.LoginServer
+			saved[wr.Name] = rec
+		} else if err := e.st.PutRegistry(rec); err != nil {
 			closeAll()
 			return err
 		}
+		e.serveRegistry(sr, rec)
 	}
-	if err := e.preloadWorld(context.Background()); err != nil {
-		closeAll()
-		return err
-	}
-	if err := e.createWorldTasks(e.services().tasksAPI); err != nil {
+	if err := e.seedContent(saved); err != nil {
 		closeAll()
 		return err
 	}

@@ -48,13 +48,18 @@ func (e *Emulator) rules(name string) (network.Rules, error) {
 	}, nil
 }
 
-func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) error {
-	name := wr.Name
+// worldRegistryInfo is how a world's registry served on port is reached.
+func (e *Emulator) worldRegistryInfo(name string, port int) RegistryInfo {
 	login := "localhost:" + strconv.Itoa(port)
 	if e.world.LoginServerSuffix != "" {
 		login = name + e.world.LoginServerSuffix
 	}
-	sr.info = RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
+	return RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
+}
+
+// registryRecord is a world registry's record as the world declares it.
+func (e *Emulator) registryRecord(wr world.Registry, login string) *store.Registry {
+	name := wr.Name
 	rec := &store.Registry{
 		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: wr.Location, RetentionDays: 7, Tags: maps.Clone(wr.Tags),
 		AdminUserEnabled: wr.AdminUserEnabled, AdminUsername: name,
@@ -87,11 +92,7 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 			}
 		}
 	}
-	if err := e.st.PutRegistry(rec); err != nil {
-		return err
-	}
-	e.serveRegistry(sr, rec)
-	return nil
+	return rec
 }
 
 // createRegistry serves a registry the management plane created: on the main listener, by its
@@ -107,9 +108,14 @@ func (e *Emulator) createRegistry(rec *store.Registry) error {
 	if err := e.st.PutRegistry(rec); err != nil {
 		return err
 	}
+	e.serveCreated(rec)
+	return nil
+}
+
+// serveCreated serves a registry that is not one of the world's (created through ARM).
+func (e *Emulator) serveCreated(rec *store.Registry) {
 	sr := &servedRegistry{info: RegistryInfo{Name: rec.Name, LoginServer: rec.LoginServer, URL: "https://" + rec.LoginServer}, port: -1}
 	e.serveRegistry(sr, rec)
-	return nil
 }
 
 // deleteRegistry stops serving a registry and drops its content.

@@ -36,6 +36,8 @@ Usage:
   acr-emulator scenario list       list the scenarios
   acr-emulator scenario run NAME...|--all [--emulator URL] [--ca FILE]
                                    run scenarios against a running emulator
+  acr-emulator snapshot save DIR [--emulator URL]
+                                   save a running emulator's whole state (start from it: --snapshot DIR)
   acr-emulator version             print the version
   acr-emulator help                show this help
 
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "scenario":
 		return scenarioCmd(args, stdout, stderr)
+	case "snapshot":
+		return snapshotCmd(args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "acr-emulator: unknown command %q (try: acr-emulator help)\n", cmd)
 	return 2
@@ -75,9 +79,9 @@ func buildVersion() string {
 }
 
 type serveOptions struct {
-	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat string
-	maxManifest, maxUpload                                               int64
-	accessTTL, refreshTTL                                                time.Duration
+	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat, snapshot string
+	maxManifest, maxUpload                                                         int64
+	accessTTL, refreshTTL                                                          time.Duration
 }
 
 func env(name, def string) string {
@@ -114,6 +118,7 @@ func serveFlags(out io.Writer) (*flag.FlagSet, *serveOptions) {
 	fs.StringVar(&o.proxyAddr, "proxy-addr", env("ACR_EMULATOR_PROXY_ADDR", "127.0.0.1:8081"), "proxy sending real Azure host names (login.microsoftonline.com, management.azure.com, <name>.azurecr.io) to the emulator, \"-\" to disable (ACR_EMULATOR_PROXY_ADDR)")
 	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", defaultDataDir()), "where the CA (ca.pem) and the token signing keys are kept (ACR_EMULATOR_DATA_DIR)")
 	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
+	fs.StringVar(&o.snapshot, "snapshot", env("ACR_EMULATOR_SNAPSHOT", ""), "start from a snapshot directory (acr-emulator snapshot save) instead of a world (ACR_EMULATOR_SNAPSHOT)")
 	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", "info"), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
@@ -144,6 +149,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return 2
 	}
+	snap, err := loadSnapshot(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return 2
+	}
 	w := world.Default()
 	if o.config != "" {
 		if w, err = world.Load(o.config); err != nil {
@@ -152,7 +162,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	emu, err := emulator.New(emulator.Config{
-		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Logger: logger,
+		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Snapshot: snap, Logger: logger,
 		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
 		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL,
 	})

@@ -277,6 +277,14 @@ func (w *World) Validate() error {
 	return w.validate(true)
 }
 
+// Revalidate checks a world the emulator itself wrote as JSON (a snapshot's) and fills in its
+// defaults; name is what errors call it. Its images' layouts and archives need not exist any
+// more: their content is in the snapshot.
+func (w *World) Revalidate(name string) error {
+	w.src = &source{file: name, dir: "."}
+	return w.validate(false)
+}
+
 // Path resolves a path written in the world file (an image layout, an archive) against the
 // file's directory.
 func (w *World) Path(p string) string {
