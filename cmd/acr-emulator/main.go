@@ -38,6 +38,8 @@ Usage:
                                    run scenarios against a running emulator
   acr-emulator snapshot save DIR [--emulator URL]
                                    save a running emulator's whole state (start from it: --snapshot DIR)
+  acr-emulator sample push [--registry HOST] [--repo NAME] [--platforms LIST]
+                                   push a sample image and a multi-arch index to a running emulator
   acr-emulator version             print the version
   acr-emulator help                show this help
 
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return scenarioCmd(args, stdout, stderr)
 	case "snapshot":
 		return snapshotCmd(args, stdout, stderr)
+	case "sample":
+		return sampleCmd(args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "acr-emulator: unknown command %q (try: acr-emulator help)\n", cmd)
 	return 2
