@@ -13,6 +13,9 @@ func TestSamplePush(t *testing.T) {
 	crane := harness.Tool(t, "CRANE", "crane")
 	emu := harness.Start(t)
 	host := emu.RegistryHost()
+	if hint := "acr-emulator sample push --registry " + host; !strings.Contains(emu.Logs(), hint) {
+		t.Fatalf("the banner does not offer %q:\n%s", hint, emu.Logs())
+	}
 	out := emu.Run(t, harness.Binary(t), "sample", "push", "--registry", host, "--emulator", "http://"+emu.HTTPAddr, "--data-dir", emu.DataDir)
 	pushed := regexp.MustCompile(`(?m)^\s+(\S+:\S+)\s+(sha256:[0-9a-f]{64})\s`).FindAllStringSubmatch(out, -1)
 	if len(pushed) != 2 || pushed[0][1] != host+"/hello:v1" || pushed[1][1] != host+"/hello:multiarch" {
