@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acr-emulator/acr-emulator/emulator"
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -167,16 +166,8 @@ func TestPreloadAtRunTime(t *testing.T) {
 
 // A declared digest the content does not have stops the start, naming the image's line.
 func TestPreloadDigestMismatchNamesTheLine(t *testing.T) {
-	w, err := world.Parse([]byte("registries:\n  - name: myregistry\n    images:\n      - repository: hello\n        digest: sha256:"+strings.Repeat("ab", 32)+"\n        generate: {layers: 1}\n"), "w.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := emulator.New(emulator.Config{HTTPSAddr: "127.0.0.1:0", HTTPAddr: "-", ProxyAddr: "-", World: w, Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close(context.Background())
-	if err := e.Start(); err == nil || !strings.HasPrefix(err.Error(), "w.yaml:4:") || !strings.Contains(err.Error(), "registries[0].images[0]: the image's digest is sha256:") {
+	err := startError(t, "registries:\n  - name: myregistry\n    images:\n      - repository: hello\n        digest: sha256:"+strings.Repeat("ab", 32)+"\n        generate: {layers: 1}\n")
+	if err == nil || !strings.HasPrefix(err.Error(), "w.yaml:4:") || !strings.Contains(err.Error(), "registries[0].images[0]: the image's digest is sha256:") {
 		t.Fatalf("Start = %v", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
-	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -37,11 +36,7 @@ roleAssignments:
 // A reset returns to the loaded world, preloaded images and tasks included, and forgets
 // everything since: content, ARM changes and creations, tasks and runs.
 func TestResetReturnsToTheWorld(t *testing.T) {
-	w, err := world.Parse([]byte(resetWorld), "w.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	emu := emulatortest.New(t, emulatortest.WithWorld(w))
+	emu := startWorld(t, resetWorld)
 	arm := armClient(t, emu)
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	auth := remote.WithAuth(&authn.Basic{Username: "myregistry", Password: "pw"})

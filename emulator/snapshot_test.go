@@ -11,7 +11,6 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator"
 	"github.com/acr-emulator/acr-emulator/emulator/emulatortest"
 	"github.com/acr-emulator/acr-emulator/emulator/snapshot"
-	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -21,11 +20,7 @@ import (
 // A snapshot holds the whole state (world, content, ARM changes, tasks); an emulator started
 // from it serves the same digests, and its reset returns to the snapshot, not to the world.
 func TestSnapshotRestart(t *testing.T) {
-	w, err := world.Parse([]byte(resetWorld), "w.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := emulatortest.New(t, emulatortest.WithWorld(w))
+	a := startWorld(t, resetWorld)
 	arm := armClient(t, a)
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	auth := remote.WithAuth(&authn.Basic{Username: "myregistry", Password: "pw"})

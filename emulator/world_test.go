@@ -24,7 +24,7 @@ import (
 // private endpoints in each connection state (only Approved carries traffic), role
 // assignments with their names and conditions.
 func TestWorldDeclarationsAsARMShowsThem(t *testing.T) {
-	w, err := world.Parse([]byte(`
+	emu := startWorld(t, `
 registries:
   - name: myregistry
     adminUserEnabled: true
@@ -57,11 +57,7 @@ origins:
     endpoints:
       - {registry: myregistry, name: pe-approved}
       - {registry: otherregistry, name: pe-pending, status: Pending}
-`), "w.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	emu := emulatortest.New(t, emulatortest.WithWorld(w))
+`)
 	arm := armClient(t, emu)
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	status, out := arm("GET", reg, nil)
@@ -111,7 +107,7 @@ origins:
 // A world's task is created through ACR Tasks' API: its system-assigned identity exists from
 // the start, role assignments name it, and it runs.
 func TestWorldTasks(t *testing.T) {
-	w, err := world.Parse([]byte(`
+	emu := startWorld(t, `
 registries:
   - name: myregistry
     adminUserEnabled: true
@@ -136,11 +132,7 @@ servicePrincipals:
 roleAssignments:
   - {principal: sp, role: Owner, scope: subscription}
   - {principal: myregistry/tasks/pull-base, role: AcrPull, scope: myregistry}
-`), "w.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	emu := emulatortest.New(t, emulatortest.WithWorld(w))
+`)
 	arm := armClient(t, emu)
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	status, out := arm("GET", reg+"/tasks/pull-base", nil)
@@ -165,7 +157,28 @@ roleAssignments:
 
 // A task ACR Tasks refuses stops the start, and the error names the task's line.
 func TestWorldTaskRefusedNamesTheLine(t *testing.T) {
-	w, err := world.Parse([]byte("registries:\n  - name: myregistry\n    tasks:\n      - name: docker-build\n        properties:\n          step: {type: Docker, dockerFilePath: Dockerfile}\n"), "w.yaml")
+	err := startError(t, "registries:\n  - name: myregistry\n    tasks:\n      - name: docker-build\n        properties:\n          step: {type: Docker, dockerFilePath: Dockerfile}\n")
+	if err == nil || !strings.HasPrefix(err.Error(), "w.yaml:4:13: registries[0].tasks[0]: ACR Tasks refused the task: 400 TaskStepInvalid") {
+		t.Fatalf("Start = %v", err)
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startWorld parses a world file's text and starts a fixture on it.
+func startWorld(t *testing.T, text string) *emulatortest.Emulator {
+	t.Helper()
+	w, err := world.Parse([]byte(text), "w.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emulatortest.New(t, emulatortest.WithWorld(w))
+}
+
+// startError is the error Start returns for a world that parses but cannot start.
+func startError(t *testing.T, text string) error {
+	t.Helper()
+	w, err := world.Parse([]byte(text), "w.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,10 +187,5 @@ func TestWorldTaskRefusedNamesTheLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close(context.Background())
-	err = e.Start()
-	if err == nil || !strings.HasPrefix(err.Error(), "w.yaml:4:13: registries[0].tasks[0]: ACR Tasks refused the task: 400 TaskStepInvalid") {
-		t.Fatalf("Start = %v", err)
-	}
+	return e.Start()
 }
-
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

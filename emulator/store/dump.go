@@ -115,55 +115,22 @@ func (s *Store) Restore(d *Dump) error {
 				return nil, err
 			}
 		}
-		insert := func(table string, v any) error { return txn.Insert(table, v) }
-		for _, r := range d.Registries {
-			if err := insert(TableRegistries, r.Copy()); err != nil {
-				return nil, err
-			}
-		}
-		for _, r := range d.Repositories {
-			if err := insert(TableRepositories, r.Copy()); err != nil {
-				return nil, err
-			}
-		}
-		for _, m := range d.Manifests {
-			if err := insert(TableManifests, m.Copy()); err != nil {
-				return nil, err
-			}
-		}
-		for _, t := range d.Tags {
-			if err := insert(TableTags, t.Copy()); err != nil {
-				return nil, err
-			}
-		}
-		for _, l := range d.BlobLinks {
-			c := *l
-			if err := insert(TableBlobLinks, &c); err != nil {
-				return nil, err
-			}
-		}
-		for _, p := range d.Principals {
-			c := *p
-			if err := insert(TablePrincipals, &c); err != nil {
-				return nil, err
-			}
-		}
-		for _, a := range d.RoleAssignments {
-			c := *a
-			if err := insert(TableAssignments, &c); err != nil {
-				return nil, err
-			}
-		}
-		for _, r := range d.Resources {
-			c := *r
-			c.UserAssigned = append([]string(nil), r.UserAssigned...)
-			if err := insert(TableResources, &c); err != nil {
-				return nil, err
-			}
-		}
-		for _, pe := range d.PrivateEndpoints {
-			c := *pe
-			if err := insert(TableEndpoints, &c); err != nil {
+		for _, err := range []error{
+			insertAll(txn, TableRegistries, d.Registries, (*Registry).Copy),
+			insertAll(txn, TableRepositories, d.Repositories, (*Repository).Copy),
+			insertAll(txn, TableManifests, d.Manifests, (*Manifest).Copy),
+			insertAll(txn, TableTags, d.Tags, (*Tag).Copy),
+			insertAll(txn, TableBlobLinks, d.BlobLinks, shallow[BlobLink]),
+			insertAll(txn, TablePrincipals, d.Principals, shallow[Principal]),
+			insertAll(txn, TableAssignments, d.RoleAssignments, shallow[RoleAssignment]),
+			insertAll(txn, TableResources, d.Resources, func(r *Resource) *Resource {
+				c := *r
+				c.UserAssigned = append([]string(nil), r.UserAssigned...)
+				return &c
+			}),
+			insertAll(txn, TableEndpoints, d.PrivateEndpoints, shallow[PrivateEndpoint]),
+		} {
+			if err != nil {
 				return nil, err
 			}
 		}
@@ -175,3 +142,15 @@ func (s *Store) Restore(d *Dump) error {
 		return releases, nil
 	})
 }
+
+// insertAll inserts a copy of each record (stored values are never shared with the dump).
+func insertAll[T any](txn *memdb.Txn, table string, records []*T, copyOf func(*T) *T) error {
+	for _, r := range records {
+		if err := txn.Insert(table, copyOf(r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func shallow[T any](r *T) *T { c := *r; return &c }
