@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -271,6 +272,18 @@ func testCrossRegistryTasksWorld(t *testing.T, file string) {
 	}
 	if got, err := craneDigest(t, emu, vnet, "appregistry.azurecr.io/base/runtime:1.0"); err != nil || got != declaredImages(t, file)[0].digest {
 		t.Fatalf("the base image: %v %s", err, got)
+	}
+
+	// The commands the world file's comments give, with the real az CLI.
+	_, _, az := azLogin(t, emu)
+	if out := az("acr", "task", "run", "-r", "buildregistry", "-n", "pull-base"); !strings.Contains(out, "Status: Downloaded newer image for appregistry.azurecr.io/base/runtime:1.0") {
+		t.Fatalf("az acr task run pull-base:\n%s", out)
+	}
+	app := t.TempDir()
+	os.WriteFile(filepath.Join(app, "Dockerfile"), []byte("FROM appregistry.azurecr.io/base/runtime:1.0\nCOPY app /app\n"), 0o644)
+	os.WriteFile(filepath.Join(app, "app"), []byte("the app"), 0o644)
+	if out := az("acr", "task", "run", "-r", "buildregistry", "-n", "build-app", "-c", app); !strings.Contains(out, "Successfully pushed image: appregistry.azurecr.io/app:") {
+		t.Fatalf("az acr task run build-app:\n%s", out)
 	}
 }
 
