@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/snapshot"
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
@@ -50,6 +52,9 @@ type Config struct {
 	EntraSigningKey *rsa.PrivateKey
 	// World is the initial state (default world.Default()).
 	World *world.World
+	// Snapshot, when set, is the state to start from instead (its world replaces World):
+	// what snapshot.Read loaded from a directory POST /_emulator/snapshot wrote.
+	Snapshot *snapshot.Snapshot
 	// Logger receives the emulator's logs (default slog.Default()).
 	Logger *slog.Logger
 	// MaxManifestBytes and MaxUploadBytes bound request bodies (defaults: the registry package's).
@@ -86,14 +91,19 @@ type Emulator struct {
 	entra  http.Handler
 	imds   http.Handler
 	audit  *network.Audit
+	entraV armVerifier
 	hosts  *hostguard.Names // dotted host names served besides IP literals and single labels
-	arm    http.Handler
-	// acrService is ACR's internal identity (import runs as it).
-	acrService serviceIdentity
-	defender   *defender.Service
-	tasks      *tasks.Service
-	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads).
-	storage *storage.Store
+	// storageKey signs the fake storage's links; the storage itself is one of the services.
+	storageKey []byte
+	// acrService is ACR's internal identity (import runs as it); scanner and runner are
+	// Defender's and ACR Tasks'. internal holds their object ids (snapshots leave them out).
+	acrService, scanner, runner serviceIdentity
+	internal                    map[string]bool
+	// svc are the management plane and the simulated services, replaced by a reset.
+	svc atomic.Pointer[services]
+	// start is what Start loaded (the world or a snapshot), what a reset returns to.
+	start   baseline
+	resetMu sync.Mutex
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -135,6 +145,9 @@ func New(cfg Config) (*Emulator, error) {
 	if cfg.ProxyAddr == "" {
 		cfg.ProxyAddr = "127.0.0.1:8081"
 	}
+	if cfg.Snapshot != nil {
+		cfg.World = cfg.Snapshot.World
+	}
 	if cfg.World == nil {
 		cfg.World = world.Default()
 	}
@@ -156,7 +169,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e := &Emulator{hosts: ownHosts(cfg),
 		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
-		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
+		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{}, internal: map[string]bool{},
 		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}
 	// Token signing keys and the storage's account key live beside the CA when there is a data
@@ -187,36 +200,62 @@ func New(cfg Config) (*Emulator, error) {
 		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL, SigningKey: acrKey}); err != nil {
 		return nil, err
 	}
-	if err := e.seedIdentities(); err != nil {
-		return nil, err
+	if cfg.Snapshot == nil {
+		if err := e.seedIdentities(); err != nil {
+			return nil, err
+		}
 	}
 	if e.acrService, err = e.createServiceIdentity("Azure Container Registry (emulator internal: import)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	scanner, err := e.createServiceIdentity("Microsoft Defender for Cloud (emulator internal: image scans)", "AcrPull", "Container Registry Repository Reader")
-	if err != nil {
+	if e.scanner, err = e.createServiceIdentity("Microsoft Defender for Cloud (emulator internal: image scans)", "AcrPull", "Container Registry Repository Reader"); err != nil {
 		return nil, err
 	}
-	e.defender = defender.New(servicePlatform{e}, scanner.auth())
-	runner, err := e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer")
-	if err != nil {
+	if e.runner, err = e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	e.storage = storage.New(storage.WithSecret(storageKey))
-	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, runner.auth(), e.storage)
-	e.tasks.AccountURL = func(r *http.Request) string { return e.accountURL(r, tasks.LogAccount) }
-	w := cfg.World
-	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
-		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
-		Import: e.importImage, Tasks: e.tasks.Handler(),
+	e.entraV, e.storageKey = armVerifier{iss}, storageKey
+	e.svc.Store(e.newServices())
+	return e, nil
+}
+
+// services are the management plane and the simulated services: what keeps state outside the
+// store (tasks and their runs, container groups, scan results, operation results). A reset
+// replaces them with fresh ones, as moto's reset does its backends.
+type services struct {
+	arm      http.Handler
+	tasks    *tasks.Service
+	tasksAPI http.Handler // tasks.Handler(), built once
+	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads).
+	storage  *storage.Store
+	defender *defender.Service
+}
+
+func (e *Emulator) newServices() *services {
+	w := e.world
+	s := &services{defender: defender.New(servicePlatform{e}, e.scanner.auth()), storage: storage.New(storage.WithSecret(e.storageKey))}
+	s.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, e.runner.auth(), s.storage)
+	s.tasks.AccountURL = func(r *http.Request) string { return e.accountURL(r, tasks.LogAccount) }
+	s.tasksAPI = s.tasks.Handler()
+	s.arm = arm.New(arm.Config{Store: e.st, Entra: e.entraV, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
+		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
+		Import: e.importImage, Tasks: s.tasksAPI,
 		Providers: map[string]http.Handler{
 			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
 			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),
-			"Microsoft.Security":                e.defender.Handler(),
+			"Microsoft.Security":                s.defender.Handler(),
 			"Microsoft.MachineLearningServices": ml.New(servicePlatform{e}).Handler(),
 		}})
-	return e, nil
+	return s
 }
+
+// close waits for the scans in flight and stops the runs.
+func (s *services) close() {
+	s.defender.Wait()
+	s.tasks.Close()
+}
+
+func (e *Emulator) services() *services { return e.svc.Load() }
 
 // Origins lists the named origins' proxies.
 func (e *Emulator) Origins() []OriginInfo { return e.origins }
@@ -232,8 +271,7 @@ func (e *Emulator) Close(ctx context.Context) error {
 	default:
 		close(e.stop)
 	}
-	e.defender.Wait()
-	e.tasks.Close()
+	e.services().close()
 	errs := make([]error, len(e.servers))
 	var drain sync.WaitGroup
 	for i, s := range e.servers {

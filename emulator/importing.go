@@ -28,6 +28,7 @@ func (e *Emulator) createServiceIdentity(displayName string, roles ...string) (s
 	if err := e.st.PutPrincipal(p); err != nil {
 		return serviceIdentity{}, err
 	}
+	e.internal[p.ObjectID] = true
 	scope := e.world.SubscriptionScope()
 	for _, role := range roles {
 		def, _ := rbac.RoleByName(role)

@@ -18,6 +18,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
 // Start binds the listeners, seeds the world and serves until Close.
@@ -37,7 +38,18 @@ func (e *Emulator) Start() error {
 	e.httpsURL = "https://" + net.JoinHostPort(urlHost(host), strconv.Itoa(mainPort))
 
 	ownListeners := map[*servedRegistry]net.Listener{}
+	snap := e.cfg.Snapshot
+	var saved map[string]*store.Registry // a snapshot's registries, by name
+	if snap != nil {
+		saved = map[string]*store.Registry{}
+		for _, r := range snap.State.Registries {
+			saved[r.Name] = r
+		}
+	}
 	for _, wr := range e.world.Registries {
+		if saved != nil && saved[wr.Name] == nil {
+			continue // deleted before the snapshot was taken
+		}
 		sr := &servedRegistry{port: wr.Port}
 		port := mainPort
 		if wr.Port != 0 {
@@ -50,10 +62,27 @@ func (e *Emulator) Start() error {
 			ownListeners[sr] = ln
 			port = ln.Addr().(*net.TCPAddr).Port
 		}
-		if err := e.addRegistry(sr, wr, port); err != nil {
+		sr.info = e.worldRegistryInfo(wr.Name, port)
+		rec := e.registryRecord(wr, sr.info.LoginServer)
+		if saved != nil {
+			// The snapshot's record, reached where this start listens.
+			rec = saved[wr.Name].Copy()
+			rec.LoginServer = sr.info.LoginServer
+			saved[wr.Name] = rec
+		} else if err := e.st.PutRegistry(rec); err != nil {
 			closeAll()
 			return err
 		}
+		e.serveRegistry(sr, rec)
+	}
+	if err := e.seedContent(saved); err != nil {
+		closeAll()
+		return err
+	}
+	// What a reset returns to, taken before anyone can change it.
+	if err := e.capture(); err != nil {
+		closeAll()
+		return err
 	}
 
 	cert, err := e.ca.Issue(e.certHosts()...)
@@ -113,7 +142,7 @@ func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
 		if wo.IP != "" {
 			o.IP, _ = netip.ParseAddr(wo.IP)
 		}
-		if wo.VNet || len(wo.PrivateEndpoints) > 0 {
+		if wo.VNet || len(wo.PrivateEndpoints) > 0 || len(wo.Endpoints) > 0 {
 			o.Kind, o.VNet = network.PrivateEndpoint, wo.Name
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(wo.Port)))

@@ -5,6 +5,7 @@ package emulator
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -49,15 +50,20 @@ func (e *Emulator) rules(name string) (network.Rules, error) {
 	}, nil
 }
 
-func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) error {
-	name := wr.Name
+// worldRegistryInfo is how a world's registry served on port is reached.
+func (e *Emulator) worldRegistryInfo(name string, port int) RegistryInfo {
 	login := "localhost:" + strconv.Itoa(port)
 	if e.world.LoginServerSuffix != "" {
 		login = name + e.world.LoginServerSuffix
 	}
-	sr.info = RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
+	return RegistryInfo{Name: name, LoginServer: login, URL: "https://localhost:" + strconv.Itoa(port)}
+}
+
+// registryRecord is a world registry's record as the world declares it.
+func (e *Emulator) registryRecord(wr world.Registry, login string) *store.Registry {
+	name := wr.Name
 	rec := &store.Registry{
-		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: e.world.Location, RetentionDays: 7,
+		Name: name, LoginServer: login, ID: e.world.RegistryID(name), SKU: wr.SKU, Location: wr.Location, RetentionDays: 7, Tags: maps.Clone(wr.Tags),
 		AdminUserEnabled: wr.AdminUserEnabled, AdminUsername: name,
 		AdminPasswords:       [2]string{orRandom(wr.AdminPassword), orRandom(wr.AdminPassword2)},
 		AnonymousPullEnabled: wr.AnonymousPullEnabled, AuthAsARM: wr.AuthenticationAsArm == nil || *wr.AuthenticationAsArm,
@@ -70,11 +76,25 @@ func (e *Emulator) addRegistry(sr *servedRegistry, wr world.Registry, port int) 
 	if wr.NetworkRuleSet != nil {
 		rec.IPRules = append([]string(nil), wr.NetworkRuleSet.IPRules...)
 	}
-	if err := e.st.PutRegistry(rec); err != nil {
-		return err
+	if p := wr.Policies; p != nil {
+		on := func(st *world.PolicyStatus, set *bool) {
+			if st != nil {
+				*set = st.Status == "enabled"
+			}
+		}
+		exportEnabled := true
+		on(p.ExportPolicy, &exportEnabled)
+		rec.ExportDisabled = !exportEnabled
+		on(p.QuarantinePolicy, &rec.QuarantineEnabled)
+		on(p.TrustPolicy, &rec.TrustEnabled)
+		if rp := p.RetentionPolicy; rp != nil {
+			on(&world.PolicyStatus{Status: rp.Status}, &rec.RetentionEnabled)
+			if rp.Days != nil {
+				rec.RetentionDays = *rp.Days
+			}
+		}
 	}
-	e.serveRegistry(sr, rec)
-	return nil
+	return rec
 }
 
 // createRegistry serves a registry the management plane created: on the main listener, by its
@@ -90,9 +110,14 @@ func (e *Emulator) createRegistry(rec *store.Registry) error {
 	if err := e.st.PutRegistry(rec); err != nil {
 		return err
 	}
+	e.serveCreated(rec)
+	return nil
+}
+
+// serveCreated serves a registry that is not one of the world's (created through ARM).
+func (e *Emulator) serveCreated(rec *store.Registry) {
 	sr := &servedRegistry{info: RegistryInfo{Name: rec.Name, LoginServer: rec.LoginServer, URL: "https://" + rec.LoginServer}, port: -1}
 	e.serveRegistry(sr, rec)
-	return nil
 }
 
 // deleteRegistry stops serving a registry and drops its content.
@@ -121,7 +146,7 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
 		registry.WithPushHook(func(repo string, d digest.Digest, mediaType string) {
-			e.defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
+			e.services().defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
 		}),
 	).Handler()
 	gated := e.tokens.Protect(name, requiredScope, content)
@@ -194,9 +219,9 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 		case strings.HasPrefix(r.URL.Path, "/_emulator/"):
 			controlled.ServeHTTP(w, r)
 			return
-		case e.storage.Serves(r):
+		case e.services().storage.Serves(r):
 			// Not behind the registry's network rules: storage links are guarded by their SAS.
-			e.storage.ServeHTTP(w, r)
+			e.services().storage.ServeHTTP(w, r)
 			return
 		case entra.IsEntraPath(r.URL.Path):
 			e.entra.ServeHTTP(w, r)
@@ -205,7 +230,7 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 			e.imds.ServeHTTP(w, r)
 			return
 		case arm.IsARMPath(r.URL.Path):
-			e.arm.ServeHTTP(w, r)
+			e.services().arm.ServeHTTP(w, r)
 			return
 		}
 		sr := e.registryFor(r.Host, own)

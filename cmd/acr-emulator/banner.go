@@ -169,7 +169,8 @@ func printQuickStart(w io.Writer, emu *emulator.Emulator, pub publication, wellK
 		fmt.Fprintf(w, "  crane auth login %s -u %s -p %s\n", ls, user, secret(pass))
 		fmt.Fprintf(w, "  docker login %s -u %s -p %s\n", ls, user, secret(pass))
 	}
-	fmt.Fprintf(w, "  crane push ./oci-layout %s/hello:v1 && crane ls %s/hello\n", ls, ls)
+	fmt.Fprintf(w, "  acr-emulator sample push --registry %s   (pushes %s/hello:v1 and a multi-arch index)\n", ls, ls)
+	fmt.Fprintf(w, "  crane ls %s/hello\n", ls)
 	for _, sp := range wd.ServicePrincipals {
 		fmt.Fprintf(w, "\nService principal %s: AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s\n",
 			sp.Name, wd.TenantID, sp.ClientID, secret(sp.Secret))

@@ -149,23 +149,6 @@ func (s *Store) ListRegistries() ([]*Registry, error) {
 	return all[Registry](s.db.Txn(false), TableRegistries, indexID)
 }
 
-// Reset removes all content (repositories, manifests, tags, blob links, uploads) and frees every
-// blob; registries stay. In-flight requests finish against the emptied state.
-func (s *Store) Reset() error {
-	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		for _, table := range []string{TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads} {
-			if _, err := txn.DeleteAll(table, indexID); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
-	if err == nil {
-		s.blobs.Clear()
-	}
-	return err
-}
-
 // DeleteRegistry removes a registry with all its content, whatever its locks (deleting the
 // resource is a management-plane operation), and frees the blobs only it held.
 func (s *Store) DeleteRegistry(name string) error {

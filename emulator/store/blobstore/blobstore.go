@@ -102,11 +102,3 @@ func (s *Store) Stats() (count int, bytes int64) {
 	defer s.mu.RUnlock()
 	return len(s.blobs), s.bytes
 }
-
-// Clear drops every blob regardless of references (a whole-emulator reset).
-func (s *Store) Clear() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.blobs = make(map[digest.Digest]*entry)
-	s.bytes = 0
-}
