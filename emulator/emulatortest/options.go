@@ -56,6 +56,19 @@ func (s *settings) buildWorld() (*world.World, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, err
 	}
+	// The copy is parsed from memory: paths the world file wrote relative to itself (image
+	// layouts and archives) are made absolute first.
+	for i := range w.Registries {
+		for j := range w.Registries[i].Images {
+			img := &w.Registries[i].Images[j]
+			if img.Layout != "" {
+				img.Layout = base.Path(img.Layout)
+			}
+			if img.Archive != "" {
+				img.Archive = base.Path(img.Archive)
+			}
+		}
+	}
 	for _, d := range s.declare {
 		if err := d(w); err != nil {
 			return nil, err

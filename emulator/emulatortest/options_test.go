@@ -147,8 +147,8 @@ func TestBadDeclarations(t *testing.T) {
 		opts []emulatortest.Option
 		want string
 	}{
-		{"unknown principal", []emulatortest.Option{emulatortest.WithRoleAssignment("ghost", "AcrPull", "myregistry")}, `unknown principal "ghost"`},
-		{"unknown role", []emulatortest.Option{emulatortest.WithRoleAssignment("demo-identity", "AcrPullish", "myregistry")}, `unknown role "AcrPullish"`},
+		{"unknown principal", []emulatortest.Option{emulatortest.WithRoleAssignment("ghost", "AcrPull", "myregistry")}, `roleAssignments[3].principal: "ghost" is not a service principal`},
+		{"unknown role", []emulatortest.Option{emulatortest.WithRoleAssignment("demo-identity", "AcrPullish", "myregistry")}, `"AcrPullish" is not a built-in role`},
 		{"registry name", []emulatortest.Option{emulatortest.WithRegistry("Bad_Name")}, "must be 5-50 lowercase letters and digits"},
 		{"firewall on Basic", []emulatortest.Option{emulatortest.WithRegistry("basicregistry", emulatortest.SKU("Basic"), emulatortest.Firewall())}, "need the Premium SKU"},
 		{"bad IP rule", []emulatortest.Option{emulatortest.WithRegistry("myregistry", emulatortest.Firewall("10.0.0.300"))}, "is not an IPv4 address or CIDR range"},
