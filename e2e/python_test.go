@@ -88,3 +88,31 @@ func TestPythonSDKLockedRegistry(t *testing.T) {
 	}
 	runPython(t, emu, nil, "locked")
 }
+
+// TestPythonReadmeSnippet runs the README's Python example as written, pointed at this test's
+// emulator instead of localhost:8443.
+func TestPythonReadmeSnippet(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	readme, err := os.ReadFile(filepath.Join(mustRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "### The Azure SDK for Python")
+	_, block, ok2 := strings.Cut(section, "```python\n")
+	code, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 || !strings.Contains(code, "https://localhost:8443") {
+		t.Fatal("README has no Python example under \"The Azure SDK for Python\" that uses https://localhost:8443")
+	}
+	emu := harness.Start(t)
+	src := t.TempDir()
+	writeLayout(t, src, 1)
+	emu.Run(t, crane, "push", src, emu.RegistryHost()+"/readme/app:v1")
+	script := filepath.Join(t.TempDir(), "readme.py")
+	if err := os.WriteFile(script, []byte(strings.ReplaceAll(code, "https://localhost:8443", "https://"+emu.RegistryHost())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := emu.TryRunEnv(t, append(emu.AnonymousEnv(t), "REQUESTS_CA_BUNDLE="+emu.CAFile), python3(t), "-I", script)
+	if err != nil || strings.TrimSpace(out) != "['readme/app']" {
+		t.Fatalf("the README's Python example: %v\n%s", err, out)
+	}
+}
