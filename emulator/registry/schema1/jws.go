@@ -171,6 +171,13 @@ type Signed struct {
 // Digest is the manifest's digest: that of its canonical payload, without signatures.
 func (s *Signed) Digest() digest.Digest { return digest.FromBytes(s.Canonical) }
 
+// Bounds on what Parse verifies, so no body costs much CPU: clients sign with one key, and no
+// Docker tool makes RSA keys beyond 4096 bits.
+const (
+	maxSignatures = 8
+	maxRSABits    = 8192
+)
+
 // ErrUnverified means a signature does not verify (MANIFEST_UNVERIFIED on the wire).
 var ErrUnverified = errors.New("manifest failed signature verification")
 
@@ -198,6 +205,9 @@ func Parse(body []byte) (*Signed, error) {
 	}
 	if len(sigs) == 0 {
 		return nil, invalid("the manifest has no signatures")
+	}
+	if len(sigs) > maxSignatures {
+		return nil, invalid("the manifest has more than %d signatures", maxSignatures)
 	}
 	formatLength, tail := -1, []byte(nil)
 	for i, s := range sigs {
@@ -340,7 +350,7 @@ func verify(pub crypto.PublicKey, alg string, input, sig []byte) bool {
 		}
 		return ecdsa.Verify(key, sum, new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:]))
 	case *rsa.PublicKey:
-		return strings.HasPrefix(alg, "RS") && rsa.VerifyPKCS1v15(key, h, sum, sig) == nil
+		return strings.HasPrefix(alg, "RS") && key.N.BitLen() <= maxRSABits && rsa.VerifyPKCS1v15(key, h, sum, sig) == nil
 	}
 	return false
 }

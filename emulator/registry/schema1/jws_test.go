@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +152,7 @@ func TestParseRefuses(t *testing.T) {
 		{desc: "kid of another key", body: edit(s.Header.JWK.Kid, otherKey.jwk.Kid), want: "does not match"},
 		{desc: "alg that is not the curve's", body: edit(`"alg": "ES256"`, `"alg": "ES384"`), unverified: true},
 		{desc: "unsigned (v1+json as pushed by hand)", body: payload, want: "missing signature key"},
+		{desc: "more signatures than anyone makes", body: withSignatures(t, body, 9), want: "more than 8 signatures"},
 		{desc: "empty signatures", body: []byte(`{"schemaVersion":1,"signatures":[]}`), want: "no signatures"},
 		{desc: "not JSON", body: []byte(`{"signatures"`), want: "not a JSON object"},
 		{desc: "protected header not base64", body: edit(s.Protected, "!!"), want: "protected"},
@@ -221,6 +225,21 @@ func withCertificate(t *testing.T, body []byte, key *Key) []byte {
 	return append(append(out, list...), "\n}"...)
 }
 
+// withSignatures repeats a body's one signature n times.
+func withSignatures(t *testing.T, body []byte, n int) []byte {
+	t.Helper()
+	at := bytes.Index(body, []byte(",\n   \"signatures\": "))
+	var doc struct {
+		Signatures []json.RawMessage `json:"signatures"`
+	}
+	if at < 0 || json.Unmarshal(body, &doc) != nil || len(doc.Signatures) != 1 {
+		t.Fatal("cannot find the signature")
+	}
+	list, _ := json.Marshal(slices.Repeat(doc.Signatures, n))
+	out := append(append([]byte{}, body[:at]...), ",\"signatures\":"...)
+	return append(append(out, list...), '}')
+}
+
 func compact(t *testing.T, raw []byte) []byte {
 	var b bytes.Buffer
 	if err := json.Compact(&b, raw); err != nil {
@@ -237,3 +256,21 @@ func flip(c byte) string {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// FuzzParse: Parse never panics, and what it accepts has a payload within the body.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"linux.libtrust-ec.json", "linux.libtrust-rsa.json", "linux.schema1.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"signatures":[{"header":{"alg":"ES256"},"signature":"","protected":"eyJmb3JtYXRMZW5ndGgiOjEsImZvcm1hdFRhaWwiOiJmUSJ9"}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, err := Parse(body)
+		if err == nil && len(s.Canonical) == 0 {
+			t.Fatalf("accepted an empty payload from %q", body)
+		}
+	})
+}
