@@ -41,7 +41,12 @@ func (g *Registry) resolveManifest(rt route) (*store.Manifest, error) {
 		}
 		d = t.Digest
 	}
-	m, err := g.st.GetManifest(g.name, rt.name, d)
+	return g.readableManifest(rt.name, d)
+}
+
+// readableManifest loads a manifest of the repository, applying its readEnabled lock.
+func (g *Registry) readableManifest(repo string, d digest.Digest) (*store.Manifest, error) {
+	m, err := g.st.GetManifest(g.name, repo, d)
 	if err != nil {
 		return nil, err
 	}
@@ -111,17 +116,7 @@ func (g *Registry) platformImage(repo string, list *store.Manifest) (*store.Mani
 		if c.Platform == nil || c.Platform.OS != defaultOS || c.Platform.Architecture != defaultArch {
 			continue
 		}
-		m, err := g.st.GetManifest(g.name, repo, c.Digest)
-		if err != nil {
-			return nil, err
-		}
-		if m == nil {
-			return nil, errManifestUnknownDigest(c.Digest)
-		}
-		if !m.Attrs.ReadEnabled {
-			return nil, errDisallowed
-		}
-		return m, nil
+		return g.readableManifest(repo, c.Digest)
 	}
 	return nil, errNoDefaultPlatform
 }
