@@ -14,8 +14,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/registry/schema1"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/opencontainers/go-digest"
 )
@@ -55,13 +57,17 @@ type Registry struct {
 	maxUpload   int64
 	routes      map[routeKind]map[string]routeHandler
 	pushHook    PushHook
+	// schema1Key signs schema 1 manifests; made on first use and kept for the handler's life,
+	// like distribution's ephemeral key.
+	schema1Key func() (*schema1.Key, error)
 }
 
 type routeHandler func(http.ResponseWriter, *http.Request, route) error
 
 // New returns the handler for the registry named name, whose records live in st.
 func New(st *store.Store, name string, opts ...Option) *Registry {
-	r := &Registry{st: st, name: name, log: slog.Default(), maxManifest: DefaultMaxManifestBytes, maxUpload: DefaultMaxUploadBytes}
+	r := &Registry{st: st, name: name, log: slog.Default(), maxManifest: DefaultMaxManifestBytes, maxUpload: DefaultMaxUploadBytes,
+		schema1Key: sync.OnceValues(schema1.GenerateKey)}
 	for _, o := range opts {
 		o(r)
 	}
