@@ -32,6 +32,11 @@ var importRules = []struct {
 		forbidden: []string{module + "/emulator/registry", module + "/emulator/arm", module + "/emulator/token", module + "/emulator/network"},
 	},
 	{
+		// armid is what the simulated services parse ARM ids with: the standard library only.
+		pkgPrefix: module + "/emulator/arm/armid",
+		forbidden: []string{module, "github.com", "golang.org"},
+	},
+	{
 		pkgPrefix: module + "/fakes",
 		forbidden: []string{module + "/emulator/store", module + "/emulator/registry", module + "/scenarios", module + "/e2e"},
 	},
