@@ -194,8 +194,14 @@ func New(cfg Config) (*Emulator, error) {
 		return tasks.LogAccount + ".blob." + strings.TrimPrefix(e.HTTPSURL(), "https://")
 	}
 	w := cfg.World
+	// The world's resource group exists from the start; ARM may create and delete others.
+	if w.ResourceGroup != "" {
+		if err := e.st.PutResourceGroup(&store.ResourceGroup{Name: w.ResourceGroup, Location: w.Location}); err != nil {
+			return nil, err
+		}
+	}
 	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
-		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
+		Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
 		Import: e.importImage, Tasks: e.tasks.Handler(),
 		Providers: map[string]http.Handler{
 			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
