@@ -47,6 +47,7 @@ func newAPIConfig(t *testing.T, configure func(*Config)) *httptest.Server {
 		"owner":    {TenantID: tenant, ObjectID: owner, Audience: arm},
 		"reader":   {TenantID: tenant, ObjectID: reader, Audience: "https://management.core.windows.net/"},
 		"contrib":  {TenantID: tenant, ObjectID: contr, Audience: arm},
+		"other":    {TenantID: tenant, ObjectID: other, Audience: arm},
 		"acrtoken": {TenantID: tenant, ObjectID: owner, Audience: "https://containerregistry.azure.net"},
 	}
 	for id, role := range map[string]string{owner: "Owner", reader: "Reader", contr: "Contributor"} {
