@@ -388,33 +388,30 @@ func applyPolicies(reg *store.Registry, p *policies, now time.Time) error {
 		}
 	}
 	reg.ExportDisabled = !exportEnabled
-	days := func(field string, v *int, min, max int, dst *int) error {
-		if v == nil {
-			return nil
+	// retention and soft delete: a status and a number of days, and when they last changed.
+	timed := func(name, daysField, st string, days *int, min, max int, on *bool, dst *int, changed *time.Time) error {
+		if err := onOff("properties.policies."+name+".status", status(&policyStatus{st}), "enabled", on, "enabled", "disabled"); err != nil {
+			return err
 		}
-		if *v < min || *v > max {
-			return armError(http.StatusBadRequest, "InvalidRequestContent", fmt.Sprintf("The value '%d' of properties.policies.%s is not valid: use %d to %d.", *v, field, min, max))
+		if days != nil {
+			if *days < min || *days > max {
+				return armError(http.StatusBadRequest, "InvalidRequestContent", fmt.Sprintf("The value '%d' of properties.policies.%s.%s is not valid: use %d to %d.",
+					*days, name, daysField, min, max))
+			}
+			*dst = *days
 		}
-		*dst = *v
+		*changed = now
 		return nil
 	}
 	if rp := p.Retention; rp != nil {
-		if err := onOff("properties.policies.retentionPolicy.status", status(&policyStatus{rp.Status}), "enabled", &reg.RetentionEnabled, "enabled", "disabled"); err != nil {
+		if err := timed("retentionPolicy", "days", rp.Status, rp.Days, 0, 365, &reg.RetentionEnabled, &reg.RetentionDays, &reg.RetentionUpdatedAt); err != nil {
 			return err
 		}
-		if err := days("retentionPolicy.days", rp.Days, 0, 365, &reg.RetentionDays); err != nil {
-			return err
-		}
-		reg.RetentionUpdatedAt = now
 	}
 	if sp := p.SoftDelete; sp != nil {
-		if err := onOff("properties.policies.softDeletePolicy.status", status(&policyStatus{sp.Status}), "enabled", &reg.SoftDeleteEnabled, "enabled", "disabled"); err != nil {
+		if err := timed("softDeletePolicy", "retentionDays", sp.Status, sp.RetentionDays, 1, 90, &reg.SoftDeleteEnabled, &reg.SoftDeleteDays, &reg.SoftDeleteUpdatedAt); err != nil {
 			return err
 		}
-		if err := days("softDeletePolicy.retentionDays", sp.RetentionDays, 1, 90, &reg.SoftDeleteDays); err != nil {
-			return err
-		}
-		reg.SoftDeleteUpdatedAt = now
 	}
 	return nil
 }

@@ -169,5 +169,3 @@ func TestProviders(t *testing.T) {
 		t.Fatalf("register: %d %v", r.status, r.body)
 	}
 }
-
-

@@ -206,23 +206,15 @@ func (id ID) ScopePath() string {
 // providers as ARM writes them, namespace, types and names as they are in id.
 func (id ID) String() string {
 	var b strings.Builder
-	if id.bare {
-		if id.Subscription != "" && (len(id.Types) == 0 || !eq(id.Types[0], "subscriptions")) {
-			b.WriteString("/subscriptions/" + id.Subscription)
+	switch {
+	case !id.bare:
+		if scope := id.ScopePath(); scope != "/" {
+			b.WriteString(scope)
 		}
-		for i, t := range id.Types {
-			b.WriteString("/" + t)
-			if i < len(id.Names) {
-				b.WriteString("/" + id.Names[i])
-			}
-		}
-		return b.String()
+		b.WriteString("/providers/" + id.Namespace)
+	case id.Subscription != "" && (len(id.Types) == 0 || !eq(id.Types[0], "subscriptions")):
+		b.WriteString("/subscriptions/" + id.Subscription)
 	}
-	scope := id.ScopePath()
-	if scope != "/" {
-		b.WriteString(scope)
-	}
-	b.WriteString("/providers/" + id.Namespace)
 	for i, t := range id.Types {
 		b.WriteString("/" + t)
 		if i < len(id.Names) {
