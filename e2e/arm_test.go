@@ -31,6 +31,18 @@ func registriesClient(t *testing.T, emu *harness.Emulator) *armcontainerregistry
 // armFactory makes every armcontainerregistry client, signed in as registriesClient is.
 func armFactory(t *testing.T, emu *harness.Emulator) *armcontainerregistry.ClientFactory {
 	t.Helper()
+	cred, opts := armCredential(t, emu)
+	f, err := armcontainerregistry.NewClientFactory(subscription, cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// armCredential is the default world's service principal with the emulator as both the Entra
+// authority and the ARM endpoint, and the client options that point there.
+func armCredential(t *testing.T, emu *harness.Emulator) (*azidentity.ClientSecretCredential, *armpolicy.ClientOptions) {
+	t.Helper()
 	opts := sdkClientOptions(t, emu)
 	base := "https://" + emu.RegistryHost()
 	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: base + "/", Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
@@ -40,11 +52,7 @@ func armFactory(t *testing.T, emu *harness.Emulator) *armcontainerregistry.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := armcontainerregistry.NewClientFactory(subscription, cred, &armpolicy.ClientOptions{ClientOptions: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return cred, &armpolicy.ClientOptions{ClientOptions: opts}
 }
 
 func update(t *testing.T, c *armcontainerregistry.RegistriesClient, name string, p armcontainerregistry.RegistryUpdateParameters) (armcontainerregistry.Registry, error) {

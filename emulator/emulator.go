@@ -205,6 +205,12 @@ func New(cfg Config) (*Emulator, error) {
 			return nil, err
 		}
 	}
+	// The world's resource group exists from the start; ARM may create and delete others.
+	if w := cfg.World; w.ResourceGroup != "" {
+		if err := e.st.PutResourceGroup(&store.ResourceGroup{Name: w.ResourceGroup, Location: w.Location}); err != nil {
+			return nil, err
+		}
+	}
 	if e.acrService, err = e.createServiceIdentity("Azure Container Registry (emulator internal: import)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
@@ -238,7 +244,7 @@ func (e *Emulator) newServices() *services {
 	s.tasks.AccountURL = func(r *http.Request) string { return e.accountURL(r, tasks.LogAccount) }
 	s.tasksAPI = s.tasks.Handler()
 	s.arm = arm.New(arm.Config{Store: e.st, Entra: e.entraV, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
-		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
+		Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
 		Import: e.importImage, Tasks: s.tasksAPI,
 		Providers: map[string]http.Handler{
 			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),

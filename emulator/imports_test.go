@@ -39,6 +39,11 @@ var importRules = []struct {
 			module + "/emulator/network", module + "/emulator/rbac", module + "/emulator/portal", module + "/emulator/world"},
 	},
 	{
+		// armid is what the simulated services parse ARM ids with: the standard library only.
+		pkgPrefix: module + "/emulator/arm/armid",
+		forbidden: []string{module, "github.com", "golang.org"},
+	},
+	{
 		pkgPrefix: module + "/fakes",
 		forbidden: []string{module + "/emulator/store", module + "/emulator/registry", module + "/scenarios", module + "/e2e"},
 	},

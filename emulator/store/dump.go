@@ -21,6 +21,8 @@ type Dump struct {
 	RoleAssignments  []*RoleAssignment
 	Resources        []*Resource
 	PrivateEndpoints []*PrivateEndpoint
+	ResourceGroups   []*ResourceGroup
+	Replications     []*Replication
 	// Blobs holds the bytes of every manifest digest and blob link digest, once each.
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
@@ -54,6 +56,8 @@ func (s *Store) Dump() (*Dump, error) {
 	collect(TableAssignments, func(r any) { d.RoleAssignments = append(d.RoleAssignments, r.(*RoleAssignment)) })
 	collect(TableResources, func(r any) { d.Resources = append(d.Resources, r.(*Resource)) })
 	collect(TableEndpoints, func(r any) { d.PrivateEndpoints = append(d.PrivateEndpoints, r.(*PrivateEndpoint)) })
+	collect(TableResourceGroups, func(r any) { d.ResourceGroups = append(d.ResourceGroups, r.(*ResourceGroup)) })
+	collect(TableReplications, func(r any) { d.Replications = append(d.Replications, r.(*Replication)) })
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +114,7 @@ func (s *Store) Restore(d *Dump) error {
 			}
 		}
 		for _, table := range []string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
-			TablePrincipals, TableAssignments, TableResources, TableEndpoints} {
+			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications} {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -129,6 +133,8 @@ func (s *Store) Restore(d *Dump) error {
 				return &c
 			}),
 			insertAll(txn, TableEndpoints, d.PrivateEndpoints, shallow[PrivateEndpoint]),
+			insertAll(txn, TableResourceGroups, d.ResourceGroups, (*ResourceGroup).Copy),
+			insertAll(txn, TableReplications, d.Replications, (*Replication).Copy),
 		} {
 			if err != nil {
 				return nil, err

@@ -41,17 +41,42 @@ type Registry struct {
 
 	// Policies (ARM properties.policies). ExportDisabled is enforced (import from this
 	// registry is refused); the others are kept and shown, not applied.
-	ExportDisabled    bool
-	RetentionEnabled  bool
-	RetentionDays     int // ACR's default is 7
-	TrustEnabled      bool
-	QuarantineEnabled bool
+	ExportDisabled      bool
+	RetentionEnabled    bool
+	RetentionDays       int // ACR's default is 7
+	RetentionUpdatedAt  time.Time
+	TrustEnabled        bool
+	QuarantineEnabled   bool
+	SoftDeleteEnabled   bool
+	SoftDeleteDays      int // ACR's default is 7
+	SoftDeleteUpdatedAt time.Time
+
+	// System is the ARM systemData: who created and last changed the registry.
+	System SystemData
+	// SystemIdentity is the object id of the registry's system-assigned identity ("" for
+	// none); UserIdentities are the ARM ids of its user-assigned identities.
+	SystemIdentity string
+	UserIdentities []string
+	// Kept and shown as ARM sets them; the data plane does not act on them.
+	ZoneRedundancy      bool
+	DataEndpointEnabled bool
+	MetadataSearch      bool
+	VirtualNetworkRules []string // subnet ids (preview api-versions)
+	Encryption          Encryption
+}
+
+// Encryption is a registry's customer-managed key; an empty KeyIdentifier is encryption off.
+type Encryption struct {
+	KeyIdentifier string // a Key Vault key id, with or without its version
+	Identity      string // the client id of the user-assigned identity that reads the key
 }
 
 // Copy returns a copy safe to modify.
 func (r *Registry) Copy() *Registry {
 	c := *r
 	c.IPRules = append([]string(nil), r.IPRules...)
+	c.UserIdentities = append([]string(nil), r.UserIdentities...)
+	c.VirtualNetworkRules = append([]string(nil), r.VirtualNetworkRules...)
 	c.Tags = maps.Clone(r.Tags)
 	return &c
 }

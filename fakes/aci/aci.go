@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
@@ -44,22 +45,21 @@ type Service struct {
 // New returns the service.
 func New(p platform.Platform) *Service { return &Service{p: p, groups: map[string]map[string]any{}} }
 
-// Handler serves the Microsoft.ContainerInstance provider (already authenticated by ARM).
+// Handler serves the Microsoft.ContainerInstance provider (already authenticated by ARM, which
+// hands over paths spelled as these routes are).
 func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		base := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.ContainerInstance/containerGroups"
-		r.Get(base, s.list)
-		r.Put(base+"/{name}", s.put)
-		r.Get(base+"/{name}", s.get)
-		r.Delete(base+"/{name}", s.delete)
-	}
+	base := "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerInstance/containerGroups"
+	r.Get(base, s.list)
+	r.Put(base+"/{name}", s.put)
+	r.Get(base+"/{name}", s.get)
+	r.Delete(base+"/{name}", s.delete)
 	return r
 }
 
 func resourceID(r *http.Request) string {
-	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
-		"/providers/Microsoft.ContainerInstance/containerGroups/" + chi.URLParam(r, "name")
+	id, _ := armid.Parse(r.URL.Path)
+	return id.String()
 }
 
 type container struct {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
@@ -38,17 +39,16 @@ func New(p platform.Platform) *Service { return &Service{p: p, sites: map[string
 // Handler serves the Microsoft.Web provider (already authenticated by ARM).
 func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		base := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.Web/sites"
-		r.Put(base+"/{name}", s.put)
-		r.Get(base+"/{name}", s.get)
-		r.Delete(base+"/{name}", s.delete)
-	}
+	base := "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Web/sites"
+	r.Put(base+"/{name}", s.put)
+	r.Get(base+"/{name}", s.get)
+	r.Delete(base+"/{name}", s.delete)
 	return r
 }
 
 func siteID(r *http.Request) string {
-	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") + "/providers/Microsoft.Web/sites/" + chi.URLParam(r, "name")
+	id, _ := armid.Parse(r.URL.Path)
+	return id.String()
 }
 
 type siteBody struct {

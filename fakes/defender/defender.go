@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -66,9 +67,7 @@ func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Put("/subscriptions/{sub}/providers/Microsoft.Security/pricings/{plan}", s.putPricing)
 	r.Get("/subscriptions/{sub}/providers/Microsoft.Security/pricings/{plan}", s.getPricing)
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		r.Get("/subscriptions/{sub}/"+rgs+"/{rg}/providers/Microsoft.ContainerRegistry/registries/{name}/providers/Microsoft.Security/assessments/{key}/subAssessments", s.subAssessments)
-	}
+	r.Get("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{name}/providers/Microsoft.Security/assessments/{key}/subAssessments", s.subAssessments)
 	return r
 }
 
@@ -217,8 +216,8 @@ func registryText(err error) string {
 
 // subAssessments lists the registry's scan results, one sub-assessment per scanned image.
 func (s *Service) subAssessments(w http.ResponseWriter, r *http.Request) {
-	regID := "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
-		"/providers/Microsoft.ContainerRegistry/registries/" + chi.URLParam(r, "name")
+	id, _ := armid.Parse(r.URL.Path)
+	regID := id.ScopePath()
 	s.mu.Lock()
 	results := append([]Result(nil), s.results[strings.ToLower(regID)]...)
 	s.mu.Unlock()

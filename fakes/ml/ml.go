@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
@@ -40,22 +41,20 @@ func New(p platform.Platform) *Service {
 // Handler serves the Microsoft.MachineLearningServices provider (already authenticated by ARM).
 func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		ws := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
-		r.Put(ws, s.putWorkspace)
-		r.Get(ws, s.getWorkspace)
-		r.Delete(ws, s.deleteWorkspace)
-		r.Put(ws+"/onlineEndpoints/{ep}/deployments/{dep}", s.putDeployment)
-		r.Get(ws+"/onlineEndpoints/{ep}/deployments/{dep}", s.getDeployment)
-		r.Put(ws+"/jobs/{job}", s.putJob)
-		r.Get(ws+"/jobs/{job}", s.getJob)
-	}
+	ws := "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}"
+	r.Put(ws, s.putWorkspace)
+	r.Get(ws, s.getWorkspace)
+	r.Delete(ws, s.deleteWorkspace)
+	r.Put(ws+"/onlineEndpoints/{ep}/deployments/{dep}", s.putDeployment)
+	r.Get(ws+"/onlineEndpoints/{ep}/deployments/{dep}", s.getDeployment)
+	r.Put(ws+"/jobs/{job}", s.putJob)
+	r.Get(ws+"/jobs/{job}", s.getJob)
 	return r
 }
 
 func workspaceID(r *http.Request) string {
-	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
-		"/providers/Microsoft.MachineLearningServices/workspaces/" + chi.URLParam(r, "ws")
+	id, _ := armid.Parse(r.URL.Path)
+	return id.Resource(1).String()
 }
 
 func (s *Service) putWorkspace(w http.ResponseWriter, r *http.Request) {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
@@ -99,24 +100,23 @@ func New(p platform.Platform, regs Registries, runAuth authn.Authenticator, blob
 		}}
 }
 
-// Handler serves the registry-scoped Tasks paths (already authenticated and authorized).
+// Handler serves the registry-scoped Tasks paths (already authenticated and authorized by ARM,
+// which hands over paths spelled as these routes are).
 func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		reg := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.ContainerRegistry/registries/{reg}"
-		r.Get(reg+"/tasks", s.listTasks)
-		r.Put(reg+"/tasks/{task}", s.putTask)
-		r.Patch(reg+"/tasks/{task}", s.patchTask)
-		r.Get(reg+"/tasks/{task}", s.getTask)
-		r.Post(reg+"/tasks/{task}/listDetails", s.getTask)
-		r.Delete(reg+"/tasks/{task}", s.deleteTask)
-		r.Post(reg+"/scheduleRun", s.scheduleRun)
-		r.Get(reg+"/runs", s.listRuns)
-		r.Get(reg+"/runs/{run}", s.getRun)
-		r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
-		r.Post(reg+"/runs/{run}/cancel", s.cancelRun)
-		r.Post(reg+"/listBuildSourceUploadUrl", s.sourceUploadURL)
-	}
+	reg := "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{reg}"
+	r.Get(reg+"/tasks", s.listTasks)
+	r.Put(reg+"/tasks/{task}", s.putTask)
+	r.Patch(reg+"/tasks/{task}", s.patchTask)
+	r.Get(reg+"/tasks/{task}", s.getTask)
+	r.Post(reg+"/tasks/{task}/listDetails", s.getTask)
+	r.Delete(reg+"/tasks/{task}", s.deleteTask)
+	r.Post(reg+"/scheduleRun", s.scheduleRun)
+	r.Get(reg+"/runs", s.listRuns)
+	r.Get(reg+"/runs/{run}", s.getRun)
+	r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
+	r.Post(reg+"/runs/{run}/cancel", s.cancelRun)
+	r.Post(reg+"/listBuildSourceUploadUrl", s.sourceUploadURL)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		armio.Error(w, http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
 	})
@@ -124,8 +124,8 @@ func (s *Service) Handler() http.Handler {
 }
 
 func registryID(r *http.Request) string {
-	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
-		"/providers/Microsoft.ContainerRegistry/registries/" + chi.URLParam(r, "reg")
+	id, _ := armid.Parse(r.URL.Path)
+	return id.Resource(1).String()
 }
 
 type taskBody struct {
