@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acr-emulator/acr-emulator/e2e/fidelity"
 	"github.com/acr-emulator/acr-emulator/e2e/harness"
@@ -145,6 +146,9 @@ func (r *replayer) recording(rec fidelity.Recording, v fidelity.Variance) []stri
 			continue
 		}
 		status, header, resp := r.send(in.Method, target, body)
+		if in.Family == "registries/runs" && in.Method == http.MethodGet && strings.Contains(in.Template, "{runName}") {
+			status, header, resp = r.finished(target, status, header, resp)
+		}
 		if in.Poll == "" { // a poll polls the URL of the request right before it
 			r.asyncURL, r.locationURL = header.Get("Azure-AsyncOperation"), header.Get("Location")
 		}
@@ -198,6 +202,24 @@ func (r *replayer) target(in fidelity.Interaction) (string, bool) {
 		q.Set("api-version", in.APIVersion)
 	}
 	return strings.Join(segs, "/") + "?" + q.Encode(), true
+}
+
+// finished polls a run until it ends, as az does before it shows one (the recordings' run
+// reads are of ended runs), for at most 30 s.
+func (r *replayer) finished(target string, status int, header http.Header, resp []byte) (int, http.Header, []byte) {
+	for deadline := time.Now().Add(30 * time.Second); status == http.StatusOK && time.Now().Before(deadline); {
+		var run struct {
+			Properties struct{ Status string } `json:"properties"`
+		}
+		_ = json.Unmarshal(resp, &run)
+		switch run.Properties.Status {
+		case "Succeeded", "Failed", "Canceled", "Error", "Timeout":
+			return status, header, resp
+		}
+		time.Sleep(100 * time.Millisecond)
+		status, header, resp = r.send(http.MethodGet, target, nil)
+	}
+	return status, header, resp
 }
 
 // run maps a recorded run id onto the emulator's, in the order the runs were scheduled.
