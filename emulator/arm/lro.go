@@ -31,6 +31,10 @@ const (
 	// AsyncDelete is ARM's for resource groups: writes as Sync, DELETE 202 with a Location
 	// URL (/subscriptions/{sub}/operationresults/{id}) whose final poll is an empty 200.
 	AsyncDelete
+	// AsyncPut is ACR's registries' up to 2025: PUT as Async, PATCH 200 and DELETE 200, done.
+	AsyncPut
+	// Done answers every write 200 with the resource and a DELETE 200: the work is done.
+	Done
 )
 
 const (
@@ -155,10 +159,11 @@ func (o *operations) poll(c *Call) error {
 // replyWritten answers a PUT or PATCH that stored the resource body describes.
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
-	if created || (mode == Async && c.R.Method == http.MethodPatch) {
+	patch := c.R.Method == http.MethodPatch
+	if (created && mode != Done) || (mode == Async && patch) {
 		status = http.StatusCreated
 	}
-	if mode == Async {
+	if mode == Async || (mode == AsyncPut && !patch) {
 		a.ops.accept(c, a.ops.statusOf(c, nil))
 	}
 	return c.Reply(status, body)
@@ -168,7 +173,7 @@ func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 func (a *api) replyDeleted(c *Call, mode LRO) error {
 	var op *operation
 	switch mode {
-	case Sync:
+	case Sync, AsyncPut, Done:
 		c.W.WriteHeader(http.StatusOK)
 		return nil
 	case Async:

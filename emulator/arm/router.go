@@ -39,6 +39,9 @@ func (c *Call) Registry() *store.Registry {
 	return reg
 }
 
+// APIVersion is the request's api-version.
+func (c *Call) APIVersion() string { return c.R.URL.Query().Get("api-version") }
+
 // Decode reads the JSON body into v (bounded; ARM's 400 InvalidRequestContent when malformed).
 func (c *Call) Decode(v any) error { return decode(c.R, v) }
 
