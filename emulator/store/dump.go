@@ -23,6 +23,11 @@ type Dump struct {
 	PrivateEndpoints []*PrivateEndpoint
 	ResourceGroups   []*ResourceGroup
 	Replications     []*Replication
+	// Registry children (children.go).
+	AgentPools          []*AgentPool
+	ConnectedRegistries []*ConnectedRegistry
+	CacheRules          []*CacheRule
+	CredentialSets      []*CredentialSet
 	// Blobs holds the bytes of every manifest digest and blob link digest, once each.
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
@@ -58,6 +63,10 @@ func (s *Store) Dump() (*Dump, error) {
 	collect(TableEndpoints, func(r any) { d.PrivateEndpoints = append(d.PrivateEndpoints, r.(*PrivateEndpoint)) })
 	collect(TableResourceGroups, func(r any) { d.ResourceGroups = append(d.ResourceGroups, r.(*ResourceGroup)) })
 	collect(TableReplications, func(r any) { d.Replications = append(d.Replications, r.(*Replication)) })
+	collect(TableAgentPools, func(r any) { d.AgentPools = append(d.AgentPools, r.(*AgentPool)) })
+	collect(TableConnectedRegistries, func(r any) { d.ConnectedRegistries = append(d.ConnectedRegistries, r.(*ConnectedRegistry)) })
+	collect(TableCacheRules, func(r any) { d.CacheRules = append(d.CacheRules, r.(*CacheRule)) })
+	collect(TableCredentialSets, func(r any) { d.CredentialSets = append(d.CredentialSets, r.(*CredentialSet)) })
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +122,8 @@ func (s *Store) Restore(d *Dump) error {
 				}
 			}
 		}
-		for _, table := range []string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
-			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications} {
+		for _, table := range append([]string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
+			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications}, childTables...) {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -135,6 +144,10 @@ func (s *Store) Restore(d *Dump) error {
 			insertAll(txn, TableEndpoints, d.PrivateEndpoints, shallow[PrivateEndpoint]),
 			insertAll(txn, TableResourceGroups, d.ResourceGroups, (*ResourceGroup).Copy),
 			insertAll(txn, TableReplications, d.Replications, (*Replication).Copy),
+			insertAll(txn, TableAgentPools, d.AgentPools, (*AgentPool).Copy),
+			insertAll(txn, TableConnectedRegistries, d.ConnectedRegistries, (*ConnectedRegistry).Copy),
+			insertAll(txn, TableCacheRules, d.CacheRules, (*CacheRule).Copy),
+			insertAll(txn, TableCredentialSets, d.CredentialSets, (*CredentialSet).Copy),
 		} {
 			if err != nil {
 				return nil, err

@@ -21,6 +21,11 @@ const (
 	TableEndpoints      = "private_endpoints"
 	TableResourceGroups = "resource_groups"
 	TableReplications   = "replications"
+	// Registry children (children.go).
+	TableAgentPools          = "agent_pools"
+	TableConnectedRegistries = "connected_registries"
+	TableCacheRules          = "cache_rules"
+	TableCredentialSets      = "credential_sets"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -47,6 +52,10 @@ func schema() *memdb.DBSchema {
 		endpointsTableSchema,
 		resourceGroupsTableSchema,
 		replicationsTableSchema,
+		childTableSchema(TableAgentPools),
+		childTableSchema(TableConnectedRegistries),
+		childTableSchema(TableCacheRules),
+		childTableSchema(TableCredentialSets),
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {
