@@ -121,22 +121,32 @@ func (o *operations) accept(c *Call, op *operation) {
 }
 
 // isOperationPoll recognizes the URLs the keeper hands out: …/operationStatuses/{id} and
-// …/operationResults/{id}, under any resource or location.
-func isOperationPoll(id armid.ID) bool {
-	if id.Collection() || len(id.Types) == 0 {
-		return false
+// …/operationResults/{id}, under any resource or location, and agent pools'
+// …/agentPoolsOperationResults/{id}/status.
+func isOperationPoll(id armid.ID) bool { return operationID(id) != "" }
+
+// operationID is the operation a poll URL names, "" for a path that is not one.
+func operationID(id armid.ID) string {
+	n := len(id.Types)
+	switch {
+	case n == 0:
+		return ""
+	case !id.Collection() && (strings.EqualFold(id.Types[n-1], "operationStatuses") || strings.EqualFold(id.Types[n-1], "operationResults")):
+		return id.Name()
+	case id.Collection() && n >= 2 && len(id.Names) == n-1 && strings.EqualFold(id.Types[n-1], "status") &&
+		strings.HasSuffix(strings.ToLower(id.Types[n-2]), "operationresults"):
+		return id.Names[n-2]
 	}
-	t := id.Types[len(id.Types)-1]
-	return strings.EqualFold(t, "operationStatuses") || strings.EqualFold(t, "operationResults")
+	return ""
 }
 
 // poll answers an operation's URL: an Azure-AsyncOperation status is 200 with
 // {"status":...} (and the error of a failed one); a Location is answered with the final body
 // (200), or the operation's error with its own status.
 func (o *operations) poll(c *Call) error {
-	op := o.get(c.ID.Name())
+	op := o.get(operationID(c.ID))
 	if op == nil {
-		return armError(http.StatusNotFound, "OperationNotFound", "The operation '"+c.ID.Name()+"' was not found.")
+		return armError(http.StatusNotFound, "OperationNotFound", "The operation '"+operationID(c.ID)+"' was not found.")
 	}
 	if op.header == headerAsync {
 		o.accept(c, op)

@@ -127,10 +127,20 @@ func (a *api) deleteRegistry(c *Call, reg *store.Registry) error {
 	return nil
 }
 
-// removeRegistry deletes a registry with its content, replications, identity and the role
-// assignments on it (also when its resource group is deleted).
+// removeRegistry deletes a registry with its content, replications, children, identities (its
+// own and its credential sets') and the role assignments on it (also when its resource group
+// is deleted).
 func (a *api) removeRegistry(reg *store.Registry) error {
 	st := a.cfg.Store
+	sets, err := st.ListCredentialSets(reg.Name)
+	if err != nil {
+		return err
+	}
+	for _, set := range sets {
+		if err := st.DeletePrincipal(set.PrincipalID); err != nil {
+			return err
+		}
+	}
 	if err := a.cfg.Delete(reg.Name); err != nil {
 		return err
 	}

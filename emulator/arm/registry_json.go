@@ -58,9 +58,12 @@ func systemDataJSON(s store.SystemData) map[string]string {
 		"lastModifiedBy": s.LastModifiedBy, "lastModifiedByType": s.LastModifiedByType, "lastModifiedAt": armTime(s.LastModifiedAt)}
 }
 
+// nowUTC is the time written into resources' properties (creationDate...).
+func nowUTC() time.Time { return time.Now().UTC() }
+
 // touch records a change by the caller in systemData (and the creation, when created).
 func touch(s store.SystemData, caller *Identity, created bool) store.SystemData {
-	by, byType, now := "", "Application", time.Now().UTC()
+	by, byType, now := "", "Application", nowUTC()
 	if caller != nil {
 		by = caller.AppID
 		if by == "" {

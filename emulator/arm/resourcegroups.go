@@ -176,6 +176,14 @@ func (a *api) trackedResources() ([]tracked, error) {
 			add(tracked{id: reg.ID + "/replications/" + rep.Name, typ: replicationType, location: rep.Location, tags: rep.Tags,
 				extra: map[string]any{"systemData": systemDataJSON(rep.System)}})
 		}
+		pools, err := st.ListAgentPools(reg.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pools {
+			add(tracked{id: reg.ID + "/agentPools/" + p.Name, typ: agentPoolType, location: p.Location, tags: p.Tags,
+				extra: map[string]any{"systemData": systemDataJSON(p.System)}})
+		}
 	}
 	ps, err := st.ListPrincipals()
 	if err != nil {

@@ -13,6 +13,7 @@ func (a *api) declarations() []route {
 		a.registries(), a.replications(), a.privateEndpointConnections(),
 		a.privateEndpoints(), a.virtualNetworks(), a.userAssignedIdentities(),
 		a.roleAssignments(), a.roleDefinitions(),
+		a.agentPools(), a.connectedRegistries(), a.cacheRules(), a.credentialSets(),
 	}
 	return append(rs, a.delegates()...)
 }
