@@ -141,6 +141,16 @@ func (d *Delegate) serve(c *Call) error {
 	}
 	r := c.R.Clone(c.R.Context())
 	r.URL.Path, r.URL.RawPath = path, ""
+	// Who calls, for the provider's systemData, as ARM tells its providers (never what the
+	// client sent).
+	r.Header.Del(armid.HeaderClientObjectID)
+	r.Header.Del(armid.HeaderClientAppID)
+	if c.Caller != nil {
+		r.Header.Set(armid.HeaderClientObjectID, c.Caller.ObjectID)
+		if c.Caller.AppID != "" {
+			r.Header.Set(armid.HeaderClientAppID, c.Caller.AppID)
+		}
+	}
 	w := c.W
 	if d.LRO == Async && (r.Method == http.MethodPut || r.Method == http.MethodPatch) {
 		w = &asyncWriter{ResponseWriter: c.W, c: c}
