@@ -506,3 +506,53 @@ func TestTaskTemplateValues(t *testing.T) {
 		t.Fatalf("log of %s:\n%s", id, log)
 	}
 }
+
+// A task with a Docker build step (az acr task create -t ... -f Dockerfile) runs on the
+// context az acr task run -c uploads: it builds, pushes its image names, and records the base
+// image on the task's step; a run on an agent pool needs the pool.
+func TestDockerTaskRun(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm, reg, _ := tasksFixture(t, emu) // public access disabled, trusted services on
+	host := emu.Registry().Host
+	status, out := arm("PUT", reg+"/tasks/docker-task", map[string]any{"location": "eastus", "properties": map[string]any{
+		"platform": map[string]any{"os": "linux", "architecture": "amd64"}, "step": map[string]any{"type": "Docker",
+			"contextPath": "https://github.com/Azure-Samples/acr-build-helloworld-node", "imageNames": []string{"docker-task:{{.Run.ID}}"}}}})
+	if status != 200 || get(out, "properties", "step", "dockerFilePath") != "Dockerfile" || get(out, "properties", "step", "isPushEnabled") != true {
+		t.Fatalf("PUT Docker task: %d %v", status, out)
+	}
+	src := uploadSource(t, emu, arm, reg, map[string]string{"Dockerfile": "FROM " + host + "/tasks/base:v1\nCMD [\"/app\"]\n"})
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task",
+		"overrideTaskStepProperties": map[string]any{"contextPath": src}})
+	if status != 200 {
+		t.Fatalf("scheduleRun: %d %v", status, out)
+	}
+	run := waitRun(t, arm, reg, out)
+	id := fmt.Sprint(get(run, "properties", "runId"))
+	if get(run, "properties", "status") != "Succeeded" || get(run, "properties", "outputImages", 0, "repository") != "docker-task" ||
+		get(run, "properties", "outputImages", 0, "tag") != id || get(run, "properties", "task") != "docker-task" {
+		t.Fatalf("run: %v", run)
+	}
+	_, out = arm("GET", reg+"/tasks/docker-task", nil)
+	if get(out, "properties", "step", "baseImageDependencies", 0, "repository") != "tasks/base" ||
+		get(out, "properties", "step", "baseImageDependencies", 0, "type") != "Runtime" {
+		t.Fatalf("task after the run: %v", out)
+	}
+	// Its own context, a remote one, is not fetched: the run says so.
+	_, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task"})
+	if run := waitRun(t, arm, reg, out); get(run, "properties", "status") != "Failed" ||
+		!strings.Contains(fmt.Sprint(get(run, "properties", "runErrorMessage")), "is not emulated") {
+		t.Fatalf("run of the remote context: %v", run)
+	}
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task", "agentPoolName": "pool1"})
+	if status != 400 || get(out, "error", "code") != "AgentPoolNotFound" {
+		t.Fatalf("run on a missing agent pool: %d %v", status, out)
+	}
+	if status, out := arm("PUT", reg+"/agentPools/pool1", map[string]any{"location": "eastus", "properties": map[string]any{"count": 1, "tier": "S1", "os": "Linux"}}); status != 201 {
+		t.Fatalf("agent pool: %d %v", status, out)
+	}
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task", "agentPoolName": "pool1",
+		"overrideTaskStepProperties": map[string]any{"contextPath": src}})
+	if run := waitRun(t, arm, reg, out); status != 200 || get(run, "properties", "status") != "Succeeded" || get(run, "properties", "agentPoolName") != "pool1" {
+		t.Fatalf("run on the agent pool: %d %v", status, run)
+	}
+}
