@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
@@ -16,8 +17,10 @@ import (
 // the resource; a run naming the pool (agentPoolName) runs as any other. Shapes and answers
 // are those of the az CLI's recording (test_acr_agentpool): PUT 201 with an
 // Azure-AsyncOperation, DELETE 202 with a Location at
-// registries/{registry}/agentPoolsOperationResults/{id}/status. The SKU refusal's text and
-// the bounds (tier, count) are UNCONFIRMED.
+// registries/{registry}/agentPoolsOperationResults/{id}/status. Right after the DELETE, one GET
+// still shows the pool, provisioningState Deleting, as ACR does: az 2.45's agentpool delete
+// reads the pool then (and fails on a 404), and reads it again 30 seconds later. The SKU
+// refusal's text and the bounds (tier, count) are UNCONFIRMED.
 
 const agentPoolType = "Microsoft.ContainerRegistry/registries/agentPools"
 
@@ -28,7 +31,11 @@ func (a *api) agentPools() *Kind[store.AgentPool] {
 	return &Kind[store.AgentPool]{Type: agentPoolType, Actions: crud(agentPoolType, "listQueueStatus"), LRO: Async, Max: 100,
 		SKU: premiumOnly("AgentPoolNotSupported", "Agent pools", "https://aka.ms/acr/tasks/agentpool"),
 		Get: func(c *Call) (*store.AgentPool, error) {
-			return a.cfg.Store.GetAgentPool(c.Registry().Name, c.ID.Name())
+			p, err := a.cfg.Store.GetAgentPool(c.Registry().Name, c.ID.Name())
+			if p == nil && err == nil && c.R.Method == http.MethodGet && c.Action == "" {
+				p = a.deleting.take(c.ID.String())
+			}
+			return p, err
 		},
 		List: func(c *Call) ([]*store.AgentPool, error) {
 			return a.cfg.Store.ListAgentPools(c.Registry().Name)
@@ -137,6 +144,9 @@ func (a *api) deleteAgentPool(c *Call, p *store.AgentPool) error {
 	if err := a.cfg.Store.DeleteAgentPool(p.Registry, p.Name); err != nil {
 		return err
 	}
+	gone := p.Copy()
+	gone.Deleting = true
+	a.deleting.add(c.ID.String(), gone)
 	id := ids.NewGUID()
 	op := a.ops.record(&operation{id: id, path: c.Registry().ID + "/agentPoolsOperationResults/" + id + "/status", header: headerLocation})
 	a.ops.accept(c, op)
@@ -146,7 +156,7 @@ func (a *api) deleteAgentPool(c *Call, p *store.AgentPool) error {
 }
 
 func agentPoolJSON(reg *store.Registry, p *store.AgentPool) map[string]any {
-	props := map[string]any{"count": p.Count, "tier": p.Tier, "os": p.OS, "provisioningState": "Succeeded"}
+	props := map[string]any{"count": p.Count, "tier": p.Tier, "os": p.OS, "provisioningState": status(p.Deleting, "Deleting", "Succeeded")}
 	if p.SubnetID != "" {
 		props["virtualNetworkSubnetResourceId"] = p.SubnetID
 	}
@@ -156,6 +166,32 @@ func agentPoolJSON(reg *store.Registry, p *store.AgentPool) map[string]any {
 		out["tags"] = p.Tags
 	}
 	return out
+}
+
+// deletingPools hold the agent pools whose DELETE was answered until one GET has shown them.
+type deletingPools struct {
+	mu sync.Mutex
+	m  map[string]*store.AgentPool // by lowercase id
+}
+
+// maxDeleting bounds the pools kept (a client that never reads them back).
+const maxDeleting = 1000
+
+func (d *deletingPools) add(id string, p *store.AgentPool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil || len(d.m) >= maxDeleting {
+		d.m = map[string]*store.AgentPool{}
+	}
+	d.m[strings.ToLower(id)] = p
+}
+
+func (d *deletingPools) take(id string) *store.AgentPool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := d.m[strings.ToLower(id)]
+	delete(d.m, strings.ToLower(id))
+	return p
 }
 
 // childNameOK is the usual rule for a registry child's name: letters, digits and hyphens,

@@ -61,6 +61,13 @@ func TestAgentPools(t *testing.T) {
 	if res, _ := do(t, srv, "GET", pathOf(t, loc), "owner", ""); res.StatusCode != 200 {
 		t.Fatalf("delete's poll: %d", res.StatusCode)
 	}
+	// One GET still shows the pool, Deleting (az 2.45 reads it right after the DELETE); then it is gone.
+	if r := send("GET", pools+"/pool1", ""); r.status != 200 || prop(r, "properties", "provisioningState") != "Deleting" {
+		t.Fatalf("GET right after the DELETE: %d %v", r.status, r.body)
+	}
+	if r := send("GET", pools+"/pool1", ""); r.status != 404 {
+		t.Fatalf("GET after that: %d %v", r.status, r.body)
+	}
 	if r := send("GET", pools, ""); len(r.body["value"].([]any)) != 0 {
 		t.Fatalf("pools after delete: %v", r.body)
 	}

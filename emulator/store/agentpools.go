@@ -13,6 +13,8 @@ type AgentPool struct {
 	OS       string // Linux
 	SubnetID string // the virtual network subnet the agents run in ("" for none)
 	System   SystemData
+	// Deleting marks the copy ARM answers once after the pool's DELETE; never stored true.
+	Deleting bool
 }
 
 // Copy returns a copy safe to modify.
