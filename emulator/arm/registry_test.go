@@ -60,10 +60,18 @@ func TestRegistryShape(t *testing.T) {
 	if got := prop(r, "systemData", "createdBy"); got != owner {
 		t.Errorf("createdBy %v", got)
 	}
+	// A registry with an identity shows it in the resources list too (as Azure's does).
+	if r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"identity":{"type":"SystemAssigned"}}`); r.status != 200 {
+		t.Fatalf("identity: %d %v", r.status, r.body)
+	}
 	got := call(t, srv, "GET", subPath+"/resources"+v+"&$filter=resourceType%20eq%20'Microsoft.ContainerRegistry/registries'", "reader", "")
 	for _, item := range got.body["value"].([]any) {
-		if m := item.(map[string]any); m["systemData"] == nil || m["sku"] == nil {
+		m := item.(map[string]any)
+		if m["systemData"] == nil || m["sku"] == nil {
 			t.Errorf("resources list item without systemData or sku: %v", m)
+		}
+		if hasID := m["identity"] != nil; hasID != (m["name"] == "myregistry") {
+			t.Errorf("resources list item's identity: %v", m)
 		}
 	}
 }

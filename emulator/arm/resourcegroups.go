@@ -166,8 +166,11 @@ func (a *api) trackedResources() ([]tracked, error) {
 		return nil, err
 	}
 	for _, reg := range regs {
-		add(tracked{id: reg.ID, typ: registryType, location: a.location(reg), tags: reg.Tags, registry: reg,
-			extra: map[string]any{"sku": map[string]string{"name": reg.SKU, "tier": reg.SKU}, "systemData": systemDataJSON(registrySystem(reg))}})
+		extra := map[string]any{"sku": map[string]string{"name": reg.SKU, "tier": reg.SKU}, "systemData": systemDataJSON(registrySystem(reg))}
+		if id := a.registryIdentityJSON(reg); id != nil {
+			extra["identity"] = id // as the resources list shows a registry with an identity
+		}
+		add(tracked{id: reg.ID, typ: registryType, location: a.location(reg), tags: reg.Tags, registry: reg, extra: extra})
 		reps, err := a.replicationsOf(reg)
 		if err != nil {
 			return nil, err
