@@ -426,23 +426,16 @@ func (s *Service) notFound(w http.ResponseWriter, r *http.Request) {
 		"/tasks/"+chi.URLParam(r, "task")+"' under resource group '"+chi.URLParam(r, "rg")+"' was not found.")
 }
 
-func (s *Service) getTask(w http.ResponseWriter, r *http.Request) {
-	t := s.lookupTask(r)
-	if t == nil {
-		s.notFound(w, r)
-		return
+// getTask answers GET (details false) and listDetails (true: with the task's credentials).
+func (s *Service) getTask(details bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t := s.lookupTask(r)
+		if t == nil {
+			s.notFound(w, r)
+			return
+		}
+		armio.WriteJSON(w, http.StatusOK, t.view(details))
 	}
-	armio.WriteJSON(w, http.StatusOK, t.view(false))
-}
-
-// taskDetails answers listDetails: the task with its credentials.
-func (s *Service) taskDetails(w http.ResponseWriter, r *http.Request) {
-	t := s.lookupTask(r)
-	if t == nil {
-		s.notFound(w, r)
-		return
-	}
-	armio.WriteJSON(w, http.StatusOK, t.view(true))
 }
 
 func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
