@@ -35,7 +35,9 @@ func azLogin(t *testing.T, emu *harness.Emulator) (az string, env []string, run 
 	}
 	run("cloud", "register", "-n", "AcrEmulator", "--endpoint-resource-manager", base+"/", "--endpoint-active-directory", base,
 		"--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io")
+		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io",
+		// az acr task credential add -u/-p checks whether the name is a Key Vault secret's URI.
+		"--suffix-keyvault-dns", ".vault.azure.net")
 	run("cloud", "set", "-n", "AcrEmulator")
 	run("login", "--service-principal", "-u", harness.ClientID, "-p", harness.ClientSecret, "--tenant", harness.TenantID)
 	return az, env, run

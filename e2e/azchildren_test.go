@@ -62,6 +62,22 @@ func TestAzureCLIAgentPools(t *testing.T) {
 		t.Fatalf("az acr task update-run = %q", got)
 	}
 
+	// az acr task update and credential add|update|remove, as the recording sends them: a
+	// partial step and platform merged into the task, credentials kept but written null.
+	if got := run("acr", "task", "update", "-n", "docker-task", "-r", "myregistry", "--platform", "linux/arm",
+		"--query", "[platform.architecture, step.imageNames[0], step.dockerFilePath]", "-o", "tsv"); got != "arm\nweb:{{.Run.ID}}\nDockerfile" {
+		t.Fatalf("az acr task update = %q", got)
+	}
+	run("acr", "task", "credential", "add", "-n", "docker-task", "-r", "myregistry", "--login-server", "test.acr.com", "-u", "testuser", "-p", "random", "--use-identity", "[system]")
+	run("acr", "task", "credential", "update", "-n", "docker-task", "-r", "myregistry", "--login-server", "test.acr.com", "-u", "testuser", "-p", "random2")
+	if got := run("acr", "task", "credential", "list", "-n", "docker-task", "-r", "myregistry", "--query", "\"test.acr.com\".userName.value", "-o", "tsv"); got != "testuser" {
+		t.Fatalf("az acr task credential list = %q", got)
+	}
+	run("acr", "task", "credential", "remove", "-n", "docker-task", "-r", "myregistry", "--login-server", "test.acr.com")
+	if got := run("acr", "task", "credential", "list", "-n", "docker-task", "-r", "myregistry", "-o", "json"); strings.Join(strings.Fields(got), "") != "{}" {
+		t.Fatalf("credentials after remove = %q", got)
+	}
+
 	// An agent pool the registry lacks is refused.
 	if out, err := emu.TryRunEnv(t, env, az, "acr", "task", "run", "-n", "docker-task", "-r", "myregistry", "-c", ctxDir, "--agent-pool", "nopool"); err == nil ||
 		!strings.Contains(out, "AgentPoolNotFound") && !strings.Contains(out, "agent pool 'nopool' was not found") {
