@@ -49,6 +49,8 @@ func newAPIConfig(t *testing.T, configure func(*Config)) *httptest.Server {
 		"contrib":  {TenantID: tenant, ObjectID: contr, Audience: arm},
 		"other":    {TenantID: tenant, ObjectID: other, Audience: arm},
 		"acrtoken": {TenantID: tenant, ObjectID: owner, Audience: "https://containerregistry.azure.net"},
+		// The Owner's object id, signed by this Entra, but issued in another tenant.
+		"foreign": {TenantID: "99999999-9999-9999-9999-999999999999", ObjectID: owner, Audience: arm},
 	}
 	for id, role := range map[string]string{owner: "Owner", reader: "Reader", contr: "Contributor"} {
 		r, _ := rbac.RoleByName(role)
@@ -407,5 +409,22 @@ func TestUserAssignedIdentities(t *testing.T) {
 	}
 	if r := call(t, srv, "GET", path, "owner", ""); r.status != 404 {
 		t.Fatalf("get after delete: %d", r.status)
+	}
+}
+
+// ARM refuses a token issued in another tenant than the subscription's, whatever roles its
+// object id holds here.
+func TestForeignTenantToken(t *testing.T) {
+	srv := newAPI(t)
+	r := call(t, srv, "GET", regs+"/myregistry"+v, "foreign", "")
+	if r.status != 401 || errCode(r) != "InvalidAuthenticationTokenTenant" {
+		t.Fatalf("token of another tenant: %d %v", r.status, r.body)
+	}
+	msg, _ := r.body["error"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "https://sts.windows.net/99999999-9999-9999-9999-999999999999/") || !strings.Contains(msg, "https://sts.windows.net/"+tenant+"/") {
+		t.Errorf("message = %q", msg)
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "owner", ""); r.status != 200 {
+		t.Fatalf("the same principal in its own tenant: %d %v", r.status, r.body)
 	}
 }
