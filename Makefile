@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build build-static image run test test-unit test-e2e conformance bench lint tools apt-tools compose-plugin az-setup clean
+.PHONY: all build build-static image run test test-unit test-e2e fuzz conformance bench lint tools apt-tools compose-plugin az-setup clean
 
 all: build
 
@@ -105,9 +105,20 @@ test-e2e: build build-static tools
 conformance: build
 	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m -v ./e2e/conformance/
 
+# A short burst of every fuzz target (their seed corpora already run in test-unit). A crash
+# is written under the package's testdata/fuzz: commit it, it becomes a corpus entry.
+FUZZTIME ?= 4s
+fuzz:
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' cmd emulator fakes scenarios | xargs -n1 dirname | sort -u | sed 's|^|./|'); do \
+		for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || \
+				{ $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 1x $$pkg; exit 1; }; \
+		done; \
+	done
+
 # tools first: a missing client fails in seconds, not after the unit tests.
 test: tools
-	$(MAKE) lint test-unit test-e2e
+	$(MAKE) lint test-unit fuzz test-e2e
 
 # Go benchmarks; e2e/bench runs each case against acr-emulator and go-containerregistry's
 # in-memory registry side by side (pipe through benchstat to compare runs).

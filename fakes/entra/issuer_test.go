@@ -311,3 +311,23 @@ func TestIsEntraPath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzVerify: no string is taken for a token this issuer did not sign.
+func FuzzVerify(f *testing.F) {
+	iss, err := NewIssuer()
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _, err := iss.Mint(&Principal{ObjectID: objectID, AppID: clientID, TenantID: tenant, Kind: KindServicePrincipal}, acrAud, AuthSecret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{good, good[:len(good)-3], "a.b.c", "eyJhbGciOiJub25lIn0.e30.", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if c, err := iss.Verify(raw); err == nil && raw != good {
+			t.Fatalf("Verify accepted %q as %+v", raw, c)
+		}
+	})
+}
