@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -426,6 +427,7 @@ func (s *tofuSuite) checkReplications(t *testing.T) {
 	for _, r := range values(list) {
 		got = append(got, fmt.Sprint(r["location"]))
 	}
+	slices.Sort(got)
 	if status != http.StatusOK || strings.Join(got, ",") != "eastus,northeurope,westeurope" {
 		t.Errorf("replications: %d %v", status, list)
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -125,8 +126,8 @@ func failureReport(log string) string {
 		return "(the provider logged no ARM exchange)"
 	}
 	var failing *httpExchange
-	for _, x := range xs {
-		if x.Status == 0 || x.Status >= 400 {
+	for i, x := range xs {
+		if (x.Status == 0 || x.Status >= 400) && !existenceCheck(xs, i) {
 			failing = x
 		}
 	}
@@ -140,6 +141,23 @@ func failureReport(log string) string {
 		fmt.Fprintf(&b, "--- the last HTTP exchange ---\n%s", last)
 	}
 	return b.String()
+}
+
+// existenceCheck: the provider looks a resource up before creating it (and after deleting
+// it), and a 404 is then the answer it wants. It is the GET before a later PUT to the same
+// resource, or the GET after a DELETE of it.
+func existenceCheck(xs []*httpExchange, i int) bool {
+	x := xs[i]
+	if x.Method != http.MethodGet || x.Status != http.StatusNotFound {
+		return false
+	}
+	path, _, _ := strings.Cut(x.URL, "?")
+	for j, y := range xs {
+		if p, _, _ := strings.Cut(y.URL, "?"); p == path && (j > i && y.Method == http.MethodPut || j < i && y.Method == http.MethodDelete) {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *httpExchange) String() string {
@@ -173,13 +191,21 @@ func clip(s string) string {
 }
 
 // TestExchangesInLog reads a log shaped as tofu writes it (lines from a real run, shortened):
-// two interleaved exchanges, the second answered first, and a multi-line error statement. The
-// failing one is the last sent, so the report names it alone.
+// the lookup before a create, two interleaved exchanges, the second answered first, and a
+// multi-line error statement. The failing one is the last sent, so the report names it alone.
 func TestExchangesInLog(t *testing.T) {
 	p := "2026-12-07T11:43:51.645Z [DEBUG] provider.terraform-provider-azurerm"
 	reg := "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r"
 	log := strings.Join([]string{
 		"2026-12-07T11:43:50.890Z [DEBUG] provider.terraform-provider-azurerm: [DEBUG] POST https://login.microsoftonline.com/t/oauth2/v2.0/token",
+		p + ": [DEBUG] AzureRM Request: ",
+		p + ": GET " + reg + "?api-version=2025-11-01 HTTP/1.1",
+		p + ": Host: management.azure.com",
+		p,
+		p + ": [DEBUG] AzureRM Response for https://management.azure.com" + reg + "?api-version=2025-11-01: ",
+		p + ": HTTP/1.1 404 Not Found",
+		p,
+		p + `: {"error":{"code":"ResourceNotFound","message":"not yet"}}`,
 		p + ": [DEBUG] AzureRM Request: ",
 		p + ": PUT " + reg + "?api-version=2025-11-01 HTTP/1.1",
 		p + ": Host: management.azure.com",
@@ -208,10 +234,13 @@ func TestExchangesInLog(t *testing.T) {
 		"2026-12-07T11:44:01.697Z [DEBUG] State storage *statemgr.Filesystem declined to persist a state snapshot",
 	}, "\n")
 	xs := exchangesInLog(log)
-	if len(xs) != 2 {
+	if len(xs) != 3 {
 		t.Fatalf("got %d exchanges: %v", len(xs), xs)
 	}
-	put, list := xs[0], xs[1]
+	check, put, list := xs[0], xs[1], xs[2]
+	if check.Method != "GET" || check.Status != 404 || !existenceCheck(xs, 0) || existenceCheck(xs, 2) {
+		t.Errorf("existence check: %+v", check)
+	}
 	if put.Method != "PUT" || put.URL != "https://management.azure.com"+reg+"?api-version=2025-11-01" || put.Status != 201 ||
 		trimBlank(put.Request)[len(trimBlank(put.Request))-1] != `{"location":"eastus"}` || trimBlank(put.Response)[len(trimBlank(put.Response))-1] != `{"id":"x"}` {
 		t.Errorf("PUT exchange: %+v", put)
@@ -220,7 +249,7 @@ func TestExchangesInLog(t *testing.T) {
 		t.Errorf("GET exchange: %+v", list)
 	}
 	r := failureReport(log)
-	if !strings.Contains(r, "last failing HTTP exchange (of 2)") || !strings.Contains(r, "> GET "+reg+"/replications") ||
+	if !strings.Contains(r, "last failing HTTP exchange (of 3)") || !strings.Contains(r, "> GET "+reg+"/replications") ||
 		!strings.Contains(r, `< {"error":{"code":"NotFound","message":"nope"}}`) || strings.Contains(r, "the last HTTP exchange") {
 		t.Errorf("report:\n%s", r)
 	}
