@@ -76,8 +76,16 @@ func newTofuSuite(t *testing.T, tofu, providerDir, crane, providerFile string, v
 	}
 	writeLayout(t, s.image, 1)
 	// dev_overrides: tofu uses the prebuilt provider where it is, and needs no registry.
-	cliConfig := filepath.Join(t.TempDir(), "tofurc")
-	writeFile(t, cliConfig, fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"hashicorp/azurerm\" = %q\n  }\n  direct {}\n}\n", providerDir))
+	cliConfig := filepath.Join(t.TempDir(), "dev_overrides.tfrc")
+	tfrc, err := os.ReadFile(filepath.Join("testdata", "tofu", "dev_overrides.tfrc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	placeholder := `"/path/to/acr-emulator/build/tools/bin"`
+	if !strings.Contains(string(tfrc), placeholder) {
+		t.Fatalf("dev_overrides.tfrc does not name %s", placeholder)
+	}
+	writeFile(t, cliConfig, strings.Replace(string(tfrc), placeholder, fmt.Sprintf("%q", providerDir), 1))
 	for _, kv := range s.emu.AnonymousEnv(t) {
 		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "TF_") && !strings.HasPrefix(k, "ARM_") && !strings.HasPrefix(k, "AZURE_") {
 			s.env = append(s.env, kv)
@@ -228,7 +236,14 @@ func (s *tofuSuite) add(t *testing.T, files ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := strings.ReplaceAll(string(b), `metadata_host   = "localhost:8443"`, fmt.Sprintf("metadata_host   = %q", s.emu.RegistryHost()))
+		body := string(b)
+		if f == "provider_metadata_host.tf" {
+			const readme = `metadata_host   = "localhost:8443"`
+			if !strings.Contains(body, readme) {
+				t.Fatalf("%s does not say %s", f, readme)
+			}
+			body = strings.Replace(body, readme, fmt.Sprintf("metadata_host   = %q", s.emu.RegistryHost()), 1)
+		}
 		writeFile(t, filepath.Join(s.dir, f), body)
 	}
 }
@@ -522,5 +537,27 @@ func writeFile(t *testing.T, path, body string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenTofuREADME: the README shows each file of testdata/tofu, as TestOpenTofu applies it,
+// in its Terraform / OpenTofu section.
+func TestOpenTofuREADME(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(mustRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "tofu", "*.tf*"))
+	if err != nil || len(files) < 8 {
+		t.Fatalf("testdata/tofu: %v %v", files, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), "```hcl\n"+string(b)+"```\n") {
+			t.Errorf("README.md has no hcl block equal to %s", f)
+		}
 	}
 }
