@@ -287,6 +287,8 @@ func TestAudience(t *testing.T) {
 func TestIsEntraPath(t *testing.T) {
 	tests := map[string]bool{
 		"/" + tenant + "/oauth2/v2.0/token":                     true,
+		"//" + tenant + "/oauth2/v2.0/token":                    true,
+		"//v2/":                                                 false,
 		"/" + strings.ToUpper(tenant) + "/oauth2/token":         true,
 		"/" + tenant + "/v2.0/.well-known/openid-configuration": true,
 		"/common/discovery/instance":                            true,
