@@ -122,7 +122,7 @@ test-unit:
 test-e2e: build build-static tools
 	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) ACR_EMULATOR_STATIC_BIN=$(CURDIR)/$(STATIC_BIN) CRANE=$(TOOLS_BIN)/crane ORAS=$(TOOLS_BIN)/oras \
 		REGCTL=$(TOOLS_BIN)/regctl COMPOSE_PLUGIN=$(TOOLS_BIN)/docker-compose COMPOSE_V1=/usr/bin/docker-compose CRANE_STATIC=$(TOOLS_BIN)/static/crane \
-		$(GO) test -count=1 -timeout 30m ./e2e/...
+		$(GO) test -count=1 -timeout 45m ./e2e/...
 
 conformance: build
 	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m -v ./e2e/conformance/

@@ -147,8 +147,10 @@ func (a *api) authenticate(w http.ResponseWriter, r *http.Request) (*Identity, e
 	if err != nil {
 		return nil, armError(http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 	}
-	switch strings.TrimSuffix(strings.ToLower(id.Audience), "/") {
-	case "https://management.azure.com", "https://management.core.windows.net":
+	// Besides ARM's own audiences, the emulator's URL: a custom cloud (the azurerm provider's
+	// metadata_host) asks Entra for a token whose audience is the metadata's resourceManager.
+	switch aud := strings.TrimSuffix(strings.ToLower(id.Audience), "/"); aud {
+	case "https://management.azure.com", "https://management.core.windows.net", "https://" + strings.ToLower(r.Host):
 	default:
 		return nil, armError(http.StatusUnauthorized, "InvalidAuthenticationTokenAudience",
 			"The access token has been obtained for wrong audience or resource '"+id.Audience+"'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.")

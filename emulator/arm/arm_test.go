@@ -428,3 +428,42 @@ func TestForeignTenantToken(t *testing.T) {
 		t.Fatalf("the same principal in its own tenant: %d %v", r.status, r.body)
 	}
 }
+
+// A custom cloud (the azurerm provider's metadata_host) reads resourceManager from the metadata
+// and asks for a token of that audience: the emulator's own URL is an ARM audience.
+func TestCustomCloudAudienceAndMetadata(t *testing.T) {
+	var ver verifier
+	srv := newAPIConfig(t, func(c *Config) { ver = c.Entra.(verifier) })
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ver["self"] = &Identity{TenantID: tenant, ObjectID: owner, Audience: "https://" + host}
+	ver["elsewhere"] = &Identity{TenantID: tenant, ObjectID: owner, Audience: "https://elsewhere.example"}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "self", ""); r.status != 200 {
+		t.Fatalf("the emulator's own audience: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "elsewhere", ""); r.status != 401 || errCode(r) != "InvalidAuthenticationTokenAudience" {
+		t.Fatalf("another audience: %d %v", r.status, r.body)
+	}
+	get := func(version string) any {
+		res, err := http.Get(srv.URL + "/metadata/endpoints?api-version=" + version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body any
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	old, _ := get("2015-01-01").(map[string]any)
+	if old["galleryEndpoint"] != "https://"+host+"/" || old["authentication"].(map[string]any)["loginEndpoint"] != "https://"+host+"/" {
+		t.Errorf("2015-01-01: %v", old)
+	}
+	if list, ok := get("2019-05-01").([]any); !ok || len(list) != 1 {
+		t.Errorf("2019-05-01 lists the clouds: %v", list)
+	}
+	cur, _ := get("2022-09-01").(map[string]any)
+	if cur["resourceManager"] != "https://"+host+"/" || cur["authentication"].(map[string]any)["loginEndpoint"] != "https://"+host || cur["name"] == nil || cur["microsoftGraphResourceId"] == nil {
+		t.Errorf("2022-09-01: %v", cur)
+	}
+}
