@@ -90,6 +90,11 @@ var readmeSessions = []readmeSession{
 		// otherregistry is served on its own port, and authentication is on there.
 		{check: "curl -s -o /dev/null -w '%{http_code}\\n' --cacert ~/.acr-emulator/ca.pem https://localhost:8444/v2/", want: []string{"401\n"}},
 	}},
+	{name: "faults", steps: []readmeStep{
+		{block: "path"},
+		{block: "crane"},
+		{block: "faults", want: []string{`"status": 503`, "sha256:", `"faults": []`, `"consistent": true`}},
+	}},
 	{name: "scenarios", steps: []readmeStep{
 		{block: "path"},
 		{block: "scenarios", want: []string{"firewall-ip-rules", "appservice-not-trusted"}},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
@@ -93,6 +94,7 @@ type Emulator struct {
 	audit  *network.Audit
 	entraV armVerifier
 	hosts  *hostguard.Names // dotted host names served besides IP literals and single labels
+	faults faults.Set       // injected failures, per registry
 	// storageKey signs the fake storage's links; the storage itself is one of the services.
 	storageKey []byte
 	// acrService is ACR's internal identity (import runs as it); scanner and runner are
@@ -204,6 +206,9 @@ func New(cfg Config) (*Emulator, error) {
 		if err := e.seedIdentities(); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.addWorldFaults(); err != nil {
+		return nil, err
 	}
 	// The world's resource group exists from the start; ARM may create and delete others.
 	if w := cfg.World; w.ResourceGroup != "" {

@@ -158,7 +158,9 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		}
 		gated.ServeHTTP(w, r)
 	})
-	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.approvedEndpoints, e.audit, e.log, inner)
+	// Injected faults come first: a failing registry fails before its network checks.
+	sr.handler = e.faults.Middleware(name, writeFault,
+		network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.approvedEndpoints, e.audit, e.log, inner))
 	login := rec.LoginServer
 	e.mu.Lock()
 	defer e.mu.Unlock()
