@@ -145,9 +145,11 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
 		registry.WithEventHook(func(ev registry.Event) {
+			svc := e.services()
 			if ev.Action == registry.EventPush {
-				e.services().defender.OnPush(rec.ID, rec.LoginServer, ev.Repo, ev.Digest.String(), ev.MediaType)
+				svc.defender.OnPush(rec.ID, rec.LoginServer, ev.Repo, ev.Digest.String(), ev.MediaType)
 			}
+			svc.webhooks.Notify(name, ev)
 		}),
 	).Handler()
 	gated := e.tokens.Protect(name, requiredScope, content)
