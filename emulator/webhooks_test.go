@@ -56,7 +56,7 @@ func TestWebhooksDeliverPushesAndDeletes(t *testing.T) {
 	}
 	if status, out := arm("PUT", reg+"/webHooks/pushhook", map[string]any{"location": "eastus", "properties": map[string]any{
 		"serviceUri": listener.URL + "/hook", "actions": []string{"push", "delete"}, "scope": "app:*",
-		"customHeaders": map[string]string{"X-Hook": "secret"}}}); status != 200 {
+		"customHeaders": map[string]string{"X-Hook": "secret"}}}); status != 201 {
 		t.Fatalf("webhook: %d %v", status, out)
 	}
 

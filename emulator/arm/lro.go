@@ -31,9 +31,6 @@ const (
 	// AsyncDelete is ARM's for resource groups: writes as Sync, DELETE 202 with a Location
 	// URL (/subscriptions/{sub}/operationresults/{id}) whose final poll is an empty 200.
 	AsyncDelete
-	// SyncOK is Sync with a create answered 200 too (ACR's webhooks: the azure-cli recording
-	// test_acr_create_webhook.yaml creates one with a 200 and no async header).
-	SyncOK
 )
 
 const (
@@ -158,7 +155,7 @@ func (o *operations) poll(c *Call) error {
 // replyWritten answers a PUT or PATCH that stored the resource body describes.
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
-	if (created && mode != SyncOK) || (mode == Async && c.R.Method == http.MethodPatch) {
+	if created || (mode == Async && c.R.Method == http.MethodPatch) {
 		status = http.StatusCreated
 	}
 	if mode == Async {
@@ -171,7 +168,7 @@ func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 func (a *api) replyDeleted(c *Call, mode LRO) error {
 	var op *operation
 	switch mode {
-	case Sync, SyncOK:
+	case Sync:
 		c.W.WriteHeader(http.StatusOK)
 		return nil
 	case Async:

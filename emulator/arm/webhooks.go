@@ -18,9 +18,12 @@ import (
 // (https://learn.microsoft.com/rest/api/containerregistry/webhooks): where a registry posts
 // its push and delete events, delivered for real by emulator/webhook. Shapes and status codes
 // follow the azure-cli recording test_acr_create_webhook.yaml (api-version 2021-08-01-preview):
-// PUT, PATCH and DELETE answer 200 with no async header; GET never shows serviceUri or
-// customHeaders, getCallbackConfig does; ping answers {"id"} once the ping was delivered;
-// listEvents lists each delivery with the request sent and the response received. The
+// GET never shows serviceUri or customHeaders, getCallbackConfig does; ping answers {"id"}
+// once the ping was delivered; listEvents lists each delivery with the request sent and the
+// response received. Writes are answered as the REST reference documents them (create 201
+// and update 201 with Azure-AsyncOperation, delete 202 with Location), as ACR's other
+// children are, not with the recording's bare 200s: on a 200 without a polling header the
+// azurerm provider's go-azure-sdk waits its default 10 s before it looks again. The
 // quota's text is ACR's (QuotaExceeded, as the VS Code Docker extension reported it,
 // microsoft/vscode-docker#1281); the other refusals' texts are UNCONFIRMED.
 
@@ -46,7 +49,7 @@ func webhookQuota(sku string) int {
 }
 
 func (a *api) webhooks() *Kind[store.Webhook] {
-	return &Kind[store.Webhook]{Type: webhookType, Actions: crud(webhookType, "ping", "getCallbackConfig", "listEvents"), LRO: SyncOK,
+	return &Kind[store.Webhook]{Type: webhookType, Actions: crud(webhookType, "ping", "getCallbackConfig", "listEvents"), LRO: Async,
 		Get: func(c *Call) (*store.Webhook, error) { return a.cfg.Store.GetWebhook(c.Registry().Name, c.ID.Name()) },
 		List: func(c *Call) ([]*store.Webhook, error) {
 			return a.cfg.Store.ListWebhooks(c.Registry().Name)

@@ -50,11 +50,12 @@ func TestWebhooks(t *testing.T) {
 		{"not a replication's location", "PUT", hooks + "/hookone", `{"location":"westus","properties":{"serviceUri":"http://127.0.0.1/","actions":["push"]}}`, 400, "InvalidWebhookLocation"},
 		{"reader", "PUT", hooks + "/hookone", create, 403, "AuthorizationFailed"},
 		{"missing registry", "PUT", regs + "/nothere/webhooks/hookone", create, 404, "ResourceNotFound"},
-		{"create", "PUT", hooks + "/HookOne", create, 200, ""},
+		{"create", "PUT", hooks + "/HookOne", create, 201, ""},
 		{"move", "PUT", hooks + "/hookone", `{"location":"westus","properties":{"serviceUri":"http://127.0.0.1/","actions":["push"]}}`, 400, "InvalidResourceLocation"},
 		{"patch missing", "PATCH", hooks + "/hooktwo", `{"properties":{"scope":"app"}}`, 404, "ResourceNotFound"},
 		{"replica in westus", "PUT", regs + "/myregistry/replications/westus", `{"location":"westus"}`, 201, ""},
-		{"in the replica's location", "PUT", hooks + "/hooktwo", `{"location":"West US","tags":{"a":"b"},"properties":{"serviceUri":"https://example.com","actions":["quarantine"],"status":"disabled","scope":"app:*"}}`, 200, ""},
+		{"in the replica's location", "PUT", hooks + "/hooktwo", `{"location":"West US","tags":{"a":"b"},"properties":{"serviceUri":"https://example.com","actions":["quarantine"],"status":"disabled","scope":"app:*"}}`, 201, ""},
+		{"replace", "PUT", hooks + "/hooktwo", `{"location":"westus","tags":{"a":"b"},"properties":{"serviceUri":"https://example.com","actions":["quarantine"],"status":"disabled","scope":"app:*"}}`, 200, ""},
 	} {
 		token := "owner"
 		if c.desc == "reader" {
@@ -84,7 +85,7 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("getCallbackConfig: %d %v", r.status, r.body)
 	}
 	// PATCH changes what it names and keeps the rest (as az acr webhook update sends it).
-	if r := call(t, srv, "PATCH", hooks+"/hookone"+v, "owner", `{"properties":{"scope":"hello-world","customHeaders":{"X-Token":"t2"}}}`); r.status != 200 ||
+	if r := call(t, srv, "PATCH", hooks+"/hookone"+v, "owner", `{"properties":{"scope":"hello-world","customHeaders":{"X-Token":"t2"}}}`); r.status != 201 ||
 		prop(r, "properties", "scope") != "hello-world" || prop(r, "systemData", "createdBy") != owner {
 		t.Fatalf("PATCH: %d %v", r.status, r.body)
 	}
@@ -131,7 +132,7 @@ func TestWebhooks(t *testing.T) {
 	// The Basic SKU's quota is 2.
 	basic := regs + "/basicregistry/webhooks/"
 	for i, name := range []string{"basicone", "basictwo", "basicthree"} {
-		want, code := 200, ""
+		want, code := 201, ""
 		if i == 2 {
 			want, code = 409, "QuotaExceeded"
 		}
@@ -153,9 +154,9 @@ func TestWebhooks(t *testing.T) {
 		t.Fatalf("webhook usage: %v", usage)
 	}
 
-	// DELETE answers 200, then 204; the deliveries go with the webhook; the registry's delete
+	// DELETE answers 202, then 204; the deliveries go with the webhook; the registry's delete
 	// takes its webhooks.
-	if r := call(t, srv, "DELETE", hooks+"/hookone"+v, "owner", ""); r.status != 200 {
+	if r := call(t, srv, "DELETE", hooks+"/hookone"+v, "owner", ""); r.status != 202 {
 		t.Fatalf("delete: %d %v", r.status, r.body)
 	}
 	if r := call(t, srv, "DELETE", hooks+"/hookone"+v, "owner", ""); r.status != 204 {
@@ -164,7 +165,7 @@ func TestWebhooks(t *testing.T) {
 	if r := call(t, srv, "POST", hooks+"/hookone/listEvents"+v, "owner", ""); r.status != 404 || errCode(r) != "ResourceNotFound" {
 		t.Fatalf("events of a deleted webhook: %d %v", r.status, r.body)
 	}
-	if r := call(t, srv, "PUT", hooks+"/hookone"+v, "owner", create); r.status != 200 {
+	if r := call(t, srv, "PUT", hooks+"/hookone"+v, "owner", create); r.status != 201 {
 		t.Fatal(r.status)
 	}
 	if r := call(t, srv, "POST", hooks+"/hookone/listEvents"+v, "owner", ""); len(r.body["value"].([]any)) != 0 {
