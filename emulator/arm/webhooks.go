@@ -162,8 +162,7 @@ func decodeWebhook(c *Call, old *store.Webhook, patch bool) (*store.Webhook, err
 func (a *api) validateWebhook(c *Call, old, next *store.Webhook) error {
 	reg := c.Registry()
 	if old != nil && next.Location != old.Location {
-		return armError(http.StatusBadRequest, "InvalidResourceLocation", fmt.Sprintf("The resource '%s' already exists in location '%s' in resource group '%s'. "+
-			"A resource with the same name cannot be created in location '%s'. Please select a new resource name.", old.Name, old.Location, c.ID.ResourceGroup, next.Location))
+		return moved(old.Name, old.Location, c.ID.ResourceGroup, next.Location)
 	}
 	locations := []string{a.location(reg)}
 	if reps, err := a.replicationsOf(reg); err != nil {
