@@ -1,13 +1,18 @@
 package arm
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/webhook"
 )
 
@@ -180,4 +185,55 @@ func TestWebhooks(t *testing.T) {
 	if r := call(t, srv, "GET", regs+"/basicregistry/webhooks"+v, "reader", ""); len(r.body["value"].([]any)) != 0 {
 		t.Fatalf("a new registry of the same name inherited webhooks: %v", r.body)
 	}
+}
+
+// FuzzWebhookBody: a webhook PUT body is refused with a 4xx ARM error, or gives a webhook the
+// delivery service can send: an http(s) service URI, known actions, HTTP header names.
+func FuzzWebhookBody(f *testing.F) {
+	for _, s := range []string{
+		`{"location":"eastus","properties":{"serviceUri":"http://127.0.0.1:9090/x","actions":["push","delete"],"scope":"app:*","customHeaders":{"A":"b"}}}`,
+		`{"location":"East US","properties":{"serviceUri":"https://example.com","actions":["chart_push"],"status":"disabled"}}`,
+		`{"location":"eastus","properties":{"serviceUri":"http://[::1]:0","actions":["push","push"]}}`,
+		`{"properties":null}`, `[]`, `{`, `{"location":"eastus","properties":{"serviceUri":"//x","actions":["PUSH"]}}`,
+	} {
+		f.Add(s)
+	}
+	st := store.New()
+	reg := &store.Registry{Name: "myregistry", SKU: "Premium", Location: "eastus", ID: regs + "/myregistry"}
+	if err := st.PutRegistry(reg); err != nil {
+		f.Fatal(err)
+	}
+	a := build(Config{Store: st, Location: "eastus"})
+	id, err := armid.Parse(regs + "/myregistry/webhooks/fuzzhook")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		c := &Call{R: httptest.NewRequest(http.MethodPut, "/", strings.NewReader(body)), ID: id, a: a, parent: reg}
+		w, err := decodeWebhook(c, nil, false)
+		if err == nil {
+			err = a.validateWebhook(c, nil, w)
+		}
+		if err != nil {
+			var ae *Error
+			if !errors.As(err, &ae) || ae.Status < 400 || ae.Status > 499 {
+				t.Fatalf("body %q: %v, want a 4xx ARM error", body, err)
+			}
+			return
+		}
+		u, perr := url.Parse(w.ServiceURI)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || len(w.Actions) == 0 || w.UID == "" {
+			t.Fatalf("body %q accepted as %+v", body, w)
+		}
+		for _, act := range w.Actions {
+			if !slices.Contains(webhook.Actions, act) {
+				t.Fatalf("body %q: action %q", body, act)
+			}
+		}
+		for k := range w.CustomHeaders {
+			if !headerName(k) {
+				t.Fatalf("body %q: header %q", body, k)
+			}
+		}
+	})
 }
