@@ -78,6 +78,17 @@ var readmeSessions = []readmeSession{
 		{check: "az acr show -n myregistry --query '[publicNetworkAccess, networkRuleBypassOptions, networkRuleSet.ipRules[0].ipAddressOrRange]' -o tsv",
 			want: []string{"Disabled\nNone\n203.0.113.0/24\n"}},
 	}},
+	{name: "webhooks", steps: []readmeStep{
+		{block: "path"},
+		{block: "crane"},
+		{block: "az-setup"},
+		{block: "webhooks", want: []string{"apphook", "app:*", "enabled", `"action":"push","target":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"`,
+			`"repository":"app","tag":"v1"},"request":{`, `"host":"localhost:8443","method":"PUT","useragent":"crane/`, `"action":"ping"}`,
+			"platform {", "200 OK", `"X-Team": "platform"`, `"serviceUri": "http://127.0.0.1:9090/acr"`}},
+		// other:v1 is out of the scope: it was not delivered.
+		{check: `! grep '"repository":"other"' hooks.log && az acr webhook list-events -r myregistry -n apphook --query "[].eventRequestMessage.content.action" -o tsv`,
+			want: []string{"ping\npush\n"}},
+	}},
 	{name: "tasks", steps: []readmeStep{
 		{block: "path"},
 		{block: "crane"},
