@@ -267,6 +267,12 @@ func (s *tofuSuite) must(t *testing.T, args ...string) string {
 	if err != nil {
 		t.Fatalf("tofu %s: %v\n%s\n%s", strings.Join(args, " "), err, errorsOf(out), failureReport(log))
 	}
+	// What took how long: a resource that waits shows here first.
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, " complete after ") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
 	return out
 }
 
