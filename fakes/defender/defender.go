@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
+	"github.com/acr-emulator/acr-emulator/fakes/archive"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -36,6 +37,9 @@ import (
 const AssessmentKey = "dbd0cb49-b563-45e7-9724-889e799fa648"
 
 const service = "defender"
+
+// maxScannedLayer bounds what a scan decompresses of one layer.
+const maxScannedLayer = 1 << 30
 
 // Result is one image's scan.
 type Result struct {
@@ -158,7 +162,9 @@ func (s *Service) scan(ctx context.Context, loginServer, repo, digest string) Re
 		if err != nil {
 			return Result{Status: "NotApplicable", Error: "The image could not be scanned: " + registryText(err)}
 		}
-		inspect(rc, &res)
+		// A scan reads what a pushed layer decompresses to: bounded, so a crafted layer cannot
+		// keep the scanner busy for hours (what it found until then stands).
+		inspect(archive.Limit(rc, maxScannedLayer, "the layer"), &res)
 		rc.Close()
 	}
 	return res
