@@ -62,7 +62,7 @@ func TestDockerCompose(t *testing.T) {
 		data := t.TempDir()
 		ports := map[string]string{}
 		var env []string
-		for _, l := range []string{"HTTPS", "HTTP", "PROXY"} {
+		for _, l := range []string{"HTTPS", "HTTP", "PROXY", "APPVNET"} {
 			_, ports[l], _ = net.SplitHostPort(harness.FreeAddr(t))
 			env = append(env, "ACR_EMULATOR_"+l+"_PORT="+ports[l])
 		}
