@@ -116,6 +116,24 @@ print(list(ContainerRegistryClient("https://" + os.environ["ACR_LOGIN_SERVER"], 
 		{check: "crane ls localhost:8443/web 2>&1 | grep DENIED && az acr task list-runs -r myregistry -n cross-task --query '[].status' -o tsv",
 			want: []string{"Failed\nSucceeded\n"}},
 	}},
+	// docker compose instead of make run (the README says to stop make run first: the stack
+	// publishes the same ports), with the compose v2 plugin and a docker of the session's own.
+	{name: "compose", docker: true, noServer: true, steps: []readmeStep{
+		{block: "path"},
+		{block: "compose-up", not: []string{"go install"}},
+		{check: "docker compose ps --format '{{.Service}} {{.Health}}' && acr-emulator health && docker compose logs",
+			want: []string{"acr-emulator healthy\n", "login server localhost:8443", "IDENTITY_ENDPOINT=http://localhost:8080/msi/token"}, not: []string{"[::]"}},
+		{block: "compose-host", want: []string{
+			"localhost:8443/hello:multiarch", "multiarch\nv1\n", // sample push, crane ls
+			"The push refers to repository [localhost:8443/my-image]", // docker push
+			"DENIED: client with IP '",                                // crane, with public access disabled
+			"PASS firewall-ip-rules", "PASS appservice-not-trusted", " passed, 0 failed",
+		}},
+		{check: "crane ls localhost:8443/my-image && crane ls localhost:8443/hello", want: []string{"v1\nimported\nmultiarch\nv1\n"}},
+		{block: "compose-container", want: []string{"imported\nmultiarch\nv1\n"}},
+		{block: "compose-down"},
+		{check: "docker ps -aq | wc -l && docker network ls --format '{{.Name}}'", want: []string{"0\n"}, not: []string{"acr-emulator_default"}},
+	}},
 	{name: "world-files", world: "world-files", steps: []readmeStep{
 		// otherregistry is served on its own port, and authentication is on there.
 		{check: "curl -s -o /dev/null -w '%{http_code}\\n' --cacert ~/.acr-emulator/ca.pem https://localhost:8444/v2/", want: []string{"401\n"}},
