@@ -184,6 +184,9 @@ func TestReadmeShell(t *testing.T) {
 	tools := makeTools(t, root)
 	for _, s := range readmeSessions {
 		t.Run(s.name, func(t *testing.T) {
+			// Sessions share nothing (each has its own network namespace, directory, HOME and
+			// dockerd), so they run side by side, as many as -parallel allows (GOMAXPROCS).
+			t.Parallel()
 			// A checkout as the user has it, named as the repository is: docker compose names
 			// its project, and so its network, after the directory.
 			dir := filepath.Join(t.TempDir(), "acr-emulator")
