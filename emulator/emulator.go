@@ -194,7 +194,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e.entra = entra.NewHandler(directory{st: e.st, tenant: cfg.World.TenantID}, iss, func(r *http.Request) string {
 		return "https://" + r.Host
-	})
+	}, entra.WithLocalResources(armEndpoints))
 	e.imds = imds.NewHandler(computeDirectory{st: e.st}, iss)
 	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger,
 		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL, SigningKey: acrKey}); err != nil {

@@ -27,10 +27,30 @@ type Dump struct {
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
 
-// Dump copies out the whole state. It runs inside a write transaction (then aborted): no other
-// write commits meanwhile, and the bytes of the records it sees cannot be released, since
-// releases follow the commit that removes their record.
+// Dump copies out the whole state. It holds writes back while it reads (see Check), so every
+// record it sees keeps its bytes until they are copied out.
 func (s *Store) Dump() (*Dump, error) {
+	s.quiesce.Lock()
+	defer s.quiesce.Unlock()
+	d, err := s.dumpRecords()
+	if err != nil {
+		return nil, err
+	}
+	for _, dg := range d.refs() {
+		if _, ok := d.Blobs[dg]; ok {
+			continue
+		}
+		b, ok := s.blobs.Get(dg)
+		if !ok {
+			return nil, fmt.Errorf("store: %s is referred to but not held", dg)
+		}
+		d.Blobs[dg] = b
+	}
+	return d, nil
+}
+
+// dumpRecords copies out every record, without bytes.
+func (s *Store) dumpRecords() (*Dump, error) {
 	d := &Dump{Blobs: map[digest.Digest][]byte{}}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
@@ -60,16 +80,6 @@ func (s *Store) Dump() (*Dump, error) {
 	collect(TableReplications, func(r any) { d.Replications = append(d.Replications, r.(*Replication)) })
 	if err != nil {
 		return nil, err
-	}
-	for _, dg := range d.refs() {
-		if _, ok := d.Blobs[dg]; ok {
-			continue
-		}
-		b, ok := s.blobs.Get(dg)
-		if !ok {
-			return nil, fmt.Errorf("store: %s is referred to but not held", dg)
-		}
-		d.Blobs[dg] = b
 	}
 	return d, nil
 }
