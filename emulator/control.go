@@ -28,6 +28,7 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 	})
 	// The store's invariants, for a user's test to call after its own: every tag resolves,
 	// every manifest's blobs and children are present, reference counts and bytes add up.
+	e.faultRoutes(mux)
 	mux.HandleFunc("GET /_emulator/check", func(w http.ResponseWriter, r *http.Request) {
 		vs, err := e.st.Check()
 		if err != nil {

@@ -58,6 +58,9 @@ type Config struct {
 	// Tasks serves ACR Tasks under a registry (tasks, runs, scheduleRun, listBuildSourceUploadUrl)
 	// after the same checks.
 	Tasks http.Handler
+	// Webhooks delivers webhook pings and keeps webhooks' deliveries; nil: a ping is sent
+	// nowhere and listEvents lists none.
+	Webhooks Webhooks
 }
 
 // Error is an ARM error, written as {"error":{"code","message"}}.

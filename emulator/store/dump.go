@@ -23,6 +23,7 @@ type Dump struct {
 	PrivateEndpoints []*PrivateEndpoint
 	ResourceGroups   []*ResourceGroup
 	Replications     []*Replication
+	Webhooks         []*Webhook
 	// Blobs holds the bytes of every manifest digest and blob link digest, once each.
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
@@ -78,6 +79,7 @@ func (s *Store) dumpRecords() (*Dump, error) {
 	collect(TableEndpoints, func(r any) { d.PrivateEndpoints = append(d.PrivateEndpoints, r.(*PrivateEndpoint)) })
 	collect(TableResourceGroups, func(r any) { d.ResourceGroups = append(d.ResourceGroups, r.(*ResourceGroup)) })
 	collect(TableReplications, func(r any) { d.Replications = append(d.Replications, r.(*Replication)) })
+	collect(TableWebhooks, func(r any) { d.Webhooks = append(d.Webhooks, r.(*Webhook)) })
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +126,7 @@ func (s *Store) Restore(d *Dump) error {
 			}
 		}
 		for _, table := range []string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
-			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications} {
+			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications, TableWebhooks} {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -145,6 +147,7 @@ func (s *Store) Restore(d *Dump) error {
 			insertAll(txn, TableEndpoints, d.PrivateEndpoints, shallow[PrivateEndpoint]),
 			insertAll(txn, TableResourceGroups, d.ResourceGroups, (*ResourceGroup).Copy),
 			insertAll(txn, TableReplications, d.Replications, (*Replication).Copy),
+			insertAll(txn, TableWebhooks, d.Webhooks, (*Webhook).Copy),
 		} {
 			if err != nil {
 				return nil, err

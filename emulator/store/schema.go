@@ -21,6 +21,7 @@ const (
 	TableEndpoints      = "private_endpoints"
 	TableResourceGroups = "resource_groups"
 	TableReplications   = "replications"
+	TableWebhooks       = "webhooks"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -47,6 +48,7 @@ func schema() *memdb.DBSchema {
 		endpointsTableSchema,
 		resourceGroupsTableSchema,
 		replicationsTableSchema,
+		webhooksTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {
