@@ -23,6 +23,8 @@ type Dump struct {
 	PrivateEndpoints []*PrivateEndpoint
 	ResourceGroups   []*ResourceGroup
 	Replications     []*Replication
+	ScopeMaps        []*ScopeMap
+	Tokens           []*Token
 	// Blobs holds the bytes of every manifest digest and blob link digest, once each.
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
@@ -58,6 +60,8 @@ func (s *Store) Dump() (*Dump, error) {
 	collect(TableEndpoints, func(r any) { d.PrivateEndpoints = append(d.PrivateEndpoints, r.(*PrivateEndpoint)) })
 	collect(TableResourceGroups, func(r any) { d.ResourceGroups = append(d.ResourceGroups, r.(*ResourceGroup)) })
 	collect(TableReplications, func(r any) { d.Replications = append(d.Replications, r.(*Replication)) })
+	collect(TableScopeMaps, func(r any) { d.ScopeMaps = append(d.ScopeMaps, r.(*ScopeMap)) })
+	collect(TableTokens, func(r any) { d.Tokens = append(d.Tokens, r.(*Token)) })
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +118,8 @@ func (s *Store) Restore(d *Dump) error {
 			}
 		}
 		for _, table := range []string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
-			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications} {
+			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications,
+			TableScopeMaps, TableTokens} {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -135,6 +140,8 @@ func (s *Store) Restore(d *Dump) error {
 			insertAll(txn, TableEndpoints, d.PrivateEndpoints, shallow[PrivateEndpoint]),
 			insertAll(txn, TableResourceGroups, d.ResourceGroups, (*ResourceGroup).Copy),
 			insertAll(txn, TableReplications, d.Replications, (*Replication).Copy),
+			insertAll(txn, TableScopeMaps, d.ScopeMaps, (*ScopeMap).Copy),
+			insertAll(txn, TableTokens, d.Tokens, (*Token).Copy),
 		} {
 			if err != nil {
 				return nil, err

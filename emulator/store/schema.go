@@ -21,6 +21,8 @@ const (
 	TableEndpoints      = "private_endpoints"
 	TableResourceGroups = "resource_groups"
 	TableReplications   = "replications"
+	TableScopeMaps      = "scope_maps"
+	TableTokens         = "tokens"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -47,6 +49,8 @@ func schema() *memdb.DBSchema {
 		endpointsTableSchema,
 		resourceGroupsTableSchema,
 		replicationsTableSchema,
+		scopeMapsTableSchema,
+		tokensTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {
