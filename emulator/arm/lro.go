@@ -31,6 +31,10 @@ const (
 	// AsyncDelete is ARM's for resource groups: writes as Sync, DELETE 202 with a Location
 	// URL (/subscriptions/{sub}/operationresults/{id}) whose final poll is an empty 200.
 	AsyncDelete
+	// Done answers every write with 200 and the resource, a create too, and DELETE with 200:
+	// ACR's scope maps, whose PUT is answered 200 without an operation to poll (azure-cli
+	// recording test_repository_token_create; PATCH and DELETE are UNCONFIRMED).
+	Done
 )
 
 const (
@@ -155,7 +159,7 @@ func (o *operations) poll(c *Call) error {
 // replyWritten answers a PUT or PATCH that stored the resource body describes.
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
-	if created || (mode == Async && c.R.Method == http.MethodPatch) {
+	if (created && mode != Done) || (mode == Async && c.R.Method == http.MethodPatch) {
 		status = http.StatusCreated
 	}
 	if mode == Async {
@@ -168,7 +172,7 @@ func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 func (a *api) replyDeleted(c *Call, mode LRO) error {
 	var op *operation
 	switch mode {
-	case Sync:
+	case Sync, Done:
 		c.W.WriteHeader(http.StatusOK)
 		return nil
 	case Async:
