@@ -40,6 +40,12 @@ const (
 const (
 	headerAsync    = "Azure-AsyncOperation"
 	headerLocation = "Location"
+	// headerSkipPollDelay tells go-azure-sdk (the azurerm provider's SDK) that an answer needs
+	// no wait before its outcome is checked: without it, that SDK waits a fixed 10 s before it
+	// reads the provisioningState of a write answered at once (a scope map PUT, a
+	// generateCredentials) and before it checks that a deleted resource is gone, whatever
+	// Retry-After says. Azure does not send it; other clients ignore it.
+	headerSkipPollDelay = "X-Go-Azure-Sdk-Skip-Polling-Delay"
 	// maxOperations and operationTTL bound the keeper: pollers ask within seconds.
 	maxOperations = 1000
 	operationTTL  = time.Hour
@@ -165,12 +171,17 @@ func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	if mode == Async {
 		a.ops.accept(c, a.ops.statusOf(c, nil))
 	}
+	skipPollDelay(c)
 	return c.Reply(status, body)
 }
+
+// skipPollDelay marks an answer whose outcome is already final (see headerSkipPollDelay).
+func skipPollDelay(c *Call) { c.W.Header().Set(headerSkipPollDelay, "true") }
 
 // replyDeleted answers a DELETE that removed the resource.
 func (a *api) replyDeleted(c *Call, mode LRO) error {
 	var op *operation
+	skipPollDelay(c)
 	switch mode {
 	case Sync, Done:
 		c.W.WriteHeader(http.StatusOK)

@@ -245,6 +245,7 @@ func (a *api) generateCredentials(c *Call, reg *store.Registry) error {
 		return err
 	}
 	a.cfg.Logger.Info("token passwords generated", "registry", reg.Name, "token", tok.Name, "passwords", names)
+	skipPollDelay(c) // an LRO for the SDKs, answered at once
 	return c.Reply(http.StatusOK, map[string]any{"username": next.Name, "passwords": passwordsJSON(next.Passwords, made)})
 }
 

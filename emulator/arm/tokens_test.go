@@ -52,7 +52,7 @@ func TestScopeMaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != 200 || res.Header.Get("Azure-AsyncOperation") != "" {
+	if res.StatusCode != 200 || res.Header.Get("Azure-AsyncOperation") != "" || res.Header.Get("X-Go-Azure-Sdk-Skip-Polling-Delay") != "true" {
 		t.Fatalf("scope map PUT: %d %v", res.StatusCode, res.Header)
 	}
 	sm := call(t, srv, "GET", scopeMaps+"/ACR-token-scope-map"+v, "reader", "")
