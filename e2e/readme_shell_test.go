@@ -78,6 +78,15 @@ var readmeSessions = []readmeSession{
 		{check: "az acr show -n myregistry --query '[publicNetworkAccess, networkRuleBypassOptions, networkRuleSet.ipRules[0].ipAddressOrRange]' -o tsv",
 			want: []string{"Disabled\nNone\n203.0.113.0/24\n"}},
 	}},
+	{name: "tokens", steps: []readmeStep{
+		{block: "path"},
+		{block: "crane"},
+		{block: "az-setup"},
+		{block: "tokens", want: []string{"v1\nv2\nv3\n", "/v2/hello/manifests/v9: UNAUTHORIZED", "/v2/_catalog?n=1000: UNAUTHORIZED", "/oauth2/token"}},
+		{check: "az acr token show -r myregistry -n hello-token --query '[status, credentials.passwords[].name | join(`,`, @)]' -o tsv",
+			want: []string{"disabled\npassword1,password2\n"}},
+		{check: "crane auth login localhost:8443 -u myregistry -p acr-emulator-admin-password && crane ls localhost:8443/hello", want: []string{"v1\nv2\nv3\n"}},
+	}},
 	{name: "tasks", steps: []readmeStep{
 		{block: "path"},
 		{block: "crane"},
