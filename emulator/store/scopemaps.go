@@ -95,6 +95,16 @@ func putChild[T any](s *Store, table, registry string, v *T) error {
 	})
 }
 
+// getChild returns a registry's child by name (any case), nil when absent.
+func getChild[T any](s *Store, table, registry, name string) (*T, error) {
+	return first[T](s.db.Txn(false), table, indexID, registry, strings.ToLower(name))
+}
+
+// listChildren returns a registry's children by name.
+func listChildren[T any](s *Store, table, registry string) ([]*T, error) {
+	return all[T](s.db.Txn(false), table, indexID+"_prefix", registry, "")
+}
+
 func deleteChild(s *Store, table, registry, name string) error {
 	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		_, err := txn.DeleteAll(table, indexID, registry, strings.ToLower(name))
@@ -109,12 +119,12 @@ func (s *Store) PutScopeMap(m *ScopeMap) error {
 
 // GetScopeMap returns a registry's scope map by name (any case), nil when absent.
 func (s *Store) GetScopeMap(registry, name string) (*ScopeMap, error) {
-	return first[ScopeMap](s.db.Txn(false), TableScopeMaps, indexID, registry, strings.ToLower(name))
+	return getChild[ScopeMap](s, TableScopeMaps, registry, name)
 }
 
 // ListScopeMaps returns a registry's scope maps by name.
 func (s *Store) ListScopeMaps(registry string) ([]*ScopeMap, error) {
-	return all[ScopeMap](s.db.Txn(false), TableScopeMaps, indexID+"_prefix", registry, "")
+	return listChildren[ScopeMap](s, TableScopeMaps, registry)
 }
 
 // DeleteScopeMap removes a scope map; the tokens using it keep naming it and get nothing.
@@ -127,12 +137,12 @@ func (s *Store) PutToken(t *Token) error { return putChild(s, TableTokens, t.Reg
 
 // GetToken returns a registry's token by name (any case), nil when absent.
 func (s *Store) GetToken(registry, name string) (*Token, error) {
-	return first[Token](s.db.Txn(false), TableTokens, indexID, registry, strings.ToLower(name))
+	return getChild[Token](s, TableTokens, registry, name)
 }
 
 // ListTokens returns a registry's tokens by name.
 func (s *Store) ListTokens(registry string) ([]*Token, error) {
-	return all[Token](s.db.Txn(false), TableTokens, indexID+"_prefix", registry, "")
+	return listChildren[Token](s, TableTokens, registry)
 }
 
 // DeleteToken removes a token.
