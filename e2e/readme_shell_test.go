@@ -87,6 +87,12 @@ var readmeSessions = []readmeSession{
 			want: []string{"disabled\npassword1,password2\n"}},
 		{check: "crane auth login localhost:8443 -u myregistry -p acr-emulator-admin-password && crane ls localhost:8443/hello", want: []string{"v1\nv2\nv3\n"}},
 	}},
+	{name: "tokens-world", world: "tokens-world", steps: []readmeStep{
+		{block: "path"},
+		{check: "crane auth login localhost:8443 -u ci-token -p ci-token-password && crane ls localhost:8443/samples/hello", want: []string{"v1\n"}},
+		{check: "crane auth login localhost:8443 -u admin-token -p admin-token-password && crane ls localhost:8443/samples/hello 2>&1 | grep -c UNAUTHORIZED",
+			want: []string{"1\n"}},
+	}},
 	{name: "tasks", steps: []readmeStep{
 		{block: "path"},
 		{block: "crane"},

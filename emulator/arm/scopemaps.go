@@ -171,23 +171,12 @@ func (a *api) validateScopeMap(c *Call, old, next *store.ScopeMap) error {
 	return withinTierLimit(c.Registry(), len(ms), "scope maps")
 }
 
-// withinTierLimit is the bound on scope maps and on tokens per registry, by service tier
-// (container-registry-skus.md: 100 on Basic, 500 on Standard, 50,000 on Premium).
+// withinTierLimit is the bound on scope maps and on tokens per registry, by service tier.
 func withinTierLimit(reg *store.Registry, have int, what string) error {
-	if have < tierLimit(reg) {
-		return nil
+	if max := rbac.MaxPerRegistry(reg.SKU); have >= max {
+		return armError(http.StatusConflict, "QuotaExceeded", fmt.Sprintf("The maximum of %d %s for a %s registry has been reached.", max, what, reg.SKU))
 	}
-	return armError(http.StatusConflict, "QuotaExceeded", fmt.Sprintf("The maximum of %d %s for a %s registry has been reached.", tierLimit(reg), what, reg.SKU))
-}
-
-func tierLimit(reg *store.Registry) int {
-	switch reg.SKU {
-	case "Basic":
-		return 100
-	case "Standard":
-		return 500
-	}
-	return 50000
+	return nil
 }
 
 func scopeMapJSON(reg *store.Registry, m *store.ScopeMap) map[string]any {

@@ -254,7 +254,7 @@ func (a *api) tokenUsages(reg *store.Registry) []any {
 	ms, _ := a.cfg.Store.ListScopeMaps(reg.Name)
 	ts, _ := a.cfg.Store.ListTokens(reg.Name)
 	return []any{
-		map[string]any{"name": "ScopeMaps", "limit": tierLimit(reg), "currentValue": len(ms), "unit": "Count"},
-		map[string]any{"name": "Tokens", "limit": tierLimit(reg), "currentValue": len(ts), "unit": "Count"},
+		map[string]any{"name": "ScopeMaps", "limit": rbac.MaxPerRegistry(reg.SKU), "currentValue": len(ms), "unit": "Count"},
+		map[string]any{"name": "Tokens", "limit": rbac.MaxPerRegistry(reg.SKU), "currentValue": len(ts), "unit": "Count"},
 	}
 }

@@ -29,6 +29,18 @@ const (
 	MaxScopeMapDescription  = 256
 )
 
+// MaxPerRegistry is how many scope maps, and how many tokens, a registry of a service tier
+// holds (container-registry-skus.md: 100 on Basic, 500 on Standard, 50,000 on Premium).
+func MaxPerRegistry(sku string) int {
+	switch sku {
+	case "Basic":
+		return 100
+	case "Standard":
+		return 500
+	}
+	return 50000
+}
+
 const (
 	allRead  = "repositories/*/content/read"
 	allWrite = "repositories/*/content/write"
