@@ -93,6 +93,17 @@ var readmeSessions = []readmeSession{
 		{check: "crane auth login localhost:8443 -u admin-token -p admin-token-password && crane ls localhost:8443/samples/hello 2>&1 | grep -c UNAUTHORIZED",
 			want: []string{"1\n"}},
 	}},
+	{name: "webhooks", steps: []readmeStep{
+		{block: "path"},
+		{block: "crane"},
+		{block: "az-setup"},
+		{block: "webhooks", want: []string{"apphook", "app:*", "enabled", `"action":"push","target":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json"`,
+			`"repository":"app","tag":"v1"},"request":{`, `"host":"localhost:8443","method":"PUT","useragent":"crane/`, `"action":"ping"}`,
+			"platform {", "200 OK", `"X-Team": "platform"`, `"serviceUri": "http://127.0.0.1:9090/acr"`}},
+		// other:v1 is out of the scope: it was not delivered.
+		{check: `! grep '"repository":"other"' hooks.log && az acr webhook list-events -r myregistry -n apphook --query "[].eventRequestMessage.content.action" -o tsv`,
+			want: []string{"ping\npush\n"}},
+	}},
 	{name: "tasks", steps: []readmeStep{
 		{block: "path"},
 		{block: "crane"},
@@ -104,6 +115,11 @@ var readmeSessions = []readmeSession{
 	{name: "world-files", world: "world-files", steps: []readmeStep{
 		// otherregistry is served on its own port, and authentication is on there.
 		{check: "curl -s -o /dev/null -w '%{http_code}\\n' --cacert ~/.acr-emulator/ca.pem https://localhost:8444/v2/", want: []string{"401\n"}},
+	}},
+	{name: "faults", steps: []readmeStep{
+		{block: "path"},
+		{block: "crane"},
+		{block: "faults", want: []string{`"status": 503`, "sha256:", `"faults": []`, `"consistent": true`}},
 	}},
 	{name: "scenarios", steps: []readmeStep{
 		{block: "path"},

@@ -26,7 +26,6 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
-	"github.com/opencontainers/go-digest"
 )
 
 // approvedEndpoints lists the registries a VNet reaches through approved private endpoints.
@@ -145,8 +144,12 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		registry.WithLogger(e.log.With("registry", name)),
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
-		registry.WithPushHook(func(repo string, d digest.Digest, mediaType string) {
-			e.services().defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
+		registry.WithEventHook(func(ev registry.Event) {
+			svc := e.services()
+			if ev.Action == registry.EventPush {
+				svc.defender.OnPush(rec.ID, rec.LoginServer, ev.Repo, ev.Digest.String(), ev.MediaType)
+			}
+			svc.webhooks.Notify(name, ev)
 		}),
 	).Handler()
 	gated := e.tokens.Protect(name, requiredScope, content)
@@ -158,7 +161,9 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		}
 		gated.ServeHTTP(w, r)
 	})
-	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.approvedEndpoints, e.audit, e.log, inner)
+	// Injected faults come first: a failing registry fails before its network checks.
+	sr.handler = e.faults.Middleware(name, writeFault,
+		network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.approvedEndpoints, e.audit, e.log, inner))
 	login := rec.LoginServer
 	e.mu.Lock()
 	defer e.mu.Unlock()

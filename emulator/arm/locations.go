@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -64,4 +65,10 @@ func (a *api) checkLocation(loc, resourceType string) (string, error) {
 			strings.Join(locationNames(a.cfg.Location), ",")+"'.")
 	}
 	return n, nil
+}
+
+// moved is ARM's refusal of a PUT that names another location for a resource that exists.
+func moved(name, from, group, to string) error {
+	return armError(http.StatusBadRequest, "InvalidResourceLocation", fmt.Sprintf("The resource '%s' already exists in location '%s' in resource group '%s'. "+
+		"A resource with the same name cannot be created in location '%s'. Please select a new resource name.", name, from, group, to))
 }

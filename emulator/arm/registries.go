@@ -176,10 +176,14 @@ func (a *api) listUsages(c *Call, reg *store.Registry) error {
 	if err != nil {
 		return err
 	}
+	webhooks, err := a.webhookUsage(reg)
+	if err != nil {
+		return err
+	}
 	limits := map[string]int64{"Basic": 10 << 30, "Standard": 100 << 30, "Premium": 500 << 30}
 	return c.Reply(http.StatusOK, map[string]any{"value": append([]any{
 		map[string]any{"name": "Size", "limit": limits[reg.SKU], "currentValue": size, "unit": "Bytes"},
-		map[string]any{"name": "Webhooks", "limit": 500, "currentValue": 0, "unit": "Count"},
+		webhooks,
 	}, a.tokenUsages(reg)...)})
 }
 

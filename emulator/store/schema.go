@@ -21,6 +21,7 @@ const (
 	TableEndpoints      = "private_endpoints"
 	TableResourceGroups = "resource_groups"
 	TableReplications   = "replications"
+	TableWebhooks       = "webhooks"
 	TableScopeMaps      = "scope_maps"
 	TableTokens         = "tokens"
 
@@ -49,6 +50,7 @@ func schema() *memdb.DBSchema {
 		endpointsTableSchema,
 		resourceGroupsTableSchema,
 		replicationsTableSchema,
+		webhooksTableSchema,
 		scopeMapsTableSchema,
 		tokensTableSchema,
 	}

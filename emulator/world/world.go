@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 )
@@ -134,11 +135,14 @@ type RoleAssignment struct {
 
 // Registry is one container registry of the world.
 type Registry struct {
-	Name             string `json:"name" yaml:"name"`
-	SKU              string `json:"sku,omitempty" yaml:"sku,omitempty"`
-	AdminUserEnabled bool   `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
-	AdminPassword    string `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
-	AdminPassword2   string `json:"adminPassword2,omitempty" yaml:"adminPassword2,omitempty"`
+	Name string `json:"name" yaml:"name"`
+	// Faults are failures injected on this registry's requests (see emulator/faults); their
+	// registry is this one.
+	Faults           []faults.Rule `json:"faults,omitempty" yaml:"faults,omitempty"`
+	SKU              string        `json:"sku,omitempty" yaml:"sku,omitempty"`
+	AdminUserEnabled bool          `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
+	AdminPassword    string        `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
+	AdminPassword2   string        `json:"adminPassword2,omitempty" yaml:"adminPassword2,omitempty"`
 	// AnonymousPullEnabled lets anyone pull (Standard and Premium only, as on Azure).
 	AnonymousPullEnabled bool `json:"anonymousPullEnabled,omitempty" yaml:"anonymousPullEnabled,omitempty"`
 	// AuthenticationAsArm (default true) lets /oauth2/exchange accept ARM-audience Entra tokens.
