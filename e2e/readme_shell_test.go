@@ -108,6 +108,21 @@ print(list(ContainerRegistryClient("https://" + os.environ["ACR_LOGIN_SERVER"], 
 		{check: `az login --service-principal -u "$AZURE_CLIENT_ID" -p "$AZURE_CLIENT_SECRET" --tenant "$AZURE_TENANT_ID" -o none && ` +
 			`az acr show -n myregistry --query loginServer -o tsv`, want: []string{"localhost:8443\n"}},
 	}},
+	{name: "tokens", steps: []readmeStep{
+		{block: "path"},
+		{block: "crane"},
+		{block: "az-setup"},
+		{block: "tokens", want: []string{"v1\nv2\nv3\n", "/v2/hello/manifests/v9: UNAUTHORIZED", "/v2/_catalog?n=1000: UNAUTHORIZED", "/oauth2/token"}},
+		{check: "az acr token show -r myregistry -n hello-token --query '[status, credentials.passwords[].name | join(`,`, @)]' -o tsv",
+			want: []string{"disabled\npassword1,password2\n"}},
+		{check: "crane auth login localhost:8443 -u myregistry -p acr-emulator-admin-password && crane ls localhost:8443/hello", want: []string{"v1\nv2\nv3\n"}},
+	}},
+	{name: "tokens-world", world: "tokens-world", steps: []readmeStep{
+		{block: "path"},
+		{check: "crane auth login localhost:8443 -u ci-token -p ci-token-password && crane ls localhost:8443/samples/hello", want: []string{"v1\n"}},
+		{check: "crane auth login localhost:8443 -u admin-token -p admin-token-password && crane ls localhost:8443/samples/hello 2>&1 | grep -c UNAUTHORIZED",
+			want: []string{"1\n"}},
+	}},
 	{name: "webhooks", steps: []readmeStep{
 		{block: "path"},
 		{block: "crane"},

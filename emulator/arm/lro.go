@@ -31,11 +31,21 @@ const (
 	// AsyncDelete is ARM's for resource groups: writes as Sync, DELETE 202 with a Location
 	// URL (/subscriptions/{sub}/operationresults/{id}) whose final poll is an empty 200.
 	AsyncDelete
+	// Done answers every write with 200 and the resource, a create too, and DELETE with 200:
+	// ACR's scope maps, whose PUT is answered 200 without an operation to poll (azure-cli
+	// recording test_repository_token_create; PATCH and DELETE are UNCONFIRMED).
+	Done
 )
 
 const (
 	headerAsync    = "Azure-AsyncOperation"
 	headerLocation = "Location"
+	// headerSkipPollDelay tells go-azure-sdk (the azurerm provider's SDK) that an answer needs
+	// no wait before its outcome is checked: without it, that SDK waits a fixed 10 s before it
+	// reads the provisioningState of a write answered at once (a scope map PUT, a
+	// generateCredentials) and before it checks that a deleted resource is gone, whatever
+	// Retry-After says. Azure does not send it; other clients ignore it.
+	headerSkipPollDelay = "X-Go-Azure-Sdk-Skip-Polling-Delay"
 	// maxOperations and operationTTL bound the keeper: pollers ask within seconds.
 	maxOperations = 1000
 	operationTTL  = time.Hour
@@ -155,20 +165,25 @@ func (o *operations) poll(c *Call) error {
 // replyWritten answers a PUT or PATCH that stored the resource body describes.
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
-	if created || (mode == Async && c.R.Method == http.MethodPatch) {
+	if (created && mode != Done) || (mode == Async && c.R.Method == http.MethodPatch) {
 		status = http.StatusCreated
 	}
 	if mode == Async {
 		a.ops.accept(c, a.ops.statusOf(c, nil))
 	}
+	skipPollDelay(c)
 	return c.Reply(status, body)
 }
+
+// skipPollDelay marks an answer whose outcome is already final (see headerSkipPollDelay).
+func skipPollDelay(c *Call) { c.W.Header().Set(headerSkipPollDelay, "true") }
 
 // replyDeleted answers a DELETE that removed the resource.
 func (a *api) replyDeleted(c *Call, mode LRO) error {
 	var op *operation
+	skipPollDelay(c)
 	switch mode {
-	case Sync:
+	case Sync, Done:
 		c.W.WriteHeader(http.StatusOK)
 		return nil
 	case Async:

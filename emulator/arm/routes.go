@@ -10,7 +10,7 @@ func (a *api) declarations() []route {
 		a.subscriptions(), a.tenants(), a.providers(), a.resourceGroups(),
 		a.resourcesList("Microsoft.Resources/resources"), a.resourcesList("Microsoft.Resources/resourceGroups/resources"),
 		a.operationsList(), a.checkNameAvailability(),
-		a.registries(), a.replications(), a.webhooks(), a.privateEndpointConnections(),
+		a.registries(), a.replications(), a.webhooks(), a.scopeMaps(), a.tokens(), a.privateEndpointConnections(),
 		a.privateEndpoints(), a.virtualNetworks(), a.userAssignedIdentities(),
 		a.roleAssignments(), a.roleDefinitions(),
 	}

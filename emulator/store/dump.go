@@ -24,6 +24,8 @@ type Dump struct {
 	ResourceGroups   []*ResourceGroup
 	Replications     []*Replication
 	Webhooks         []*Webhook
+	ScopeMaps        []*ScopeMap
+	Tokens           []*Token
 	// Blobs holds the bytes of every manifest digest and blob link digest, once each.
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
@@ -80,6 +82,8 @@ func (s *Store) dumpRecords() (*Dump, error) {
 	collect(TableResourceGroups, func(r any) { d.ResourceGroups = append(d.ResourceGroups, r.(*ResourceGroup)) })
 	collect(TableReplications, func(r any) { d.Replications = append(d.Replications, r.(*Replication)) })
 	collect(TableWebhooks, func(r any) { d.Webhooks = append(d.Webhooks, r.(*Webhook)) })
+	collect(TableScopeMaps, func(r any) { d.ScopeMaps = append(d.ScopeMaps, r.(*ScopeMap)) })
+	collect(TableTokens, func(r any) { d.Tokens = append(d.Tokens, r.(*Token)) })
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +130,8 @@ func (s *Store) Restore(d *Dump) error {
 			}
 		}
 		for _, table := range []string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
-			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications, TableWebhooks} {
+			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications, TableWebhooks,
+			TableScopeMaps, TableTokens} {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -148,6 +153,8 @@ func (s *Store) Restore(d *Dump) error {
 			insertAll(txn, TableResourceGroups, d.ResourceGroups, (*ResourceGroup).Copy),
 			insertAll(txn, TableReplications, d.Replications, (*Replication).Copy),
 			insertAll(txn, TableWebhooks, d.Webhooks, (*Webhook).Copy),
+			insertAll(txn, TableScopeMaps, d.ScopeMaps, (*ScopeMap).Copy),
+			insertAll(txn, TableTokens, d.Tokens, (*Token).Copy),
 		} {
 			if err != nil {
 				return nil, err

@@ -22,6 +22,8 @@ const (
 	TableResourceGroups = "resource_groups"
 	TableReplications   = "replications"
 	TableWebhooks       = "webhooks"
+	TableScopeMaps      = "scope_maps"
+	TableTokens         = "tokens"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -49,6 +51,8 @@ func schema() *memdb.DBSchema {
 		resourceGroupsTableSchema,
 		replicationsTableSchema,
 		webhooksTableSchema,
+		scopeMapsTableSchema,
+		tokensTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {

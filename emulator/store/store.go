@@ -184,7 +184,8 @@ func (s *Store) DeleteRegistry(name string) error {
 		for _, l := range links {
 			releases = append(releases, l.Digest)
 		}
-		for _, table := range []string{TableManifests, TableBlobLinks, TableTags, TableRepositories, TableReplications, TableWebhooks} {
+		for _, table := range []string{TableManifests, TableBlobLinks, TableTags, TableRepositories, TableReplications, TableWebhooks,
+			TableScopeMaps, TableTokens} {
 			if _, err := txn.DeleteAll(table, indexID+"_prefix", name, ""); err != nil {
 				return nil, err
 			}

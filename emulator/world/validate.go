@@ -145,6 +145,7 @@ func (w *World) validateRegistries(p *problems, checkFiles bool) map[string]*Reg
 		validateTags(p, f+".tags", r.Tags)
 		validateNetwork(p, f, r)
 		validatePolicies(p, f+".policies", r)
+		validateTokens(p, f, r)
 		if len(r.Images) > MaxImagesPerRegistry {
 			p.add(f+".images", "at most %d images per registry", MaxImagesPerRegistry)
 		}

@@ -170,6 +170,9 @@ type Registry struct {
 	Images []Image `json:"images,omitempty" yaml:"images,omitempty"`
 	// Tasks are the registry's ACR tasks.
 	Tasks []Task `json:"tasks,omitempty" yaml:"tasks,omitempty"`
+	// ScopeMaps and Tokens are the registry's repository-scoped permissions (tokens.go).
+	ScopeMaps []ScopeMap `json:"scopeMaps,omitempty" yaml:"scopeMaps,omitempty"`
+	Tokens    []Token    `json:"tokens,omitempty" yaml:"tokens,omitempty"`
 }
 
 // Policies are a registry's policies, as ARM names them. Only exportPolicy is enforced (import
