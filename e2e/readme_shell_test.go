@@ -164,6 +164,17 @@ print(list(ContainerRegistryClient("https://" + os.environ["ACR_LOGIN_SERVER"], 
 		// otherregistry is served on its own port, and authentication is on there.
 		{check: "curl -s -o /dev/null -w '%{http_code}\\n' --cacert ~/.acr-emulator/ca.pem https://localhost:8444/v2/", want: []string{"401\n"}},
 	}},
+	{name: "world-declares", world: "world-declares", steps: []readmeStep{
+		// The images are preloaded, the task exists, and this machine is locked out.
+		{check: "curl -s http://127.0.0.1:8080/_emulator/state", want: []string{"samples/hello", "samples/from-layout", "samples/from-archive"}},
+		{check: "curl -s -o /dev/null -w '%{http_code}\\n' --cacert ~/.acr-emulator/ca.pem https://localhost:8443/v2/", want: []string{"403\n"}},
+	}},
+	{name: "snapshot", steps: []readmeStep{
+		{block: "path"},
+		{block: "sample"},
+		{block: "snapshot", want: []string{`"status": "saved"`, "v1\n"}},
+		{check: "test -f ./demo-snapshot/snapshot.json && test -f /tmp/demo-snapshot/snapshot.json"},
+	}},
 	{name: "faults", steps: []readmeStep{
 		{block: "path"},
 		{block: "crane"},

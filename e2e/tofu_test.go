@@ -545,25 +545,3 @@ func writeFile(t *testing.T, path, body string) {
 		t.Fatal(err)
 	}
 }
-
-// TestOpenTofuREADME: the README shows each file of testdata/tofu, as TestOpenTofu applies it,
-// in its Terraform / OpenTofu section.
-func TestOpenTofuREADME(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(mustRoot(t), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join("testdata", "tofu", "*.tf*"))
-	if err != nil || len(files) < 8 {
-		t.Fatalf("testdata/tofu: %v %v", files, err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(readme), "```hcl\n"+string(b)+"```\n") {
-			t.Errorf("README.md has no hcl block equal to %s", f)
-		}
-	}
-}
