@@ -29,6 +29,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 	"github.com/acr-emulator/acr-emulator/fakes/ml"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/acr-emulator/acr-emulator/fakes/tasks"
 )
 
@@ -247,10 +248,10 @@ func (e *Emulator) newServices() *services {
 		Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
 		Import: e.importImage, Tasks: s.tasksAPI,
 		Providers: map[string]http.Handler{
-			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
-			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),
+			"Microsoft.ContainerInstance":       platform.Serve(servicePlatform{e}, aci.ContainerGroups()),
+			"Microsoft.Web":                     platform.Serve(servicePlatform{e}, appservice.Sites()),
 			"Microsoft.Security":                s.defender.Handler(),
-			"Microsoft.MachineLearningServices": ml.New(servicePlatform{e}).Handler(),
+			"Microsoft.MachineLearningServices": platform.Serve(servicePlatform{e}, ml.Workspaces()),
 		}})
 	return s
 }

@@ -18,7 +18,7 @@ import (
 // registry of the subscription (legacy and ABAC roles, so both registry modes accept it).
 type serviceIdentity struct{ clientID, secret string }
 
-func (s serviceIdentity) auth() authn.Authenticator {
+func (s serviceIdentity) auth() *authn.Basic {
 	return &authn.Basic{Username: s.clientID, Password: s.secret}
 }
 

@@ -166,6 +166,19 @@ func Wrap(err error, step string) error {
 	return err
 }
 
+// Message is a registry refusal as docker prints it ("denied: client with IP ..."): the
+// registry's code in lower case and its message; any other error's own text.
+func Message(err error) string {
+	var e *Error
+	if errors.As(Wrap(err, ""), &e) {
+		if e.Code == "" {
+			return e.Message
+		}
+		return strings.ToLower(e.Code) + ": " + e.Message
+	}
+	return err.Error()
+}
+
 // registryMessage reads the registry's error envelope (code, message), or the raw body.
 func registryMessage(b []byte) (string, string) {
 	var env struct {
