@@ -2,10 +2,12 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
@@ -16,8 +18,10 @@ import (
 // resources, their origin, the managed-identity endpoint.
 type servicePlatform struct{ e *Emulator }
 
-// Attach validates the user-assigned identities first, so that a refused write changes
-// nothing; then it creates the system-assigned identity on first use and records the resource.
+// Attach validates the user-assigned identities first (each exists; the caller, when there is
+// one, holds assign/action on those newly attached: ARM's linked authorization), so that a
+// refused write changes nothing; then it creates the system-assigned identity on first use
+// and records the resource.
 func (p servicePlatform) Attach(ctx context.Context, resourceType, resourceID string, system bool, userAssigned []string) (platform.Identities, error) {
 	st := p.e.st
 	old, err := st.GetResource(resourceID)
@@ -37,10 +41,19 @@ func (p servicePlatform) Attach(ctx context.Context, resourceType, resourceID st
 			return platform.Identities{}, err
 		}
 		if pr == nil || pr.Kind != store.KindManagedIdentity {
-			return platform.Identities{}, platform.BadRequest("InvalidIdentity", "the user-assigned identity '%s' does not exist", id)
+			return platform.Identities{}, armError(arm.IdentityNotFound(resourceID, id))
 		}
 		users = append(users, pr.ResourceID)
 		out.User[id] = &platform.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
+	}
+	if caller := arm.CallerFrom(ctx); caller != nil {
+		var had []string
+		if old != nil {
+			had = old.UserAssigned
+		}
+		if err := arm.CheckAssignIdentities(st, caller, resourceType, resourceID, had, users); err != nil {
+			return platform.Identities{}, armError(err)
+		}
 	}
 	res.UserAssigned = users
 	if system {
@@ -59,6 +72,15 @@ func (p servicePlatform) Attach(ctx context.Context, resourceType, resourceID st
 		out.System = &platform.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
 	}
 	return out, st.PutResource(res)
+}
+
+// armError gives a management-plane refusal to a simulated service as its own error value.
+func armError(err error) error {
+	var ae *arm.Error
+	if errors.As(err, &ae) {
+		return &platform.Error{Status: ae.Status, Code: ae.Code, Message: ae.Message}
+	}
+	return err
 }
 
 func (p servicePlatform) Detach(resourceID string) error { return p.e.st.DeleteResource(resourceID) }

@@ -104,8 +104,8 @@ func methodNotAllowed(method string) error {
 // providers). The router routes, authenticates and authorizes it as it does a Kind (the
 // action for the method, or Actions.Do for …/{name}/{action}), checks its parent, then hands
 // the request over with the path spelled as declared (so the handler's own routes need one
-// spelling). A Delegate declaring only Do adds actions to another route's type (Tasks'
-// scheduleRun on registries). With LRO Async, a created or updated resource is answered with
+// spelling) and the caller in its context (CallerFrom). A Delegate declaring only Do adds
+// actions to another route's type (Tasks' scheduleRun on registries). With LRO Async, a created or updated resource is answered with
 // Azure-AsyncOperation, as ACR does; deletes are answered as the handler answers them.
 type Delegate struct {
 	Type    string
@@ -136,7 +136,7 @@ func (d *Delegate) serve(c *Call) error {
 	if c.Action != "" {
 		path += "/" + c.Action
 	}
-	r := c.R.Clone(c.R.Context())
+	r := c.R.Clone(withCaller(c.R.Context(), c.Caller))
 	r.URL.Path, r.URL.RawPath = path, ""
 	w := c.W
 	if d.LRO == Async && (r.Method == http.MethodPut || r.Method == http.MethodPatch) {

@@ -26,7 +26,11 @@ func (h *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPut {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, map[string]string{"seen": r.URL.Path})
+	seen := map[string]string{"seen": r.URL.Path}
+	if c := CallerFrom(r.Context()); c != nil {
+		seen["caller"] = c.ObjectID
+	}
+	writeJSON(w, status, seen)
 }
 
 func (h *recorder) last() string {
@@ -186,7 +190,8 @@ func TestDelegatesGetDeclaredSpelling(t *testing.T) {
 		{"GET", "/subscriptions/" + sub + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/providers/microsoft.security/Assessments/k/SubAssessments",
 			"GET /subscriptions/" + sub + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/providers/Microsoft.Security/assessments/k/subAssessments"},
 	} {
-		if r := call(t, srv, c.method, c.path+v, "owner", `{}`); r.status >= 300 || h.last() != c.want {
+		// The caller travels in the request's context (the simulated services' Attach reads it).
+		if r := call(t, srv, c.method, c.path+v, "owner", `{}`); r.status >= 300 || h.last() != c.want || r.body["caller"] != owner {
 			t.Errorf("%s %s: %d %v, handler saw %q", c.method, c.path, r.status, r.body, h.last())
 		}
 	}
