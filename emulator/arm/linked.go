@@ -48,11 +48,26 @@ func CheckAssignIdentities(st *store.Store, caller *Identity, resourceType, reso
 	if len(missing) == 0 {
 		return nil
 	}
-	// Azure's text (captures in Azure/aad-pod-identity#443, #613 and a 2024 Update-AzVM one,
-	// whose newer form reads "action(s)" and "(respectively)").
+	return linkedAuthorizationFailed(caller, resourceType+"/write", resourceID, assignIdentity, missing)
+}
+
+// linkedAuthorizationFailed is ARM's 403 for a caller allowed action on scope but not
+// linkedAction on the linked scopes, in Azure's text (captures in Azure/aad-pod-identity#443
+// and #613, MicrosoftDocs/azure-docs#33442 for importImage, and a 2024 Update-AzVM one whose
+// newer form reads "action(s)" and "(respectively)").
+func linkedAuthorizationFailed(caller *Identity, action, scope, linkedAction string, linked []string) *Error {
 	return armError(http.StatusForbidden, "LinkedAuthorizationFailed", "The client '"+caller.ObjectID+"' with object id '"+caller.ObjectID+
-		"' has permission to perform action '"+resourceType+"/write' on scope '"+resourceID+"'; however, it does not have permission to perform action(s) '"+
-		assignIdentity+"' on the linked scope(s) '"+strings.Join(missing, ",")+"' (respectively) or the linked scope(s) are invalid.")
+		"' has permission to perform action '"+action+"' on scope '"+scope+"'; however, it does not have permission to perform action(s) '"+
+		linkedAction+"' on the linked scope(s) '"+strings.Join(linked, ",")+"' (respectively) or the linked scope(s) are invalid.")
+}
+
+// checkLinked requires the caller, allowed action on scope, to hold linkedAction on linked.
+func (a *api) checkLinked(c *Call, action, scope, linkedAction, linked string) error {
+	ok, err := allowed(a.cfg.Store, c.Caller, linked, linkedAction)
+	if err != nil || ok {
+		return err
+	}
+	return linkedAuthorizationFailed(c.Caller, action, scope, linkedAction, []string{linked})
 }
 
 // IdentityNotFound is ARM's refusal of a write naming a user-assigned identity that does not

@@ -72,6 +72,12 @@ func (c *Client) Login(ctx context.Context, loginServer string) (authn.Authentic
 	if err != nil {
 		return nil, err
 	}
+	return c.Exchange(ctx, loginServer, entra)
+}
+
+// Exchange trades an Entra access token at loginServer's /oauth2/exchange for an ACR refresh
+// token, and returns an authenticator holding it.
+func (c *Client) Exchange(ctx context.Context, loginServer, entra string) (authn.Authenticator, error) {
 	form := url.Values{"grant_type": {"access_token"}, "service": {loginServer}, "access_token": {entra}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+loginServer+"/oauth2/exchange", strings.NewReader(form.Encode()))
 	if err != nil {
