@@ -24,7 +24,9 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/token"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/aci"
+	"github.com/acr-emulator/acr-emulator/fakes/aks"
 	"github.com/acr-emulator/acr-emulator/fakes/appservice"
+	"github.com/acr-emulator/acr-emulator/fakes/containerapps"
 	"github.com/acr-emulator/acr-emulator/fakes/defender"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
@@ -252,6 +254,8 @@ func (e *Emulator) newServices() *services {
 			"Microsoft.Web":                     platform.Serve(servicePlatform{e}, appservice.Sites()),
 			"Microsoft.Security":                s.defender.Handler(),
 			"Microsoft.MachineLearningServices": platform.Serve(servicePlatform{e}, ml.Workspaces()),
+			"Microsoft.App":                     platform.Serve(servicePlatform{e}, containerapps.Environments(), containerapps.Apps()),
+			"Microsoft.ContainerService":        aks.New(servicePlatform{e}).Handler(),
 		}})
 	return s
 }

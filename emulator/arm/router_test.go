@@ -296,3 +296,28 @@ func newAPIWith(t *testing.T, h http.Handler) *httptest.Server {
 		c.Providers = map[string]http.Handler{"Microsoft.ContainerInstance": h, "Microsoft.Security": h}
 	})
 }
+
+// A delegate that reports its write's operation failed gets a Failed Azure-AsyncOperation
+// status with its error; the report itself never reaches the client.
+func TestDelegateReportsAFailedOperation(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(operationErrorHeader, `{"code":"ContainerAppOperationError","message":"the pull failed"}`)
+		writeJSON(w, http.StatusCreated, map[string]string{"provisioningState": "Failed"})
+	})
+	srv := newAPIWith(t, h)
+	req, _ := http.NewRequest("PUT", srv.URL+regs+"/myregistry/tasks/failing"+v, strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer owner")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	op := res.Header.Get("Azure-AsyncOperation")
+	if res.StatusCode != 201 || op == "" || res.Header.Get(operationErrorHeader) != "" {
+		t.Fatalf("PUT: %d %v", res.StatusCode, res.Header)
+	}
+	r := call(t, srv, "GET", op[strings.Index(op, "/subscriptions"):], "owner", "")
+	if r.status != 200 || r.body["status"] != "Failed" || prop(r, "error", "code") != "ContainerAppOperationError" || prop(r, "error", "message") != "the pull failed" {
+		t.Fatalf("operation status: %d %v", r.status, r.body)
+	}
+}

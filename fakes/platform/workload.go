@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -30,13 +32,24 @@ type Workload[T any] struct {
 	// Noun is what a resource is called in refusals ("container group").
 	Noun string
 	// Identity is what a body asks for: a system-assigned identity, user-assigned ones by ARM
-	// id. nil for a child.
+	// id. nil: the resource has none (a child has its parent's).
 	Identity func(b *T) (system bool, user []string)
+	// Prepare, when set, runs after Attach and before the pulls: what the service derives for
+	// the resource, kept in its body (AKS creates the kubelet identity). An error refuses the
+	// request.
+	Prepare func(r Request[T]) error
 	// Pulls lists the images a PUT pulls (nil: none); an error (an *Error) refuses the
 	// request before anything is kept.
 	Pulls func(r Request[T]) ([]Pull, error)
 	// Outcome is the resource as ARM answers it (and GET returns it), given what the pulls did.
 	Outcome func(r Request[T], pulls []PullResult) any
+	// Failure, when set, is the error the PUT's asynchronous operation ends with (nil: it
+	// succeeded), as services that provision asynchronously report a failed pull (Container
+	// Apps). The resource is kept either way, as ARM keeps a Failed resource.
+	Failure func(r Request[T], pulls []PullResult) *Error
+	// Deleted, when set, runs after a resource is forgotten (AKS removes the kubelet identity
+	// it created).
+	Deleted func(p Platform, k *Kept) error
 }
 
 // Request is one PUT of a Workload, as its functions see it.
@@ -52,6 +65,9 @@ type Request[T any] struct {
 	// Find looks up another kept resource by id (a container app's environment), nil when
 	// there is none.
 	Find func(id string) *Kept
+	// Context is the request's (it carries the ARM caller); Platform is the emulator's.
+	Context  context.Context
+	Platform Platform
 }
 
 // Kept is a resource the Server keeps: the body as it was decoded, the answer, the identities.
@@ -70,11 +86,17 @@ type Resource interface {
 
 // call is one request for a declared type.
 type call struct {
-	w   http.ResponseWriter
-	r   *http.Request
-	id  armid.ID
-	typ string // the full declared type
+	w     http.ResponseWriter
+	r     *http.Request
+	id    armid.ID
+	typ   string // the full declared type
+	child bool   // declared under another type
 }
+
+// OperationErrorHeader carries a PUT's asynchronous-operation error from a simulated service
+// to the management plane's router, which records it in the operation the client polls and
+// drops the header (emulator/arm/router.go reads the same name).
+const OperationErrorHeader = "X-Acr-Emulator-Operation-Error"
 
 // Server serves declared resource types and keeps their resources in memory, by lowercase
 // id with the caller's casing kept. Errors are written once, in ARM's envelope.
@@ -89,8 +111,9 @@ type Server struct {
 }
 
 type route struct {
-	res Resource
-	typ string
+	res   Resource
+	typ   string
+	child bool
 }
 
 // Serve returns a Server for the declarations (and their children). It panics on a type
@@ -107,7 +130,7 @@ func Serve(p Platform, rs ...Resource) *Server {
 		if _, dup := s.routes[key]; dup {
 			panic("platform: type " + typ + " declared twice")
 		}
-		s.routes[key] = route{res: r, typ: typ}
+		s.routes[key] = route{res: r, typ: typ, child: prefix != ""}
 		for _, c := range children {
 			add(typ, c)
 		}
@@ -152,7 +175,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) error {
 		}
 		return Errorf(http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: %s %s", r.Method, r.URL.Path)
 	}
-	return rt.res.serve(s, call{w: w, r: r, id: id, typ: rt.typ})
+	return rt.res.serve(s, call{w: w, r: r, id: id, typ: rt.typ, child: rt.child})
 }
 
 func (wl *Workload[T]) declaration() (string, []Resource) { return wl.Type, wl.Children }
@@ -175,7 +198,7 @@ func (wl *Workload[T]) serve(s *Server, c call) error {
 	case http.MethodPut:
 		return wl.put(s, c)
 	case http.MethodDelete:
-		return s.delete(c, wl.Identity != nil)
+		return wl.delete(s, c)
 	}
 	return methodNotAllowed(c.r.Method)
 }
@@ -186,21 +209,28 @@ func (wl *Workload[T]) put(s *Server, c call) error {
 	if err := armio.Read(c.r, &b); err != nil {
 		return BadRequest("InvalidRequestContent", "%s", err)
 	}
-	req := Request[T]{ID: c.id, Body: &b, TenantID: s.p.TenantID(), CurrentAzure: s.p.CurrentAzure(), Find: s.Get}
+	req := Request[T]{ID: c.id, Body: &b, TenantID: s.p.TenantID(), CurrentAzure: s.p.CurrentAzure(), Find: s.Get,
+		Context: c.r.Context(), Platform: s.p}
 	id := c.id.String()
-	if wl.Identity != nil {
+	switch {
+	case c.child:
+		parent := s.ancestor(c.id)
+		if parent == nil {
+			return NotFound(c.id.Resource(1))
+		}
+		req.Parent, req.Identities = parent, parent.Identities
+	case wl.Identity != nil:
 		system, user := wl.Identity(&b)
 		ids, err := s.p.Attach(c.r.Context(), c.typ, id, system, user)
 		if err != nil {
 			return err
 		}
 		req.Identities = ids
-	} else {
-		parent := s.ancestor(c.id)
-		if parent == nil {
-			return NotFound(c.id.Resource(1))
+	}
+	if wl.Prepare != nil {
+		if err := wl.Prepare(req); err != nil {
+			return err
 		}
-		req.Parent, req.Identities = parent, parent.Identities
 	}
 	var pulls []Pull
 	if wl.Pulls != nil {
@@ -222,6 +252,12 @@ func (wl *Workload[T]) put(s *Server, c call) error {
 	status := http.StatusCreated
 	if existed {
 		status = http.StatusOK
+	}
+	if wl.Failure != nil {
+		if e := wl.Failure(req, results); e != nil {
+			b, _ := json.Marshal(map[string]string{"code": e.Code, "message": e.Message})
+			c.w.Header().Set(OperationErrorHeader, string(b))
+		}
 	}
 	armio.WriteJSON(c.w, status, k.JSON)
 	return nil
@@ -262,13 +298,13 @@ func (s *Server) list(c call) error {
 
 // delete forgets a resource and everything under it: 200, or 204 when there was none, as ARM
 // answers. A resource with identities gives its system-assigned one back.
-func (s *Server) delete(c call, detach bool) error {
+func (wl *Workload[T]) delete(s *Server, c call) error {
 	id := strings.ToLower(c.id.String())
 	s.mu.Lock()
-	_, ok := s.kept[id]
-	for k := range s.kept {
-		if k == id || strings.HasPrefix(k, id+"/") {
-			delete(s.kept, k)
+	k, ok := s.kept[id]
+	for key := range s.kept {
+		if key == id || strings.HasPrefix(key, id+"/") {
+			delete(s.kept, key)
 		}
 	}
 	s.mu.Unlock()
@@ -276,8 +312,13 @@ func (s *Server) delete(c call, detach bool) error {
 		c.w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	if detach {
+	if wl.Identity != nil && !c.child {
 		if err := s.p.Detach(c.id.String()); err != nil {
+			return err
+		}
+	}
+	if wl.Deleted != nil {
+		if err := wl.Deleted(s.p, k); err != nil {
 			return err
 		}
 	}
