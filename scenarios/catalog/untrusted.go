@@ -74,19 +74,7 @@ func containerAppsNotTrusted() scenarios.Scenario {
 		Summary: "Azure Container Apps is not a trusted service: its pulls pass network rules only by its outbound IP (or a private endpoint)",
 		Steps: func() []scenarios.Step {
 			return []scenarios.Step{
-				{Do: "push an image to " + registry + " as its admin user", Expect: "the push succeeds",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						var err error
-						if login, err = s.LoginServer(ctx, registry); err != nil {
-							return "", err
-						}
-						if auth, err = s.AdminAuth(ctx, registry); err != nil {
-							return "", err
-						}
-						ref = login + "/scenarios/aca:v1"
-						d, err := s.Push(ctx, ref, auth)
-						return "pushed " + ref + "@" + d.String(), err
-					}},
+				pushStep(&ref, &login, &auth, "scenarios/aca"),
 				{Do: "create a Container Apps environment and an app with a system-assigned identity pulling with it; give the identity AcrPull",
 					Expect: "the app is Succeeded (the registry is open)",
 					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
