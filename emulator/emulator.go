@@ -26,11 +26,14 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/webhook"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/aci"
+	"github.com/acr-emulator/acr-emulator/fakes/aks"
 	"github.com/acr-emulator/acr-emulator/fakes/appservice"
+	"github.com/acr-emulator/acr-emulator/fakes/containerapps"
 	"github.com/acr-emulator/acr-emulator/fakes/defender"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 	"github.com/acr-emulator/acr-emulator/fakes/ml"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/acr-emulator/acr-emulator/fakes/tasks"
 )
 
@@ -256,10 +259,12 @@ func (e *Emulator) newServices() *services {
 		Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
 		Import: e.importImage, Tasks: s.tasksAPI, Webhooks: s.webhooks,
 		Providers: map[string]http.Handler{
-			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
-			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),
+			"Microsoft.ContainerInstance":       platform.Serve(servicePlatform{e}, aci.ContainerGroups()),
+			"Microsoft.Web":                     platform.Serve(servicePlatform{e}, appservice.Sites()),
 			"Microsoft.Security":                s.defender.Handler(),
-			"Microsoft.MachineLearningServices": ml.New(servicePlatform{e}).Handler(),
+			"Microsoft.MachineLearningServices": platform.Serve(servicePlatform{e}, ml.Workspaces()),
+			"Microsoft.App":                     platform.Serve(servicePlatform{e}, containerapps.Environments(), containerapps.Apps()),
+			"Microsoft.ContainerService":        aks.New(servicePlatform{e}).Handler(),
 		}})
 	return s
 }

@@ -20,7 +20,6 @@ import (
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
-	"github.com/acr-emulator/acr-emulator/emulator/rbac"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
@@ -171,16 +170,9 @@ func (a *api) authenticate(w http.ResponseWriter, r *http.Request) (*Identity, e
 
 // authorize checks an ARM action on a scope for the caller.
 func (a *api) authorize(caller *Identity, scope, action string) error {
-	stored, err := a.cfg.Store.RoleAssignmentsOf(caller.ObjectID)
-	if err != nil {
+	ok, err := allowed(a.cfg.Store, caller, scope, action)
+	if err != nil || ok {
 		return err
-	}
-	as := make([]rbac.Assignment, len(stored))
-	for i, s := range stored {
-		as[i] = rbac.Assignment{ID: s.ID, PrincipalID: s.PrincipalID, RoleDefinitionID: s.RoleDefinitionID, Scope: s.Scope, Condition: s.Condition}
-	}
-	if rbac.ControlAllowed(as, caller.ObjectID, scope, action) {
-		return nil
 	}
 	return armError(http.StatusForbidden, "AuthorizationFailed", "The client '"+caller.ObjectID+"' with object id '"+caller.ObjectID+
 		"' does not have authorization to perform action '"+action+"' over scope '"+scope+"' or the scope is invalid. If access was recently granted, please refresh your credentials.")

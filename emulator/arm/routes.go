@@ -44,6 +44,12 @@ func (a *api) delegates() []route {
 	add(p["Microsoft.Web"], Sync, "Microsoft.Web/sites")
 	add(p["Microsoft.MachineLearningServices"], Sync, "Microsoft.MachineLearningServices/workspaces",
 		"Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments", "Microsoft.MachineLearningServices/workspaces/jobs")
+	add(p["Microsoft.App"], Async, "Microsoft.App/managedEnvironments", "Microsoft.App/containerApps")
+	if h := p["Microsoft.ContainerService"]; h != nil {
+		const mc = "Microsoft.ContainerService/managedClusters"
+		out = append(out, &Delegate{Type: mc, Actions: crud(mc, "runCommand"), LRO: Async, Handler: h},
+			&Delegate{Type: mc + "/commandResults", Actions: Actions{Read: mc + "/commandResults/read"}, Handler: h})
+	}
 	if h := p["Microsoft.Security"]; h != nil {
 		out = append(out, &Delegate{Type: "Microsoft.Security/pricings", Actions: Actions{Read: "Microsoft.Security/pricings/read",
 			Write: "Microsoft.Security/pricings/write"}, Handler: h},

@@ -22,14 +22,22 @@ const (
 	AzureService    Kind = "azure-service"
 )
 
-// Trusted Azure services (the seed's list) and App Service, which is not trusted.
+// The simulated Azure services' origins: the trusted services of ACR's list (spec
+// acr-mgmt-trusted.md section 2: ACI, Defender for Cloud, Machine Learning, ACR import; ACR
+// Tasks as the seed describes), and services users often take for trusted that are not on it
+// (App Service, Container Apps, AKS), with the public sides of ACI (username/password pulls)
+// and import (registryUri sources), which no bypass covers.
 const (
-	ServiceACI        = "aci"
-	ServiceDefender   = "defender"
-	ServiceTasks      = "tasks"
-	ServiceML         = "ml"
-	ServiceImport     = "import"
-	ServiceAppService = "appservice"
+	ServiceACI           = "aci"
+	ServiceACIPublic     = "aci-public"
+	ServiceDefender      = "defender"
+	ServiceTasks         = "tasks"
+	ServiceML            = "ml"
+	ServiceImport        = "import"
+	ServiceImportPublic  = "import-public"
+	ServiceAppService    = "appservice"
+	ServiceContainerApps = "containerapps"
+	ServiceAKS           = "aks"
 )
 
 // Origin is where a request comes from.

@@ -46,6 +46,12 @@ func TestDecideEveryCombination(t *testing.T) {
 		{origin: "ACR Tasks, user identity (current Azure)", o: svc(ServiceTasks, false), current: true, want: "AAADADAD"},
 		{origin: "App Service, outbound IP not listed", o: Origin{Kind: AzureService, Service: ServiceAppService, IP: other}, want: "AADDDDDD"},
 		{origin: "App Service, outbound IP listed", o: Origin{Kind: AzureService, Service: ServiceAppService, IP: listed}, want: "AAAADDDD"},
+		// Not on ACR's trusted-services list: only their outbound IP or a private endpoint helps.
+		{origin: "Container Apps, outbound IP not listed", o: Origin{Kind: AzureService, Service: ServiceContainerApps, IP: other}, want: "AADDDDDD"},
+		{origin: "AKS, outbound IP listed", o: Origin{Kind: AzureService, Service: ServiceAKS, IP: listed}, want: "AAAADDDD"},
+		{origin: "AKS in a VNet with a private endpoint", o: Origin{Kind: PrivateEndpoint, Service: ServiceAKS, PrivateEndpoints: []string{thisRegistry}, IP: other}, want: "AAAAAAAA"},
+		{origin: "ACI, public side (username/password)", o: svc(ServiceACIPublic, false), want: "AADDDDDD"},
+		{origin: "ACR import, public side (registryUri)", o: svc(ServiceImportPublic, false), want: "AADDDDDD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.origin, func(t *testing.T) {

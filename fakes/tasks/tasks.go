@@ -34,8 +34,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
-const service = "tasks"
-
 // maxRuns is how many runs a registry keeps, logs included.
 const maxRuns = 1000
 
@@ -200,23 +198,13 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 			user = append(user, uid)
 		}
 	}
-	ids, err := s.p.Attach(id, system, user)
+	ids, err := s.p.Attach(r.Context(), "Microsoft.ContainerRegistry/registries/tasks", id, system, user)
 	if err != nil {
-		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		platform.WriteError(w, err)
 		return
 	}
 	if ident != nil {
-		ident["tenantId"] = s.p.TenantID()
-		if ids.System != nil {
-			ident["principalId"] = ids.System.PrincipalID
-		}
-		if len(ids.User) > 0 {
-			ua := map[string]any{}
-			for uid, u := range ids.User {
-				ua[uid] = map[string]string{"principalId": u.PrincipalID, "clientId": u.ClientID}
-			}
-			ident["userAssignedIdentities"] = ua
-		}
+		ident = ids.JSON(ident["type"].(string), s.p.TenantID())
 	}
 	props["provisioningState"] = "Succeeded"
 	if props["status"] == nil {
