@@ -206,9 +206,10 @@ func (e *Emulator) dataEndpointFor(r *http.Request) (sr *servedRegistry, dr *htt
 	}
 	dr = r.WithContext(context.WithValue(r.Context(), dataRegionKey{}, region))
 	if path != r.URL.Path {
+		// Path-style: the request is for the data endpoint by name, as the audit records it.
 		u := *r.URL
 		u.Path, u.RawPath = path, ""
-		dr.URL = &u
+		dr.URL, dr.Host = &u, dataendpoint.Host(name, region)
 	}
 	return sr, dr, true
 }
