@@ -229,3 +229,59 @@ func TestEnginesThroughRedirects(t *testing.T) {
 		t.Fatalf("no download went through the data endpoint:\n%s", logs)
 	}
 }
+
+// TestAzureCLIPrivateEndpoint: a private endpoint to the registry with the real az CLI, its
+// members' FQDNs and addresses on the endpoint and its network interface, a
+// privatelink.azurecr.io zone group with its record sets; the VNet then pulls privately with
+// public access disabled, and no longer once the endpoint is gone. Debian's az 2.45 cannot load
+// `az network` (its network SDK lacks a model the module's arguments name), so the private link
+// article's commands run as their generic `az resource` equivalents, the same ARM calls.
+func TestAzureCLIPrivateEndpoint(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	emu, vnet := lockedWithVNet(t)
+	_, _, az := azLogin(t, emu)
+	rg := "/subscriptions/" + subscription + "/resourceGroups/demo-rg"
+	pe := rg + "/providers/Microsoft.Network/privateEndpoints/app-pe"
+	regID := az("acr", "show", "-n", "myregistry", "--query", "id", "-o", "tsv")
+	az("resource", "create", "--id", pe, "--api-version", "2022-01-01", "--is-full-object", "-o", "none", "--properties",
+		`{"location":"eastus","properties":{"subnet":{"id":"`+rg+`/providers/Microsoft.Network/virtualNetworks/appvnet/subnets/default"},`+
+			`"privateLinkServiceConnections":[{"name":"app-conn","properties":{"privateLinkServiceId":"`+regID+`","groupIds":["registry"]}}]}}`)
+	show := func(id, query string) string {
+		t.Helper()
+		return az("resource", "show", "--ids", id, "--api-version", "2022-01-01", "--query", query, "-o", "tsv")
+	}
+	if got := show(pe, "properties.customDnsConfigs[].[fqdn, ipAddresses[0]]"); got != "myregistry.azurecr.io\t10.0.0.5\nmyregistry.eastus.data.azurecr.io\t10.0.0.6" {
+		t.Fatalf("customDnsConfigs = %q", got)
+	}
+	nic := show(pe, "properties.networkInterfaces[0].id")
+	if got := show(nic, "properties.ipConfigurations[?properties.privateLinkConnectionProperties.requiredMemberName=='registry_data_eastus'].properties.privateLinkConnectionProperties.fqdns[0]"); got != "myregistry.eastus.data.azurecr.io" {
+		t.Fatalf("data endpoint FQDN on the interface = %q", got)
+	}
+	if got := show(nic, "properties.ipConfigurations[?properties.privateLinkConnectionProperties.requiredMemberName=='registry'].properties.privateIPAddress"); got != "10.0.0.5" {
+		t.Fatalf("registry address on the interface = %q", got)
+	}
+	az("resource", "create", "--id", pe+"/privateDnsZoneGroups/default", "--api-version", "2022-01-01", "-o", "none", "--properties",
+		`{"privateDnsZoneConfigs":[{"name":"privatelink-azurecr-io","properties":{"privateDnsZoneId":"`+rg+`/providers/Microsoft.Network/privateDnsZones/privatelink.azurecr.io"}}]}`)
+	if got := show(pe+"/privateDnsZoneGroups/default", "properties.privateDnsZoneConfigs[0].properties.recordSets[].[recordSetName, ipAddresses[0]]"); got != "myregistry\t10.0.0.5\nmyregistry.eastus.data\t10.0.0.6" {
+		t.Fatalf("zone group record sets = %q", got)
+	}
+	if got := az("acr", "private-endpoint-connection", "list", "-r", "myregistry", "--query", "[].privateLinkServiceConnectionState.status", "-o", "tsv"); got != "Approved" {
+		t.Fatalf("connections = %q", got)
+	}
+	if got := az("acr", "show", "-n", "myregistry", "--query", "dataEndpointEnabled", "-o", "tsv"); got != "True" && got != "true" {
+		t.Fatalf("a private endpoint turns data endpoints on: %q", got)
+	}
+	src := t.TempDir()
+	writeLayout(t, src, 1)
+	if out, err := emu.TryRunEnv(t, vnet, crane, "push", src, "myregistry.azurecr.io/pe/app:v1"); err != nil {
+		t.Fatalf("push from the VNet: %v\n%s", err, out)
+	}
+	if out, err := emu.TryRunEnv(t, vnet, crane, "pull", "myregistry.azurecr.io/pe/app:v1", filepath.Join(t.TempDir(), "img.tar")); err != nil {
+		t.Fatalf("pull from the VNet through the data endpoint: %v\n%s", err, out)
+	}
+	az("resource", "delete", "--ids", pe+"/privateDnsZoneGroups/default", "--api-version", "2022-01-01")
+	az("resource", "delete", "--ids", pe, "--api-version", "2022-01-01")
+	if out, err := emu.TryRunEnv(t, vnet, crane, "digest", "myregistry.azurecr.io/pe/app:v1"); err == nil || !strings.Contains(out, "client with IP '20.0.0.9' is not allowed access") {
+		t.Fatalf("digest after the private endpoint's delete: err=%v\n%s", err, out)
+	}
+}
