@@ -99,6 +99,17 @@ func (e *Emulator) storageLink(r *http.Request, reg *store.Registry, d digest.Di
 	return link + "&regid=" + id, nil
 }
 
+// redirectedDownload reports whether r is for a registry's content on the emulator's own host
+// (a path-style link of the content account, where the registry's 307 sent the client).
+func redirectedDownload(r *http.Request) bool {
+	if strings.Contains(strings.ToLower(r.Host), ".blob.") {
+		return false
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	first = strings.ToLower(first)
+	return first == contentAccount || first == contentAccount+storage.BlobSuffix
+}
+
 // contentContainer names a registry's container: its registry id (32 hex digits, derived from
 // its ARM id so links survive a restart) and a suffix, as ACR's
 // df5a80a5cb57435d8ae8597be148f036-dpwt5reg3l.

@@ -134,6 +134,13 @@ func TestDownloadsFromStorage(t *testing.T) {
 	if res, _ := fetch(t, plain, tampered); res.StatusCode != http.StatusForbidden || res.Header.Get("x-ms-error-code") != "AuthenticationFailed" {
 		t.Fatalf("tampered link: %d %v", res.StatusCode, res.Header)
 	}
+	// go-containerregistry pins a localhost registry's scheme to the one its ping answered on,
+	// plain HTTP included (the HTTPS port speaks both), for every request to the registry's
+	// host: the link shares it, so it works over plain HTTP too.
+	plainURL := "http://" + host + loc.RequestURI()
+	if res, got := fetch(t, plain, plainURL); res.StatusCode != http.StatusOK || string(got) != string(want) {
+		t.Fatalf("storage link over plain HTTP on the registry's host: %d %q", res.StatusCode, got)
+	}
 	// HEAD is answered by the registry.
 	req, _ := http.NewRequest("HEAD", "https://"+host+"/v2/dl/app/blobs/"+layer.String(), nil)
 	if res, err := c.Do(req); err != nil || res.StatusCode != http.StatusOK {

@@ -3,6 +3,7 @@ package emulator
 // Registries as served: their handler chains, Host-based dispatch and network rules.
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -233,12 +234,17 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 		switch {
 		case e.services().storage.Serves(r):
 			// Not behind the registry's network rules: storage links are guarded by their SAS.
-			if !strings.Contains(strings.ToLower(r.Host), ".blob.") {
-				// A path-style link on the emulator's own name shares the registry's host, so
-				// clients send the registry's Authorization along, as on any redirect that stays
-				// on a host; on Azure the link leaves it, and they do not. Storage refuses a
-				// forwarded token on the account's own name (through the proxies), as Azure does.
+			if redirectedDownload(r) {
+				// A path-style download link on the emulator's own name shares the registry's
+				// host, so clients treat it as the registry: they send its Authorization along,
+				// and its scheme when they reached it over plain HTTP (go-containerregistry does
+				// for localhost). On Azure the link leaves the registry's host and they do
+				// neither, so neither counts here. Storage refuses a forwarded token, or plain
+				// HTTP, on the account's own name (through the proxies) and on every other link.
 				r.Header.Del("Authorization")
+				if r.TLS == nil {
+					r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+				}
 			}
 			e.services().storage.ServeHTTP(w, r)
 			return
