@@ -130,3 +130,35 @@ func TestPrivateEndpointMembers(t *testing.T) {
 		t.Fatalf("registry-side pending connection: %v", rc.body)
 	}
 }
+
+// Deleting a connection from the registry's side takes it off the registry's list (the
+// recording's list after az acr private-endpoint-connection delete is empty); the private
+// endpoint shows it Disconnected.
+func TestDeletedConnectionLeavesTheList(t *testing.T) {
+	srv := newAPI(t)
+	const pe = rgPath + "/providers/Microsoft.Network/privateEndpoints/app-pe"
+	body := `{"location":"eastus","properties":{"subnet":{"id":"` + rgPath + `/providers/Microsoft.Network/virtualNetworks/appvnet/subnets/default"},` +
+		`"privateLinkServiceConnections":[{"name":"app-conn","properties":{"privateLinkServiceId":"` + regs + `/myregistry","groupIds":["registry"]}}]}}`
+	if r := call(t, srv, "PUT", pe+"?api-version=2024-05-01", "owner", body); r.status != 201 {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+	conns := regs + "/myregistry/privateEndpointConnections"
+	if r := call(t, srv, "DELETE", conns+"/app-conn"+v, "owner", ""); r.status != 200 && r.status != 202 {
+		t.Fatalf("delete: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "GET", conns+v, "reader", ""); r.status != 200 || len(r.body["value"].([]any)) != 0 {
+		t.Fatalf("list after delete: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "GET", conns+"/app-conn"+v, "reader", ""); r.status != 404 {
+		t.Fatalf("get after delete: %d", r.status)
+	}
+	r := call(t, srv, "GET", pe+"?api-version=2024-05-01", "reader", "")
+	state := prop(r, "properties", "privateLinkServiceConnections").([]any)[0].(map[string]any)["properties"].(map[string]any)["privateLinkServiceConnectionState"]
+	if state.(map[string]any)["status"] != "Disconnected" || jsonOf(prop(r, "properties", "customDnsConfigs")) != "[]" {
+		t.Fatalf("private endpoint after delete: %v", r.body)
+	}
+	if reg := call(t, srv, "GET", regs+"/myregistry"+v, "reader", ""); prop(reg, "properties", "dataEndpointEnabled") != false ||
+		jsonOf(prop(reg, "properties", "privateEndpointConnections")) != "[]" {
+		t.Fatalf("registry after delete: %v", reg.body)
+	}
+}

@@ -3,6 +3,7 @@ package arm
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store"
@@ -153,6 +154,14 @@ func Connections(st *store.Store, reg *store.Registry) ([]*store.PrivateEndpoint
 	return out, err
 }
 
+// listedConnections are the connections the registry shows: a deleted one (Disconnected) is
+// gone from its list, as the az CLI's recording test_acr_with_private_endpoint shows after
+// `az acr private-endpoint-connection delete`; the private endpoint keeps it, Disconnected.
+func listedConnections(st *store.Store, reg *store.Registry) ([]*store.PrivateEndpoint, error) {
+	pes, err := Connections(st, reg)
+	return slices.DeleteFunc(pes, func(pe *store.PrivateEndpoint) bool { return pe.Status == "Disconnected" }), err
+}
+
 func connectionJSON(reg *store.Registry, pe *store.PrivateEndpoint) map[string]any {
 	return map[string]any{"id": reg.ID + "/privateEndpointConnections/" + pe.ConnectionName, "name": pe.ConnectionName,
 		"type": "Microsoft.ContainerRegistry/registries/privateEndpointConnections",
@@ -178,7 +187,7 @@ func (a *api) privateEndpointConnections() *Kind[store.PrivateEndpoint] {
 	const t = "Microsoft.ContainerRegistry/registries/privateEndpointConnections"
 	return &Kind[store.PrivateEndpoint]{Type: t, Actions: crud(t),
 		Get: func(c *Call) (*store.PrivateEndpoint, error) {
-			pes, err := Connections(a.cfg.Store, c.Registry())
+			pes, err := listedConnections(a.cfg.Store, c.Registry())
 			for _, pe := range pes {
 				if strings.EqualFold(pe.ConnectionName, c.ID.Name()) {
 					return pe, err
@@ -186,7 +195,7 @@ func (a *api) privateEndpointConnections() *Kind[store.PrivateEndpoint] {
 			}
 			return nil, err
 		},
-		List: func(c *Call) ([]*store.PrivateEndpoint, error) { return Connections(a.cfg.Store, c.Registry()) },
+		List: func(c *Call) ([]*store.PrivateEndpoint, error) { return listedConnections(a.cfg.Store, c.Registry()) },
 		NotFound: func(c *Call) error {
 			return armError(http.StatusNotFound, "PrivateEndpointConnectionNotFound", "The private endpoint connection '"+c.ID.Name()+"' was not found.")
 		},

@@ -169,7 +169,7 @@ func (a *api) dataEndpoints(reg *store.Registry) []string {
 
 func (a *api) connectionsJSON(reg *store.Registry) []any {
 	out := []any{}
-	pes, _ := Connections(a.cfg.Store, reg)
+	pes, _ := listedConnections(a.cfg.Store, reg)
 	for _, pe := range pes {
 		out = append(out, connectionJSON(reg, pe))
 	}
