@@ -90,6 +90,15 @@ func fetch(t *testing.T, c *http.Client, u string, header ...string) (*http.Resp
 	return res, b
 }
 
+// pushed pushes an image to repo:v1 and returns the login server, its first layer's digest and
+// bytes, and a client of repo that does not follow redirects.
+func pushed(t *testing.T, emu *emulatortest.Emulator, repo string) (string, v1.Hash, []byte, *http.Client) {
+	t.Helper()
+	host := emu.Registry().Host
+	layer, want := firstLayer(t, pushImage(t, emu, host+"/"+repo+":v1"))
+	return host, layer, want, registryClient(t, emu, host, repo, emu.Transport())
+}
+
 func firstLayer(t *testing.T, img v1.Image) (v1.Hash, []byte) {
 	t.Helper()
 	ls, _ := img.Layers()
@@ -108,11 +117,7 @@ func TestDownloadsFromStorage(t *testing.T) {
 	w := downloadWorld(func(*world.Registry) {})
 	w.Origins = w.Origins[:3] // no private endpoint, which would turn data endpoints on
 	emu := emulatortest.New(t, emulatortest.WithWorld(w))
-	host := emu.Registry().Host
-	img := pushImage(t, emu, host+"/dl/app:v1")
-	layer, want := firstLayer(t, img)
-	c := registryClient(t, emu, host, "dl/app", emu.Transport())
-
+	host, layer, want, c := pushed(t, emu, "dl/app")
 	res, body := fetch(t, c, "https://"+host+"/v2/dl/app/blobs/"+layer.String())
 	loc, _ := url.Parse(res.Header.Get("Location"))
 	m := storageLinkRE.FindStringSubmatch(loc.Path)
@@ -166,12 +171,20 @@ func TestDownloadsFromStorage(t *testing.T) {
 		t.Fatalf("forwarded token: %d %v", res.StatusCode, res.Header)
 	}
 	// Real clients pull through the redirect, directly and through the proxy.
-	for _, tc := range []struct {
-		ref string
-		tr  http.RoundTripper
-	}{{host + "/dl/app:v1", emu.Transport()}, {"myregistry.azurecr.io/dl/app:v1", office}} {
-		if err := pullAll(tc.ref, tc.tr, emu); err != nil {
-			t.Errorf("pull %s: %v", tc.ref, err)
+	pullBothWays(t, emu, "dl/app:v1", office)
+}
+
+// pullBothWays pulls ref (repository:tag) with go-containerregistry directly and through
+// the proxy by the registry's real name.
+func pullBothWays(t *testing.T, emu *emulatortest.Emulator, ref string, proxy http.RoundTripper) {
+	t.Helper()
+	for _, full := range []string{emu.Registry().Host + "/" + ref, "myregistry.azurecr.io/" + ref} {
+		tr := proxy
+		if !strings.HasPrefix(full, "myregistry.azurecr.io/") {
+			tr = emu.Transport()
+		}
+		if err := pullAll(full, tr, emu); err != nil {
+			t.Errorf("pull %s: %v", full, err)
 		}
 	}
 }
@@ -214,12 +227,8 @@ func TestDataEndpoints(t *testing.T) {
 		r.DataEndpointEnabled = true
 		r.NetworkRuleSet = &world.NetworkRuleSet{DefaultAction: "Deny", IPRules: []string{"127.0.0.1", "198.51.100.7"}}
 	})))
-	host := emu.Registry().Host
-	img := pushImage(t, emu, host+"/dde/app:v1")
-	layer, want := firstLayer(t, img)
-
 	// Directly: a path-style link on the host the client called.
-	c := registryClient(t, emu, host, "dde/app", emu.Transport())
+	host, layer, want, c := pushed(t, emu, "dde/app")
 	res, _ := fetch(t, c, "https://"+host+"/v2/dde/app/blobs/"+layer.String())
 	loc, _ := url.Parse(res.Header.Get("Location"))
 	q := loc.Query()
@@ -270,14 +279,7 @@ func TestDataEndpoints(t *testing.T) {
 	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `client with IP '203.0.113.50' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.`) {
 		t.Fatalf("café download: %d %s", res.StatusCode, body)
 	}
-	for _, tc := range []struct {
-		ref string
-		tr  http.RoundTripper
-	}{{host + "/dde/app:v1", emu.Transport()}, {"myregistry.azurecr.io/dde/app:v1", office}} {
-		if err := pullAll(tc.ref, tc.tr, emu); err != nil {
-			t.Errorf("pull %s: %v", tc.ref, err)
-		}
-	}
+	pullBothWays(t, emu, "dde/app:v1", office)
 	// The audit tells the data endpoint from the login server.
 	entries := audit(t, emu)
 	if !anyEntry(entries, func(e auditEntry) bool {

@@ -17,6 +17,20 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
+// withDownloads serves reg, and its blobs' downloads at /dl/<repo>/<digest> (the redirect's
+// target in these tests), as a data endpoint does.
+func withDownloads(reg *registry.Registry) http.Handler {
+	content := reg.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/dl/"); ok {
+			repo, d, _ := strings.Cut(rest, "/")
+			reg.Download(w, r, repo, digest.Digest(d))
+			return
+		}
+		content.ServeHTTP(w, r)
+	})
+}
+
 // noFollow answers redirects instead of following them.
 var noFollow = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -34,15 +48,7 @@ func TestBlobRedirect(t *testing.T) {
 	}
 	st := store.New()
 	reg = registry.New(st, regName, registry.WithBlobRedirect(redirect))
-	content := reg.Handler()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rest, ok := strings.CutPrefix(r.URL.Path, "/dl/"); ok {
-			repo, d, _ := strings.Cut(rest, "/")
-			reg.Download(w, r, repo, digest.Digest(d))
-			return
-		}
-		content.ServeHTTP(w, r)
-	}))
+	srv := httptest.NewTLSServer(withDownloads(reg))
 	t.Cleanup(srv.Close)
 	client := srv.Client()
 	client.CheckRedirect = noFollow.CheckRedirect
@@ -124,19 +130,10 @@ func TestBlobRedirect(t *testing.T) {
 
 // TestBlobRedirectRealClient: go-containerregistry follows the 307 and verifies the layers.
 func TestBlobRedirectRealClient(t *testing.T) {
-	var reg *registry.Registry
-	reg = registry.New(store.New(), regName, registry.WithBlobRedirect(func(r *http.Request, repo string, d digest.Digest) (string, error) {
+	reg := registry.New(store.New(), regName, registry.WithBlobRedirect(func(r *http.Request, repo string, d digest.Digest) (string, error) {
 		return "http://" + r.Host + "/dl/" + repo + "/" + d.String(), nil
 	}))
-	content := reg.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rest, ok := strings.CutPrefix(r.URL.Path, "/dl/"); ok {
-			repo, d, _ := strings.Cut(rest, "/")
-			reg.Download(w, r, repo, digest.Digest(d))
-			return
-		}
-		content.ServeHTTP(w, r)
-	}))
+	srv := httptest.NewServer(withDownloads(reg))
 	t.Cleanup(srv.Close)
 	img, err := random.Image(4096, 3)
 	if err != nil {
