@@ -78,6 +78,18 @@ var readmeSessions = []readmeSession{
 		{check: "HTTPS_PROXY=http://127.0.0.1:9002 crane digest lockedregistry.azurecr.io/app:v1 > vnet.txt && " +
 			"HTTPS_PROXY=http://127.0.0.1:9001 crane digest myregistry.azurecr.io/app:v1 | diff - vnet.txt"},
 	}},
+	{name: "data-endpoints", world: "data-endpoint-world", steps: []readmeStep{
+		{block: "path"},
+		{block: "data-endpoints", want: []string{
+			"myregistry.eastus.data.azurecr.io",
+			"DENIED: client with IP '20.0.0.10' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.",
+		}},
+		// The audit names the data endpoint, the private endpoint's address and the rule.
+		{check: `curl -s 'http://localhost:8080/_emulator/audit?registry=myregistry&decision=denied' | tr -d ' \n' | grep -o '"origin":"halfvnet"[^}]*"host":"myregistry.eastus.data.azurecr.io"[^}]*"rule":"private-dns-record-missing"' | head -1`,
+			want: []string{`"rule":"private-dns-record-missing"`}},
+		{check: `curl -s 'http://localhost:8080/_emulator/audit?registry=myregistry&decision=allowed' | tr -d ' \n' | grep -o '"origin":"corpvnet","originKind":"private-endpoint","clientIp":"10.0.0.4","host":"myregistry.eastus.data.azurecr.io","privateIp":"10.0.0.6"' | head -1`,
+			want: []string{`"privateIp":"10.0.0.6"`}},
+	}},
 	{name: "az", steps: []readmeStep{
 		{block: "az-setup", want: []string{"az is logged in to the emulator"}},
 		{block: "az", want: []string{`"AzureServices"`, `"accessToken": "`, "Looks like you don't have access to registry 'localhost:8443'"}},

@@ -44,7 +44,7 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		q := r.URL.Query()
 		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
 	})
-	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log}))
+	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log, Location: e.world.Location}))
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
 		if err := e.Reset(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)

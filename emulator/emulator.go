@@ -16,6 +16,7 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/faults"
+	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
@@ -101,6 +102,8 @@ type Emulator struct {
 	faults faults.Set       // injected failures, per registry
 	// storageKey signs the fake storage's links; the storage itself is one of the services.
 	storageKey []byte
+	// links signs and checks the data endpoints' download links.
+	links *dataendpoint.Signer
 	// acrService is ACR's internal identity (import runs as it); scanner and runner are
 	// Defender's and ACR Tasks'. internal holds their object ids (snapshots leave them out).
 	acrService, scanner, runner serviceIdentity
@@ -132,6 +135,7 @@ type servedRegistry struct {
 	info    RegistryInfo
 	port    int          // own listener port, 0 for the main listener
 	handler http.Handler // network gate → token endpoints, or token gate → registry
+	data    http.Handler // network gate → its data endpoints' downloads
 }
 
 // OriginInfo describes a named origin's proxy.
@@ -229,7 +233,7 @@ func New(cfg Config) (*Emulator, error) {
 	if e.runner, err = e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	e.entraV, e.storageKey = armVerifier{iss}, storageKey
+	e.entraV, e.storageKey, e.links = armVerifier{iss}, storageKey, dataendpoint.NewSigner(dataLinkKey(storageKey), nil)
 	e.svc.Store(e.newServices())
 	return e, nil
 }
@@ -241,8 +245,10 @@ type services struct {
 	arm      http.Handler
 	tasks    *tasks.Service
 	tasksAPI http.Handler // tasks.Handler(), built once
-	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads).
+	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads,
+	// blob downloads); mounts are the registries' containers mounted on it.
 	storage  *storage.Store
+	mounts   sync.Map
 	defender *defender.Service
 	// webhooks delivers the registries' webhooks and keeps their deliveries.
 	webhooks *webhook.Service

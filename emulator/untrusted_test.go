@@ -21,7 +21,7 @@ const (
 )
 
 // pushed pushes a small image to the default registry as its admin and returns its reference.
-func pushed(t *testing.T, emu *emulatortest.Emulator, repo string) string {
+func pushedRef(t *testing.T, emu *emulatortest.Emulator, repo string) string {
 	t.Helper()
 	ref := emu.Registry().Host + "/" + repo + ":v1"
 	u, p := emu.Admin()
@@ -86,7 +86,7 @@ func assignPull(t *testing.T, arm func(string, string, any) (int, map[string]any
 func TestContainerAppsAreNotTrusted(t *testing.T) {
 	emu := emulatortest.New(t)
 	arm := armClient(t, emu)
-	image := pushed(t, emu, "aca/app")
+	image := pushedRef(t, emu, "aca/app")
 	envs := rg + "/providers/Microsoft.App/managedEnvironments/"
 	for name, body := range map[string]map[string]any{
 		"public-env": {"location": "eastus", "properties": map[string]any{}},
@@ -163,7 +163,7 @@ func TestContainerAppsAreNotTrusted(t *testing.T) {
 func TestAKSPullsWithTheKubeletIdentity(t *testing.T) {
 	emu := emulatortest.New(t)
 	arm := armClient(t, emu)
-	image := pushed(t, emu, "aks/app")
+	image := pushedRef(t, emu, "aks/app")
 	clusters := rg + "/providers/Microsoft.ContainerService/managedClusters/"
 	cluster := func(name, vnetSubnet string) map[string]any {
 		t.Helper()

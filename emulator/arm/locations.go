@@ -34,6 +34,9 @@ func (a *api) knownLocation(loc string) bool {
 	return loc == a.cfg.Location || slices.ContainsFunc(regions, func(r [2]string) bool { return r[0] == loc })
 }
 
+// LocationNames lists Azure's regions and the world's own location.
+func LocationNames(world string) []string { return locationNames(world) }
+
 func locationNames(world string) []string {
 	out := []string{}
 	for _, r := range regions {

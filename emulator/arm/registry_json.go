@@ -92,7 +92,7 @@ func (a *api) registryJSON(reg *store.Registry) map[string]any {
 			"adminUserEnabled": reg.AdminUserEnabled,
 			"networkRuleSet":   map[string]any{"defaultAction": status(reg.DefaultActionAllow, "Allow", "Deny"), "virtualNetworkRules": vnets, "ipRules": rules},
 			"policies":         policiesJSON(reg),
-			"encryption":       encryptionJSON(reg.Encryption), "dataEndpointEnabled": reg.DataEndpointEnabled,
+			"encryption":       encryptionJSON(reg.Encryption), "dataEndpointEnabled": DataEndpointsOn(a.cfg.Store, reg),
 			"dataEndpointHostNames": a.dataEndpoints(reg), "regionalEndpoints": "Disabled", "regionalEndpointHostNames": []string{},
 			"endpointProtocol": "IPv4", "privateEndpointConnections": a.connectionsJSON(reg),
 			"publicNetworkAccess":              status(reg.PublicNetworkAccess, "Enabled", "Disabled"),
@@ -153,10 +153,11 @@ func encryptionJSON(e store.Encryption) map[string]any {
 }
 
 // dataEndpoints are <name>.<location>.data.azurecr.io for the home location and each
-// replication, when dedicated data endpoints are on (https://aka.ms/acr/dedicated-data-endpoints).
+// replication, when dedicated data endpoints are on (https://aka.ms/acr/dedicated-data-endpoints;
+// a private endpoint turns them on).
 func (a *api) dataEndpoints(reg *store.Registry) []string {
 	out := []string{}
-	if !reg.DataEndpointEnabled {
+	if !DataEndpointsOn(a.cfg.Store, reg) {
 		return out
 	}
 	reps, _ := a.replicationsOf(reg)
@@ -168,7 +169,7 @@ func (a *api) dataEndpoints(reg *store.Registry) []string {
 
 func (a *api) connectionsJSON(reg *store.Registry) []any {
 	out := []any{}
-	pes, _ := Connections(a.cfg.Store, reg)
+	pes, _ := listedConnections(a.cfg.Store, reg)
 	for _, pe := range pes {
 		out = append(out, connectionJSON(reg, pe))
 	}

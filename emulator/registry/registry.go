@@ -2,8 +2,8 @@
 // API v1.1 under /v2/ and ACR's metadata API under /acr/v1/, on top of emulator/store.
 //
 // It knows nothing of authentication or network rules: the emulator wraps this handler with
-// those checks, so every request reaching it is already allowed. Blob GETs are served directly
-// (real ACR redirects to a storage URL; every client follows either way).
+// those checks, so every request reaching it is already allowed. Blob GETs are served here
+// unless WithBlobRedirect sends them elsewhere, as ACR sends them to its storage.
 //
 // Spec: https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md
 // ACR specifics: https://learn.microsoft.com/azure/container-registry/ and the Azure SDK
@@ -49,6 +49,7 @@ type Registry struct {
 	maxUpload   int64
 	routes      map[routeKind]map[string]routeHandler
 	events      EventHook
+	redirect    BlobRedirect
 	// schema1Key signs schema 1 manifests; made on first use and kept for the handler's life,
 	// like distribution's ephemeral key.
 	schema1Key func() (*schema1.Key, error)

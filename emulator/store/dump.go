@@ -149,7 +149,7 @@ func (s *Store) Restore(d *Dump) error {
 				c.UserAssigned = append([]string(nil), r.UserAssigned...)
 				return &c
 			}),
-			insertAll(txn, TableEndpoints, d.PrivateEndpoints, shallow[PrivateEndpoint]),
+			insertAll(txn, TableEndpoints, d.PrivateEndpoints, (*PrivateEndpoint).Copy),
 			insertAll(txn, TableResourceGroups, d.ResourceGroups, (*ResourceGroup).Copy),
 			insertAll(txn, TableReplications, d.Replications, (*Replication).Copy),
 			insertAll(txn, TableWebhooks, d.Webhooks, (*Webhook).Copy),

@@ -94,6 +94,14 @@ type Origin struct {
 	// connection the registry's owner has not approved (Pending, Rejected, Disconnected),
 	// which carries no traffic. Either list implies VNet.
 	Endpoints []PrivateEndpoint `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	// PrivateDNSRecords are the names the VNet's DNS resolves to its private endpoints
+	// (myregistry.azurecr.io, myregistry.eastus.data.azurecr.io). Unset: every name of its
+	// approved private endpoints, as a linked privatelink.azurecr.io zone does. A name left out
+	// resolves to the public endpoint, reached from IP, as on Azure when a record is missing.
+	PrivateDNSRecords []string `json:"privateDnsRecords,omitempty" yaml:"privateDnsRecords,omitempty"`
+	// PrivateIP is the VNet machine's own address, which registries see on requests through a
+	// private endpoint (default 10.0.0.4; private endpoints get addresses from 10.0.0.5 on).
+	PrivateIP string `json:"privateIp,omitempty" yaml:"privateIp,omitempty"`
 	// Port of the proxy listener (0: a free port, printed at start).
 	Port int `json:"port,omitempty" yaml:"port,omitempty"`
 }
@@ -154,6 +162,10 @@ type Registry struct {
 	NetworkRuleSet                   *NetworkRuleSet `json:"networkRuleSet,omitempty" yaml:"networkRuleSet,omitempty"`
 	NetworkRuleBypassOptions         string          `json:"networkRuleBypassOptions,omitempty" yaml:"networkRuleBypassOptions,omitempty"` // AzureServices (default) or None
 	NetworkRuleBypassAllowedForTasks bool            `json:"networkRuleBypassAllowedForTasks,omitempty" yaml:"networkRuleBypassAllowedForTasks,omitempty"`
+	// DataEndpointEnabled gives the registry dedicated data endpoints,
+	// <name>.<region>.data.azurecr.io, where blob downloads are redirected (Premium only; a
+	// private endpoint turns them on too).
+	DataEndpointEnabled bool `json:"dataEndpointEnabled,omitempty" yaml:"dataEndpointEnabled,omitempty"`
 	// Port gives the registry an HTTPS listener of its own on the emulator's host, so its
 	// login server is localhost:<port>. 0: the registry is served on the main HTTPS listener
 	// (one registry only may do so).
