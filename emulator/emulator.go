@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
-	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
+	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
