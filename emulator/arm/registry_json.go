@@ -92,7 +92,10 @@ func (a *api) registryJSON(reg *store.Registry) map[string]any {
 			"adminUserEnabled": reg.AdminUserEnabled,
 			"networkRuleSet":   map[string]any{"defaultAction": status(reg.DefaultActionAllow, "Allow", "Deny"), "virtualNetworkRules": vnets, "ipRules": rules},
 			"policies":         policiesJSON(reg),
-			"encryption":       encryptionJSON(reg.Encryption), "dataEndpointEnabled": DataEndpointsOn(a.cfg.Store, reg),
+			// The flag is what the registry was set to; a private endpoint serves the data
+			// endpoints without turning it on (its host names show), so infrastructure as code
+			// that never set it sees no drift. UNCONFIRMED against a recording.
+			"encryption": encryptionJSON(reg.Encryption), "dataEndpointEnabled": reg.DataEndpointEnabled,
 			"dataEndpointHostNames": a.dataEndpoints(reg), "regionalEndpoints": "Disabled", "regionalEndpointHostNames": []string{},
 			"endpointProtocol": "IPv4", "privateEndpointConnections": a.connectionsJSON(reg),
 			"publicNetworkAccess":              status(reg.PublicNetworkAccess, "Enabled", "Disabled"),

@@ -26,6 +26,7 @@ type Dump struct {
 	Webhooks         []*Webhook
 	ScopeMaps        []*ScopeMap
 	Tokens           []*Token
+	VirtualNetworks  []*VirtualNetwork
 	// Blobs holds the bytes of every manifest digest and blob link digest, once each.
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
@@ -84,6 +85,7 @@ func (s *Store) dumpRecords() (*Dump, error) {
 	collect(TableWebhooks, func(r any) { d.Webhooks = append(d.Webhooks, r.(*Webhook)) })
 	collect(TableScopeMaps, func(r any) { d.ScopeMaps = append(d.ScopeMaps, r.(*ScopeMap)) })
 	collect(TableTokens, func(r any) { d.Tokens = append(d.Tokens, r.(*Token)) })
+	collect(TableVirtualNetworks, func(r any) { d.VirtualNetworks = append(d.VirtualNetworks, r.(*VirtualNetwork)) })
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +133,7 @@ func (s *Store) Restore(d *Dump) error {
 		}
 		for _, table := range []string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
 			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications, TableWebhooks,
-			TableScopeMaps, TableTokens} {
+			TableScopeMaps, TableTokens, TableVirtualNetworks} {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -155,6 +157,7 @@ func (s *Store) Restore(d *Dump) error {
 			insertAll(txn, TableWebhooks, d.Webhooks, (*Webhook).Copy),
 			insertAll(txn, TableScopeMaps, d.ScopeMaps, (*ScopeMap).Copy),
 			insertAll(txn, TableTokens, d.Tokens, (*Token).Copy),
+			insertAll(txn, TableVirtualNetworks, d.VirtualNetworks, (*VirtualNetwork).Copy),
 		} {
 			if err != nil {
 				return nil, err

@@ -9,21 +9,22 @@ import (
 // Table and index names. Compound ids put the registry first so every per-registry scan is a
 // prefix scan, and the repository second so a repository's children sort together.
 const (
-	TableRegistries     = "registries"
-	TableRepositories   = "repositories"
-	TableManifests      = "manifests"
-	TableTags           = "tags"
-	TableBlobLinks      = "blob_links"
-	TableUploads        = "uploads"
-	TablePrincipals     = "principals"
-	TableAssignments    = "role_assignments"
-	TableResources      = "resources"
-	TableEndpoints      = "private_endpoints"
-	TableResourceGroups = "resource_groups"
-	TableReplications   = "replications"
-	TableWebhooks       = "webhooks"
-	TableScopeMaps      = "scope_maps"
-	TableTokens         = "tokens"
+	TableRegistries      = "registries"
+	TableRepositories    = "repositories"
+	TableManifests       = "manifests"
+	TableTags            = "tags"
+	TableBlobLinks       = "blob_links"
+	TableUploads         = "uploads"
+	TablePrincipals      = "principals"
+	TableAssignments     = "role_assignments"
+	TableResources       = "resources"
+	TableEndpoints       = "private_endpoints"
+	TableResourceGroups  = "resource_groups"
+	TableReplications    = "replications"
+	TableWebhooks        = "webhooks"
+	TableScopeMaps       = "scope_maps"
+	TableTokens          = "tokens"
+	TableVirtualNetworks = "virtual_networks"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -53,6 +54,7 @@ func schema() *memdb.DBSchema {
 		webhooksTableSchema,
 		scopeMapsTableSchema,
 		tokensTableSchema,
+		virtualNetworksTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {
