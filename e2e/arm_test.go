@@ -163,7 +163,9 @@ func TestARMLockdown(t *testing.T) {
 		t.Fatalf("imported image: %v\n%s", err, out)
 	}
 	poller, err = client.BeginImportImage(ctx, "demo-rg", "myregistry", armcontainerregistry.ImportImageParameters{
-		Source:     &armcontainerregistry.ImportSource{RegistryURI: to.Ptr(emu.RegistryHost()), SourceImage: to.Ptr("arm/copy:v1")},
+		Source: &armcontainerregistry.ImportSource{RegistryURI: to.Ptr(emu.RegistryHost()), SourceImage: to.Ptr("arm/copy:v1"),
+			// A registry URI source is read with the request's credentials, as Azure reads it.
+			Credentials: &armcontainerregistry.ImportSourceCredentials{Username: to.Ptr("myregistry"), Password: to.Ptr(harness.AdminPassword)}},
 		TargetTags: []*string{to.Ptr("arm/imported:v2")}, Mode: to.Ptr(armcontainerregistry.ImportModeNoForce)}, nil)
 	if err == nil {
 		_, err = poller.PollUntilDone(ctx, nil)
@@ -261,19 +263,28 @@ func TestPrivateEndpointApproval(t *testing.T) {
 // appvnet (20.0.0.9) on a known port, and returns the environment that sends clients through it.
 func lockedWithVNet(t *testing.T) (*harness.Emulator, []string) {
 	t.Helper()
-	_, vnetPort, _ := strings.Cut(harness.FreeAddr(t), ":")
-	world := filepath.Join(t.TempDir(), "world.yaml")
+	world, vnetPort := defaultWorldWithVNetPort(t, func(w string) string {
+		return strings.Replace(w, "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1)
+	})
+	emu := harness.Start(t, harness.WithArgs("--config", world))
+	return emu, viaOrigin(t, emu, vnetPort, "myregistry")
+}
+
+// defaultWorldWithVNetPort writes the default world, changed by edit, with its VNet origin
+// appvnet on a known port, and returns the file and the port.
+func defaultWorldWithVNetPort(t *testing.T, edit func(string) string) (world, vnetPort string) {
+	t.Helper()
+	_, vnetPort, _ = strings.Cut(harness.FreeAddr(t), ":")
+	world = filepath.Join(t.TempDir(), "world.yaml")
 	def, err := os.ReadFile(filepath.Join(mustRoot(t), "emulator/world/default.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := strings.Replace(string(def), "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1)
-	body = strings.Replace(body, "    ip: 20.0.0.9\n", "    ip: 20.0.0.9\n    port: "+vnetPort+"\n", 1)
+	body := strings.Replace(edit(string(def)), "    ip: 20.0.0.9\n", "    ip: 20.0.0.9\n    port: "+vnetPort+"\n", 1)
 	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	emu := harness.Start(t, harness.WithArgs("--config", world))
-	return emu, viaOrigin(t, emu, vnetPort, "myregistry")
+	return world, vnetPort
 }
 
 // requestPrivateEndpoint creates the private endpoint app-pe in appvnet with a manual connection

@@ -22,6 +22,12 @@ func azEnv(t *testing.T, emu *harness.Emulator) []string {
 // azLogin registers the emulator as a custom cloud for the real az CLI and logs in with the
 // default world's service principal. run runs az and fails the test on a non-zero exit.
 func azLogin(t *testing.T, emu *harness.Emulator) (az string, env []string, run func(args ...string) string) {
+	return azLoginAs(t, emu, harness.ClientID, harness.ClientSecret)
+}
+
+// azLoginAs is azLogin as another service principal of the world, in a config directory of
+// its own.
+func azLoginAs(t *testing.T, emu *harness.Emulator, clientID, secret string) (az string, env []string, run func(args ...string) string) {
 	az = harness.Tool(t, "AZ", "az")
 	env = azEnv(t, emu)
 	base := "https://" + emu.RegistryHost()
@@ -39,7 +45,7 @@ func azLogin(t *testing.T, emu *harness.Emulator) (az string, env []string, run 
 		// az acr task credential add -u/-p checks whether the name is a Key Vault secret's URI.
 		"--suffix-keyvault-dns", ".vault.azure.net")
 	run("cloud", "set", "-n", "AcrEmulator")
-	run("login", "--service-principal", "-u", harness.ClientID, "-p", harness.ClientSecret, "--tenant", harness.TenantID)
+	run("login", "--service-principal", "-u", clientID, "-p", secret, "--tenant", harness.TenantID)
 	return az, env, run
 }
 

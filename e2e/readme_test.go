@@ -95,6 +95,7 @@ func runBlocks(t *testing.T) map[string]readmeBlock {
 func TestReadmeBlocks(t *testing.T) {
 	root := mustRoot(t)
 	blocks := readmeBlocks(t)
+	t.Chdir(root) // a world block's paths are relative to the checkout, as a user's shell is
 	if len(blocks) == 0 {
 		t.Fatal("no code blocks in README.md")
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/portal"
 	"github.com/acr-emulator/acr-emulator/emulator/snapshot"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
 // Control endpoints (/_emulator/...) are the emulator's own API for tests and demos; they are
@@ -25,11 +26,25 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		_, _ = w.Write(e.ca.CertPEM())
 	})
+	// The store's invariants, for a user's test to call after its own: every tag resolves,
+	// every manifest's blobs and children are present, reference counts and bytes add up.
+	e.faultRoutes(mux)
+	mux.HandleFunc("GET /_emulator/check", func(w http.ResponseWriter, r *http.Request) {
+		vs, err := e.st.Check()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if vs == nil {
+			vs = []store.Violation{}
+		}
+		writeControlJSON(w, http.StatusOK, map[string]any{"consistent": len(vs) == 0, "violations": vs})
+	})
 	mux.HandleFunc("GET /_emulator/audit", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
 	})
-	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log}))
+	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log, Location: e.world.Location}))
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
 		if err := e.Reset(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)

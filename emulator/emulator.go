@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
+	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
@@ -22,13 +24,17 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
+	"github.com/acr-emulator/acr-emulator/emulator/webhook"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/aci"
+	"github.com/acr-emulator/acr-emulator/fakes/aks"
 	"github.com/acr-emulator/acr-emulator/fakes/appservice"
+	"github.com/acr-emulator/acr-emulator/fakes/containerapps"
 	"github.com/acr-emulator/acr-emulator/fakes/defender"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 	"github.com/acr-emulator/acr-emulator/fakes/ml"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/acr-emulator/acr-emulator/fakes/tasks"
 )
 
@@ -93,8 +99,11 @@ type Emulator struct {
 	audit  *network.Audit
 	entraV armVerifier
 	hosts  *hostguard.Names // dotted host names served besides IP literals and single labels
+	faults faults.Set       // injected failures, per registry
 	// storageKey signs the fake storage's links; the storage itself is one of the services.
 	storageKey []byte
+	// links signs and checks the data endpoints' download links.
+	links *dataendpoint.Signer
 	// acrService is ACR's internal identity (import runs as it); scanner and runner are
 	// Defender's and ACR Tasks'. internal holds their object ids (snapshots leave them out).
 	acrService, scanner, runner serviceIdentity
@@ -126,6 +135,7 @@ type servedRegistry struct {
 	info    RegistryInfo
 	port    int          // own listener port, 0 for the main listener
 	handler http.Handler // network gate → token endpoints, or token gate → registry
+	data    http.Handler // network gate → its data endpoints' downloads
 }
 
 // OriginInfo describes a named origin's proxy.
@@ -194,7 +204,7 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e.entra = entra.NewHandler(directory{st: e.st, tenant: cfg.World.TenantID}, iss, func(r *http.Request) string {
 		return "https://" + r.Host
-	})
+	}, entra.WithLocalResources(armEndpoints))
 	e.imds = imds.NewHandler(computeDirectory{st: e.st}, iss)
 	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger,
 		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL, SigningKey: acrKey}); err != nil {
@@ -204,6 +214,9 @@ func New(cfg Config) (*Emulator, error) {
 		if err := e.seedIdentities(); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.addWorldFaults(); err != nil {
+		return nil, err
 	}
 	// The world's resource group exists from the start; ARM may create and delete others.
 	if w := cfg.World; w.ResourceGroup != "" {
@@ -220,7 +233,7 @@ func New(cfg Config) (*Emulator, error) {
 	if e.runner, err = e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	e.entraV, e.storageKey = armVerifier{iss}, storageKey
+	e.entraV, e.storageKey, e.links = armVerifier{iss}, storageKey, dataendpoint.NewSigner(dataLinkKey(storageKey), nil)
 	e.svc.Store(e.newServices())
 	return e, nil
 }
@@ -232,33 +245,41 @@ type services struct {
 	arm      http.Handler
 	tasks    *tasks.Service
 	tasksAPI http.Handler // tasks.Handler(), built once
-	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads).
+	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads,
+	// blob downloads); mounts are the registries' containers mounted on it.
 	storage  *storage.Store
+	mounts   sync.Map
 	defender *defender.Service
+	// webhooks delivers the registries' webhooks and keeps their deliveries.
+	webhooks *webhook.Service
 }
 
 func (e *Emulator) newServices() *services {
 	w := e.world
-	s := &services{defender: defender.New(servicePlatform{e}, e.scanner.auth()), storage: storage.New(storage.WithSecret(e.storageKey))}
+	s := &services{defender: defender.New(servicePlatform{e}, e.scanner.auth()), storage: storage.New(storage.WithSecret(e.storageKey)),
+		webhooks: webhook.New(e.st, webhook.WithLogger(e.log))}
 	s.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, e.runner.auth(), s.storage)
 	s.tasks.AccountURL = func(r *http.Request) string { return e.accountURL(r, tasks.LogAccount) }
 	s.tasksAPI = s.tasks.Handler()
 	s.arm = arm.New(arm.Config{Store: e.st, Entra: e.entraV, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
 		Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
-		Import: e.importImage, Tasks: s.tasksAPI,
+		Import: e.importImage, Tasks: s.tasksAPI, Webhooks: s.webhooks,
 		Providers: map[string]http.Handler{
-			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
-			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),
+			"Microsoft.ContainerInstance":       platform.Serve(servicePlatform{e}, aci.ContainerGroups()),
+			"Microsoft.Web":                     platform.Serve(servicePlatform{e}, appservice.Sites()),
 			"Microsoft.Security":                s.defender.Handler(),
-			"Microsoft.MachineLearningServices": ml.New(servicePlatform{e}).Handler(),
+			"Microsoft.MachineLearningServices": platform.Serve(servicePlatform{e}, ml.Workspaces()),
+			"Microsoft.App":                     platform.Serve(servicePlatform{e}, containerapps.Environments(), containerapps.Apps()),
+			"Microsoft.ContainerService":        aks.New(servicePlatform{e}).Handler(),
 		}})
 	return s
 }
 
-// close waits for the scans in flight and stops the runs.
+// close waits for the scans in flight and stops the runs and the webhook deliveries.
 func (s *services) close() {
 	s.defender.Wait()
 	s.tasks.Close()
+	s.webhooks.Close()
 }
 
 func (e *Emulator) services() *services { return e.svc.Load() }

@@ -3,6 +3,7 @@ package emulator
 import (
 	"crypto/sha256"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
@@ -61,6 +62,12 @@ func (v armVerifier) VerifyEntraToken(raw string) (*arm.Identity, error) {
 	}
 	return &arm.Identity{TenantID: c.TenantID, ObjectID: c.ObjectID, AppID: c.AppID, Audience: c.Audience}, nil
 }
+
+// armEndpoints are the emulator's ARM endpoints as Entra resources, for a token request: ARM
+// answers on every HTTPS host the emulator does, so the host the client reached Entra at is
+// one, and it is the resourceManager of the cloud metadata the client read there
+// (GET /metadata/endpoints), for which the azurerm provider's custom-cloud mode asks a token.
+func armEndpoints(r *http.Request) []string { return []string{"https://" + r.Host} }
 
 // derivedGUID makes a stable GUID from a seed, for ids a world file leaves out.
 func derivedGUID(seed string) string {

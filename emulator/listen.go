@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
@@ -76,6 +78,10 @@ func (e *Emulator) Start() error {
 		e.serveRegistry(sr, rec)
 	}
 	if err := e.seedContent(saved); err != nil {
+		closeAll()
+		return err
+	}
+	if err := e.addressEndpoints(); err != nil {
 		closeAll()
 		return err
 	}
@@ -143,7 +149,10 @@ func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
 			o.IP, _ = netip.ParseAddr(wo.IP)
 		}
 		if wo.VNet || len(wo.PrivateEndpoints) > 0 || len(wo.Endpoints) > 0 {
-			o.Kind, o.VNet = network.PrivateEndpoint, wo.Name
+			o.Kind, o.VNet, o.PrivateIP = network.PrivateEndpoint, wo.Name, arm.VNetMachineIP
+			if wo.PrivateIP != "" {
+				o.PrivateIP, _ = netip.ParseAddr(wo.PrivateIP)
+			}
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(wo.Port)))
 		if err != nil {
@@ -176,6 +185,11 @@ func (e *Emulator) certHosts() []string {
 	}
 	for _, r := range e.world.Registries {
 		hosts = append(hosts, r.Name+".azurecr.io")
+	}
+	// Data endpoints, <name>.<region>.data.azurecr.io, in every region a registry may be
+	// replicated to (registries come and go through ARM).
+	for _, loc := range arm.LocationNames(e.world.Location) {
+		hosts = append(hosts, "*."+loc+dataendpoint.Suffix)
 	}
 	if s := e.world.LoginServerSuffix; s != "" && s != ".azurecr.io" {
 		hosts = append(hosts, "*"+s)

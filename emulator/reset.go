@@ -63,6 +63,10 @@ func (e *Emulator) Reset() error {
 	e.mu.Unlock()
 	e.svc.Store(next)
 	e.audit.Reset()
+	e.faults.Clear()
+	if err := e.addWorldFaults(); err != nil {
+		return err
+	}
 	e.log.Info("state reset to what the emulator started with")
 	return nil
 }

@@ -3,6 +3,7 @@ package emulator
 // Registries as served: their handler chains, Host-based dispatch and network rules.
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -26,17 +27,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
-	"github.com/opencontainers/go-digest"
 )
-
-// approvedEndpoints lists the registries a VNet reaches through approved private endpoints.
-func (e *Emulator) approvedEndpoints(vnet string) []string {
-	ids, err := e.st.ApprovedEndpoints(vnet)
-	if err != nil {
-		e.log.Error("private endpoints", "err", err)
-	}
-	return ids
-}
 
 // rules reads a registry's network rules afresh (the management plane may change them).
 func (e *Emulator) rules(name string) (network.Rules, error) {
@@ -72,6 +63,7 @@ func (e *Emulator) registryRecord(wr world.Registry, login string) *store.Regist
 		DefaultActionAllow:  wr.NetworkRuleSet == nil || wr.NetworkRuleSet.DefaultAction != "Deny",
 		BypassAzureServices: wr.NetworkRuleBypassOptions != "None",
 		BypassForTasks:      wr.NetworkRuleBypassAllowedForTasks,
+		DataEndpointEnabled: wr.DataEndpointEnabled,
 	}
 	if wr.NetworkRuleSet != nil {
 		rec.IPRules = append([]string(nil), wr.NetworkRuleSet.IPRules...)
@@ -145,11 +137,16 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		registry.WithLogger(e.log.With("registry", name)),
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
 		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
-		registry.WithPushHook(func(repo string, d digest.Digest, mediaType string) {
-			e.services().defender.OnPush(rec.ID, rec.LoginServer, repo, d.String(), mediaType)
+		registry.WithEventHook(func(ev registry.Event) {
+			svc := e.services()
+			if ev.Action == registry.EventPush {
+				svc.defender.OnPush(rec.ID, rec.LoginServer, ev.Repo, ev.Digest.String(), ev.MediaType)
+			}
+			svc.webhooks.Notify(name, ev)
 		}),
-	).Handler()
-	gated := e.tokens.Protect(name, requiredScope, content)
+		registry.WithBlobRedirect(e.blobRedirect(name)),
+	)
+	gated := e.tokens.Protect(name, requiredScope, content.Handler())
 	tokens := e.tokens.Handler(name)
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if token.IsTokenPath(r.URL.Path) {
@@ -158,7 +155,18 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 		}
 		gated.ServeHTTP(w, r)
 	})
-	sr.handler = network.Gate(name, rec.ID, func() (network.Rules, error) { return e.rules(name) }, e.approvedEndpoints, e.audit, e.log, inner)
+	gate := func(member func(r *http.Request) string, next http.Handler) http.Handler {
+		return network.Gate(network.GateConfig{Registry: name, RegistryID: rec.ID, Rules: func() (network.Rules, error) { return e.rules(name) },
+			Route: e.privateRoute(name, member), Audit: e.audit, Log: e.log}, next)
+	}
+	// Injected faults come first: a failing registry fails before its network checks.
+	sr.handler = e.faults.Middleware(name, writeFault, gate(func(*http.Request) string { return arm.RegistryGroup }, inner))
+	// Data endpoints answer under the same network rules, each region as its own member of a
+	// private endpoint.
+	sr.data = e.faults.Middleware(name, writeFault, gate(func(r *http.Request) string {
+		region, _ := r.Context().Value(dataRegionKey{}).(string)
+		return arm.DataMember(region)
+	}, e.dataEndpoint(name, content)))
 	login := rec.LoginServer
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -215,12 +223,33 @@ func (e *Emulator) dispatch(own *servedRegistry) http.Handler {
 			writeHostRefused(w, r)
 			return
 		}
-		switch {
-		case strings.HasPrefix(r.URL.Path, "/_emulator/"):
+		if strings.HasPrefix(r.URL.Path, "/_emulator/") {
 			controlled.ServeHTTP(w, r)
 			return
+		}
+		if sr, dr, named := e.dataEndpointFor(r); named {
+			if sr == nil {
+				httpx.WriteRegistryError(w, r, httpx.NewRegistryError(http.StatusNotFound, "NAME_UNKNOWN", "no data endpoint is served at that name"))
+				return
+			}
+			sr.data.ServeHTTP(w, dr)
+			return
+		}
+		switch {
 		case e.services().storage.Serves(r):
 			// Not behind the registry's network rules: storage links are guarded by their SAS.
+			if redirectedDownload(r) {
+				// A path-style download link on the emulator's own name shares the registry's
+				// host, so clients treat it as the registry: they send its Authorization along,
+				// and its scheme when they reached it over plain HTTP (go-containerregistry does
+				// for localhost). On Azure the link leaves the registry's host and they do
+				// neither, so neither counts here. Storage refuses a forwarded token, or plain
+				// HTTP, on the account's own name (through the proxies) and on every other link.
+				r.Header.Del("Authorization")
+				if r.TLS == nil {
+					r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+				}
+			}
 			e.services().storage.ServeHTTP(w, r)
 			return
 		case entra.IsEntraPath(r.URL.Path):

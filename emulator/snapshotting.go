@@ -45,6 +45,9 @@ func (e *Emulator) seedContent(saved map[string]*store.Registry) error {
 		if err := e.preloadWorld(context.Background()); err != nil {
 			return err
 		}
+		if err := e.createWorldTokens(); err != nil {
+			return err
+		}
 		return e.createWorldTasks(e.services().tasksAPI)
 	}
 	d := *snap.State

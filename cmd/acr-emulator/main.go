@@ -95,7 +95,7 @@ func buildVersion() string {
 
 type serveOptions struct {
 	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat, snapshot string
-	published, allowedHosts                                                        string
+	published, allowedHosts, originPorts                                           string
 	maxManifest, maxUpload                                                         int64
 	accessTTL, refreshTTL                                                          time.Duration
 }
@@ -157,6 +157,7 @@ func serveFlagsWith(out io.Writer, name string, d serveDefaults) (*flag.FlagSet,
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
 	fs.StringVar(&o.allowedHosts, "allowed-hosts", env("ACR_EMULATOR_ALLOWED_HOSTS", ""), "host names to serve besides the emulator's own (comma separated; *.suffix patterns; \"*\" for any), against DNS rebinding every other dotted name is refused (ACR_EMULATOR_ALLOWED_HOSTS)")
 	fs.StringVar(&o.published, "published-ports", env("ACR_EMULATOR_PUBLISHED_PORTS", ""), "in a container: where the host publishes the listeners, as docker's -p ([IP:]HOSTPORT:CONTAINERPORT,...), so the banner prints addresses the host reaches (ACR_EMULATOR_PUBLISHED_PORTS)")
+	fs.StringVar(&o.originPorts, "origin-ports", env("ACR_EMULATOR_ORIGIN_PORTS", ""), "fixed proxy ports for named origins of the world, NAME=PORT,... (in a container, so they can be published) (ACR_EMULATOR_ORIGIN_PORTS)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
 	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", envDuration("ACR_EMULATOR_ACCESS_TOKEN_TTL", 75*time.Minute), "lifetime of ACR access tokens (ACR_EMULATOR_ACCESS_TOKEN_TTL)")
@@ -224,6 +225,13 @@ func startEmulator(o *serveOptions, stderr io.Writer) (*emulator.Emulator, *slog
 			fmt.Fprintln(stderr, "acr-emulator: world file:", err)
 			return nil, nil, 2
 		}
+	}
+	if snap != nil {
+		w = snap.World
+	}
+	if err := setOriginPorts(w, o.originPorts); err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return nil, nil, 2
 	}
 	emu, err := emulator.New(emulator.Config{
 		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Snapshot: snap, Logger: logger,

@@ -20,7 +20,6 @@ import (
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
-	"github.com/acr-emulator/acr-emulator/emulator/rbac"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
@@ -58,6 +57,9 @@ type Config struct {
 	// Tasks serves ACR Tasks under a registry (tasks, runs, scheduleRun, listBuildSourceUploadUrl)
 	// after the same checks.
 	Tasks http.Handler
+	// Webhooks delivers webhook pings and keeps webhooks' deliveries; nil: a ping is sent
+	// nowhere and listEvents lists none.
+	Webhooks Webhooks
 }
 
 // Error is an ARM error, written as {"error":{"code","message"}}.
@@ -149,27 +151,30 @@ func (a *api) authenticate(w http.ResponseWriter, r *http.Request) (*Identity, e
 	if err != nil {
 		return nil, armError(http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 	}
-	switch strings.TrimSuffix(strings.ToLower(id.Audience), "/") {
-	case "https://management.azure.com", "https://management.core.windows.net":
+	// Besides ARM's own audiences, the emulator's URL: a custom cloud (the azurerm provider's
+	// metadata_host) asks Entra for a token whose audience is the metadata's resourceManager.
+	switch aud := strings.TrimSuffix(strings.ToLower(id.Audience), "/"); aud {
+	case "https://management.azure.com", "https://management.core.windows.net", "https://" + strings.ToLower(r.Host):
 	default:
 		return nil, armError(http.StatusUnauthorized, "InvalidAuthenticationTokenAudience",
 			"The access token has been obtained for wrong audience or resource '"+id.Audience+"'. It should exactly match with one of the allowed audiences 'https://management.core.windows.net/','https://management.core.windows.net','https://management.azure.com/','https://management.azure.com'.")
+	}
+	// A token of another tenant is refused whatever roles its object id holds here (ARM's
+	// text, as widely reported: https://learn.microsoft.com/troubleshoot/azure/azure-kubernetes/error-codes/invalidauthenticationtokentenant).
+	if !strings.EqualFold(id.TenantID, a.cfg.TenantID) {
+		return nil, armError(http.StatusUnauthorized, "InvalidAuthenticationTokenTenant",
+			"The access token is from the wrong issuer 'https://sts.windows.net/"+id.TenantID+"/'. It must match the tenant 'https://sts.windows.net/"+a.cfg.TenantID+
+				"/' associated with this subscription. Please use the authority (URL) 'https://login.windows.net/"+a.cfg.TenantID+
+				"' to get the token. Note, if the subscription is transferred to another tenant there is no impact to the services, but information about new tenant could take time to propagate (up to an hour). If you just transferred your subscription and see this error message, please try back later.")
 	}
 	return id, nil
 }
 
 // authorize checks an ARM action on a scope for the caller.
 func (a *api) authorize(caller *Identity, scope, action string) error {
-	stored, err := a.cfg.Store.RoleAssignmentsOf(caller.ObjectID)
-	if err != nil {
+	ok, err := allowed(a.cfg.Store, caller, scope, action)
+	if err != nil || ok {
 		return err
-	}
-	as := make([]rbac.Assignment, len(stored))
-	for i, s := range stored {
-		as[i] = rbac.Assignment{ID: s.ID, PrincipalID: s.PrincipalID, RoleDefinitionID: s.RoleDefinitionID, Scope: s.Scope, Condition: s.Condition}
-	}
-	if rbac.ControlAllowed(as, caller.ObjectID, scope, action) {
-		return nil
 	}
 	return armError(http.StatusForbidden, "AuthorizationFailed", "The client '"+caller.ObjectID+"' with object id '"+caller.ObjectID+
 		"' does not have authorization to perform action '"+action+"' over scope '"+scope+"' or the scope is invalid. If access was recently granted, please refresh your credentials.")

@@ -49,6 +49,8 @@ func newAPIConfig(t *testing.T, configure func(*Config)) *httptest.Server {
 		"contrib":  {TenantID: tenant, ObjectID: contr, Audience: arm},
 		"other":    {TenantID: tenant, ObjectID: other, Audience: arm},
 		"acrtoken": {TenantID: tenant, ObjectID: owner, Audience: "https://containerregistry.azure.net"},
+		// The Owner's object id, signed by this Entra, but issued in another tenant.
+		"foreign": {TenantID: "99999999-9999-9999-9999-999999999999", ObjectID: owner, Audience: arm},
 	}
 	for id, role := range map[string]string{owner: "Owner", reader: "Reader", contr: "Contributor"} {
 		r, _ := rbac.RoleByName(role)
@@ -407,5 +409,61 @@ func TestUserAssignedIdentities(t *testing.T) {
 	}
 	if r := call(t, srv, "GET", path, "owner", ""); r.status != 404 {
 		t.Fatalf("get after delete: %d", r.status)
+	}
+}
+
+// ARM refuses a token issued in another tenant than the subscription's, whatever roles its
+// object id holds here.
+func TestForeignTenantToken(t *testing.T) {
+	srv := newAPI(t)
+	r := call(t, srv, "GET", regs+"/myregistry"+v, "foreign", "")
+	if r.status != 401 || errCode(r) != "InvalidAuthenticationTokenTenant" {
+		t.Fatalf("token of another tenant: %d %v", r.status, r.body)
+	}
+	msg, _ := r.body["error"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "https://sts.windows.net/99999999-9999-9999-9999-999999999999/") || !strings.Contains(msg, "https://sts.windows.net/"+tenant+"/") {
+		t.Errorf("message = %q", msg)
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "owner", ""); r.status != 200 {
+		t.Fatalf("the same principal in its own tenant: %d %v", r.status, r.body)
+	}
+}
+
+// A custom cloud (the azurerm provider's metadata_host) reads resourceManager from the metadata
+// and asks for a token of that audience: the emulator's own URL is an ARM audience.
+func TestCustomCloudAudienceAndMetadata(t *testing.T) {
+	var ver verifier
+	srv := newAPIConfig(t, func(c *Config) { ver = c.Entra.(verifier) })
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ver["self"] = &Identity{TenantID: tenant, ObjectID: owner, Audience: "https://" + host}
+	ver["elsewhere"] = &Identity{TenantID: tenant, ObjectID: owner, Audience: "https://elsewhere.example"}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "self", ""); r.status != 200 {
+		t.Fatalf("the emulator's own audience: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "elsewhere", ""); r.status != 401 || errCode(r) != "InvalidAuthenticationTokenAudience" {
+		t.Fatalf("another audience: %d %v", r.status, r.body)
+	}
+	get := func(version string) any {
+		res, err := http.Get(srv.URL + "/metadata/endpoints?api-version=" + version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body any
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	old, _ := get("2015-01-01").(map[string]any)
+	if old["galleryEndpoint"] != "https://"+host+"/" || old["authentication"].(map[string]any)["loginEndpoint"] != "https://"+host+"/" {
+		t.Errorf("2015-01-01: %v", old)
+	}
+	if list, ok := get("2019-05-01").([]any); !ok || len(list) != 1 {
+		t.Errorf("2019-05-01 lists the clouds: %v", list)
+	}
+	cur, _ := get("2022-09-01").(map[string]any)
+	if cur["resourceManager"] != "https://"+host+"/" || cur["authentication"].(map[string]any)["loginEndpoint"] != "https://"+host || cur["name"] == nil || cur["microsoftGraphResourceId"] == nil {
+		t.Errorf("2022-09-01: %v", cur)
 	}
 }

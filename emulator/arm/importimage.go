@@ -9,7 +9,9 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
-// ImportRequest is a registries/importImage call, source not yet resolved.
+// ImportRequest is a registries/importImage call, source not yet resolved: by resource id
+// (the caller may pull from it) or by registry URI with the request's credentials (none:
+// anonymous; a password alone is an Entra access token, as az acr import -p sends).
 type ImportRequest struct {
 	TargetRegistry             string
 	SourceResourceID           string
@@ -65,16 +67,22 @@ func (a *api) importImage(c *Call, reg *store.Registry) error {
 	if err != nil {
 		return err
 	}
-	if b.Source.ResourceID != "" && b.Source.Credentials == nil {
-		// The caller reads the source through ARM's identity, as on Azure.
-		if err := a.authorize(c.Caller, b.Source.ResourceID, registryType+"/pull/read"); err != nil {
+	req := ImportRequest{TargetRegistry: reg.Name, SourceImage: b.Source.SourceImage, TargetTags: b.TargetTags,
+		UntaggedTargetRepositories: b.UntaggedTargetRepositories, Force: mode == "Force"}
+	if b.Source.ResourceID != "" {
+		// A source named by resource id is read by ACR on the caller's behalf: ARM's linked
+		// authorization requires the caller's own pull right on it (the action checked is
+		// UNCONFIRMED: MicrosoftDocs/azure-docs#33442 shows one such refusal).
+		if err := a.checkLinked(c, registryType+"/importImage/action", reg.ID, registryType+"/pull/read", b.Source.ResourceID); err != nil {
 			return err
 		}
-	}
-	req := ImportRequest{TargetRegistry: reg.Name, SourceResourceID: b.Source.ResourceID, SourceRegistryURI: b.Source.RegistryURI,
-		SourceImage: b.Source.SourceImage, TargetTags: b.TargetTags, UntaggedTargetRepositories: b.UntaggedTargetRepositories, Force: mode == "Force"}
-	if cr := b.Source.Credentials; cr != nil {
-		req.Username, req.Password = cr.Username, cr.Password
+		req.SourceResourceID = b.Source.ResourceID
+	} else {
+		// A registryUri source is pulled with the request's credentials, or anonymously.
+		req.SourceRegistryURI = b.Source.RegistryURI
+		if cr := b.Source.Credentials; cr != nil {
+			req.Username, req.Password = cr.Username, cr.Password
+		}
 	}
 	var result *Error
 	if err := a.cfg.Import(c.R.Context(), req); err != nil {

@@ -1,6 +1,7 @@
 package arm
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,9 @@ func (a *api) knownLocation(loc string) bool {
 	return loc == a.cfg.Location || slices.ContainsFunc(regions, func(r [2]string) bool { return r[0] == loc })
 }
 
+// LocationNames lists Azure's regions and the world's own location.
+func LocationNames(world string) []string { return locationNames(world) }
+
 func locationNames(world string) []string {
 	out := []string{}
 	for _, r := range regions {
@@ -64,4 +68,10 @@ func (a *api) checkLocation(loc, resourceType string) (string, error) {
 			strings.Join(locationNames(a.cfg.Location), ",")+"'.")
 	}
 	return n, nil
+}
+
+// moved is ARM's refusal of a PUT that names another location for a resource that exists.
+func moved(name, from, group, to string) error {
+	return armError(http.StatusBadRequest, "InvalidResourceLocation", fmt.Sprintf("The resource '%s' already exists in location '%s' in resource group '%s'. "+
+		"A resource with the same name cannot be created in location '%s'. Please select a new resource name.", name, from, group, to))
 }

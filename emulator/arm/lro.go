@@ -33,13 +33,21 @@ const (
 	AsyncDelete
 	// AsyncPut is ACR's registries' up to 2025: PUT as Async, PATCH 200 and DELETE 200, done.
 	AsyncPut
-	// Done answers every write 200 with the resource and a DELETE 200: the work is done.
+	// Done answers every write with 200 and the resource, a create too, and DELETE with 200:
+	// ACR's scope maps, whose PUT is answered 200 without an operation to poll (azure-cli
+	// recording test_repository_token_create; PATCH and DELETE are UNCONFIRMED).
 	Done
 )
 
 const (
 	headerAsync    = "Azure-AsyncOperation"
 	headerLocation = "Location"
+	// headerSkipPollDelay tells go-azure-sdk (the azurerm provider's SDK) that an answer needs
+	// no wait before its outcome is checked: without it, that SDK waits a fixed 10 s before it
+	// reads the provisioningState of a write answered at once (a scope map PUT, a
+	// generateCredentials) and before it checks that a deleted resource is gone, whatever
+	// Retry-After says. Azure does not send it; other clients ignore it.
+	headerSkipPollDelay = "X-Go-Azure-Sdk-Skip-Polling-Delay"
 	// maxOperations and operationTTL bound the keeper: pollers ask within seconds.
 	maxOperations = 1000
 	operationTTL  = time.Hour
@@ -176,12 +184,17 @@ func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	if mode == Async || (mode == AsyncPut && !patch) {
 		a.ops.accept(c, a.ops.statusOf(c, nil))
 	}
+	skipPollDelay(c)
 	return c.Reply(status, body)
 }
+
+// skipPollDelay marks an answer whose outcome is already final (see headerSkipPollDelay).
+func skipPollDelay(c *Call) { c.W.Header().Set(headerSkipPollDelay, "true") }
 
 // replyDeleted answers a DELETE that removed the resource.
 func (a *api) replyDeleted(c *Call, mode LRO) error {
 	var op *operation
+	skipPollDelay(c)
 	switch mode {
 	case Sync, AsyncPut, Done:
 		c.W.WriteHeader(http.StatusOK)

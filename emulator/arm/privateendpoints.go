@@ -1,10 +1,11 @@
 package arm
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
-	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
@@ -40,7 +41,14 @@ func (a *api) privateEndpoints() *Kind[store.PrivateEndpoint] {
 		ID:     func(pe *store.PrivateEndpoint) string { return pe.ID },
 		Get:    func(c *Call) (*store.PrivateEndpoint, error) { return a.cfg.Store.GetPrivateEndpoint(c.ID.String()) },
 		Decode: a.decodePrivateEndpoint,
-		Save:   func(_ *Call, _, pe *store.PrivateEndpoint) error { return a.cfg.Store.PutPrivateEndpoint(pe) },
+		Save: func(_ *Call, _, pe *store.PrivateEndpoint) error {
+			if err := a.cfg.Store.PutPrivateEndpoint(pe); err != nil {
+				return err
+			}
+			// The network interface and its addresses exist from the start, approved or not.
+			_, err := Members(a.cfg.Store, pe, a.cfg.Location)
+			return err
+		},
 		Delete: func(_ *Call, pe *store.PrivateEndpoint) error { return a.cfg.Store.DeletePrivateEndpoint(pe.ID) },
 		JSON:   func(_ *Call, pe *store.PrivateEndpoint) any { return a.privateEndpointJSON(pe) }}
 }
@@ -57,19 +65,27 @@ func vnetOfSubnet(id string) string {
 }
 
 func (a *api) privateEndpointJSON(pe *store.PrivateEndpoint) map[string]any {
-	conn := map[string]any{"name": pe.ConnectionName, "properties": map[string]any{
-		"privateLinkServiceId": pe.RegistryID, "groupIds": []string{"registry"},
-		"privateLinkServiceConnectionState": map[string]string{"status": pe.Status, "description": pe.Description}}}
-	id, _ := armid.Parse(pe.ID)
-	props := map[string]any{"provisioningState": "Succeeded",
-		"subnet":                              map[string]string{"id": id.ScopePath() + "/providers/Microsoft.Network/virtualNetworks/" + pe.VNet + "/subnets/default"},
-		"privateLinkServiceConnections":       []any{},
-		"manualPrivateLinkServiceConnections": []any{}}
-	if pe.Description == "manual" || pe.Status == "Pending" {
-		props["manualPrivateLinkServiceConnections"] = []any{conn}
-	} else {
-		props["privateLinkServiceConnections"] = []any{conn}
+	list := "privateLinkServiceConnections"
+	if pe.Manual || pe.Status == "Pending" {
+		list = "manualPrivateLinkServiceConnections"
 	}
+	conn := map[string]any{"name": pe.ConnectionName, "id": pe.ID + "/" + list + "/" + pe.ConnectionName,
+		"type": "Microsoft.Network/privateEndpoints/" + list,
+		"properties": map[string]any{"provisioningState": "Succeeded", "privateLinkServiceId": pe.RegistryID, "groupIds": []string{RegistryGroup},
+			"privateLinkServiceConnectionState": map[string]string{"status": pe.Status, "description": pe.Description, "actionsRequired": "None"}}}
+	members, err := Members(a.cfg.Store, pe, a.cfg.Location)
+	if err != nil {
+		a.cfg.Logger.Error("private endpoint members", "endpoint", pe.ID, "err", err)
+	}
+	props := map[string]any{"provisioningState": "Succeeded", "resourceGuid": stableGUID("guid:" + pe.ID),
+		"subnet":                              map[string]string{"id": a.subnetOf(pe)},
+		"privateLinkServiceConnections":       []any{},
+		"manualPrivateLinkServiceConnections": []any{},
+		"customNetworkInterfaceName":          "",
+		"ipConfigurations":                    []any{},
+		"networkInterfaces":                   []any{map[string]string{"id": nicID(pe)}},
+		"customDnsConfigs":                    customDNSConfigs(members, pe)}
+	props[list] = []any{conn}
 	return map[string]any{"id": pe.ID, "name": pe.Name, "type": "Microsoft.Network/privateEndpoints", "location": a.cfg.Location, "properties": props}
 }
 
@@ -85,9 +101,12 @@ func (a *api) decodePrivateEndpoint(c *Call, _ *store.PrivateEndpoint, patch boo
 	if vnet == "" {
 		return nil, armError(http.StatusBadRequest, "InvalidRequestFormat", "properties.subnet.id must name a subnet of a virtual network.")
 	}
-	conns, status, desc := b.Properties.Automatic, "Approved", "Auto-Approved"
+	if err := a.checkSubnet(b.Properties.Subnet.ID); err != nil {
+		return nil, err
+	}
+	conns, status, desc, manual := b.Properties.Automatic, "Approved", "Auto-Approved", false
 	if len(conns) == 0 {
-		conns, status, desc = b.Properties.Manual, "Pending", "manual"
+		conns, status, desc, manual = b.Properties.Manual, "Pending", "Awaiting Approval", true
 	}
 	if len(conns) != 1 {
 		return nil, armError(http.StatusBadRequest, "InvalidRequestFormat", "Exactly one private link service connection is required.")
@@ -110,7 +129,11 @@ func (a *api) decodePrivateEndpoint(c *Call, _ *store.PrivateEndpoint, patch boo
 		connName = c.ID.Name()
 	}
 	a.cfg.Logger.Info("private endpoint", "name", c.ID.Name(), "vnet", vnet, "registry", reg.Name, "status", status)
-	return &store.PrivateEndpoint{ID: c.ID.String(), Name: c.ID.Name(), VNet: vnet, RegistryID: reg.ID, ConnectionName: connName, Status: status, Description: desc}, nil
+	if g := conns[0].Properties.GroupIDs; len(g) > 0 && (len(g) != 1 || !strings.EqualFold(g[0], RegistryGroup)) {
+		return nil, armError(http.StatusBadRequest, "PrivateEndpointBadRequest", fmt.Sprintf("Private endpoint group ids %q are not supported by %s: use [%q].", g, reg.Name, RegistryGroup))
+	}
+	return &store.PrivateEndpoint{ID: c.ID.String(), Name: c.ID.Name(), VNet: vnet, RegistryID: reg.ID, ConnectionName: connName, Status: status,
+		Description: desc, Manual: manual, Subnet: b.Properties.Subnet.ID}, nil
 }
 
 // registryByID finds a registry by its ARM id (any case), nil when there is none.
@@ -134,12 +157,31 @@ func Connections(st *store.Store, reg *store.Registry) ([]*store.PrivateEndpoint
 	return out, err
 }
 
+// listedConnections are the connections the registry shows: a deleted one (Disconnected) is
+// gone from its list, as the az CLI's recording test_acr_with_private_endpoint shows after
+// `az acr private-endpoint-connection delete`; the private endpoint keeps it, Disconnected.
+func listedConnections(st *store.Store, reg *store.Registry) ([]*store.PrivateEndpoint, error) {
+	pes, err := Connections(st, reg)
+	return slices.DeleteFunc(pes, func(pe *store.PrivateEndpoint) bool { return pe.Status == "Disconnected" }), err
+}
+
 func connectionJSON(reg *store.Registry, pe *store.PrivateEndpoint) map[string]any {
 	return map[string]any{"id": reg.ID + "/privateEndpointConnections/" + pe.ConnectionName, "name": pe.ConnectionName,
 		"type": "Microsoft.ContainerRegistry/registries/privateEndpointConnections",
 		"properties": map[string]any{"privateEndpoint": map[string]string{"id": pe.ID},
-			"privateLinkServiceConnectionState": map[string]string{"status": pe.Status, "description": pe.Description, "actionsRequired": "None"},
+			"privateLinkServiceConnectionState": registrySideState(pe),
 			"provisioningState":                 "Succeeded"}}
+}
+
+// registrySideState is a connection's state as the registry shows it: status and description,
+// the description left out while none was written (the az CLI's recording
+// test_acr_with_private_endpoint: {"status":"Pending"}, then {"status":"Approved","description":"..."}).
+func registrySideState(pe *store.PrivateEndpoint) map[string]string {
+	st := map[string]string{"status": pe.Status}
+	if pe.Description != "" && !(pe.Manual && pe.Status == "Pending") {
+		st["description"] = pe.Description
+	}
+	return st
 }
 
 // privateEndpointConnections: PUT approves or rejects a connection (az network
@@ -148,7 +190,7 @@ func (a *api) privateEndpointConnections() *Kind[store.PrivateEndpoint] {
 	const t = "Microsoft.ContainerRegistry/registries/privateEndpointConnections"
 	return &Kind[store.PrivateEndpoint]{Type: t, Actions: crud(t),
 		Get: func(c *Call) (*store.PrivateEndpoint, error) {
-			pes, err := Connections(a.cfg.Store, c.Registry())
+			pes, err := listedConnections(a.cfg.Store, c.Registry())
 			for _, pe := range pes {
 				if strings.EqualFold(pe.ConnectionName, c.ID.Name()) {
 					return pe, err
@@ -156,7 +198,7 @@ func (a *api) privateEndpointConnections() *Kind[store.PrivateEndpoint] {
 			}
 			return nil, err
 		},
-		List: func(c *Call) ([]*store.PrivateEndpoint, error) { return Connections(a.cfg.Store, c.Registry()) },
+		List: func(c *Call) ([]*store.PrivateEndpoint, error) { return listedConnections(a.cfg.Store, c.Registry()) },
 		NotFound: func(c *Call) error {
 			return armError(http.StatusNotFound, "PrivateEndpointConnectionNotFound", "The private endpoint connection '"+c.ID.Name()+"' was not found.")
 		},
@@ -200,21 +242,4 @@ func SetConnectionState(st *store.Store, pe *store.PrivateEndpoint, status, desc
 	next := *pe
 	next.Status, next.Description = status, description
 	return &next, st.PutPrivateEndpoint(&next)
-}
-
-// virtualNetworks accepts VNets so templates and scripts that create one first keep working;
-// the emulator's VNets are the world's VNet origins, entered through their proxies.
-func (a *api) virtualNetworks() *Kind[map[string]any] {
-	const t = "Microsoft.Network/virtualNetworks"
-	return &Kind[map[string]any]{Type: t, Actions: crud(t),
-		Get: func(*Call) (*map[string]any, error) { return nil, nil },
-		Decode: func(c *Call, _ *map[string]any, _ bool) (*map[string]any, error) {
-			id := c.ID.String()
-			v := map[string]any{"id": id, "name": c.ID.Name(), "type": t, "location": a.cfg.Location,
-				"properties": map[string]any{"provisioningState": "Succeeded", "addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
-					"subnets": []any{map[string]any{"id": id + "/subnets/default", "name": "default", "properties": map[string]string{"addressPrefix": "10.0.0.0/24"}}}}}
-			return &v, nil
-		},
-		Save: func(*Call, *map[string]any, *map[string]any) error { return nil },
-		JSON: func(_ *Call, v *map[string]any) any { return *v }}
 }

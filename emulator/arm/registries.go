@@ -20,7 +20,7 @@ import (
 var registryDataActions = []string{registryType + "/pull/read", registryType + "/push/write"}
 
 func (a *api) registries() *Kind[store.Registry] {
-	acts := crud(registryType, "listCredentials", "regenerateCredential", "importImage")
+	acts := crud(registryType, "listCredentials", "regenerateCredential", "importImage", "generateCredentials")
 	acts.Do["listUsages"] = registryType + "/listUsages/read"
 	return &Kind[store.Registry]{Type: registryType, Actions: acts,
 		LROFor: func(c *Call) LRO {
@@ -39,7 +39,7 @@ func (a *api) registries() *Kind[store.Registry] {
 		JSON:     func(c *Call, reg *store.Registry) any { return a.registryJSON(reg, c.APIVersion()) },
 		Do: map[string]func(*Call, *store.Registry) error{
 			"listCredentials": a.listCredentials, "regenerateCredential": a.regenerateCredential,
-			"listUsages": a.listUsages, "importImage": a.importImage,
+			"listUsages": a.listUsages, "importImage": a.importImage, "generateCredentials": a.generateCredentials,
 		}}
 }
 
@@ -209,13 +209,15 @@ func (a *api) listUsages(c *Call, reg *store.Registry) error {
 	if err != nil {
 		return err
 	}
+	webhooks, err := a.webhookUsage(reg)
+	if err != nil {
+		return err
+	}
 	limits := map[string]int64{"Basic": 10 << 30, "Standard": 100 << 30, "Premium": 500 << 30}
-	return c.Reply(http.StatusOK, map[string]any{"value": []any{
+	return c.Reply(http.StatusOK, map[string]any{"value": append([]any{
 		map[string]any{"name": "Size", "limit": limits[reg.SKU], "currentValue": size, "unit": "Bytes"},
-		map[string]any{"name": "Webhooks", "limit": 500, "currentValue": 0, "unit": "Count"},
-		map[string]any{"name": "ScopeMaps", "limit": 50000, "currentValue": 0, "unit": "Count"},
-		map[string]any{"name": "Tokens", "limit": 50000, "currentValue": 0, "unit": "Count"},
-	}})
+		webhooks,
+	}, a.tokenUsages(reg)...)})
 }
 
 func writeCredentials(c *Call, reg *store.Registry) error {

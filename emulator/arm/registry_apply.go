@@ -112,7 +112,9 @@ func (a *api) decodeRegistry(c *Call, old *store.Registry, patch bool) (*store.R
 	switch {
 	case patch:
 		base = old.Copy()
-		if p := b.Properties; p != nil && p.ZoneRedundancy != nil {
+		// Clients that send the registry back (az acr identity assign) send its zoneRedundancy
+		// too: only a change is refused.
+		if p := b.Properties; p != nil && p.ZoneRedundancy != nil && strings.EqualFold(*p.ZoneRedundancy, "Enabled") != old.ZoneRedundancy {
 			return nil, armError(http.StatusBadRequest, "InvalidRequestContent", "The property 'zoneRedundancy' cannot be updated.")
 		}
 	case old == nil:

@@ -82,20 +82,14 @@ func (a *api) validateIdentities(c *Call, old, next *store.Registry) error {
 			return err
 		}
 		if p == nil || p.Kind != store.KindManagedIdentity {
-			// ARM's identity error; the inner text is UNCONFIRMED.
-			return armError(http.StatusBadRequest, "FailedIdentityOperation", "Identity operation for resource '"+next.ID+
-				"' failed with error 'Failed to perform resource identity operation. Status: 'NotFound'. The user-assigned identity '"+id+"' was not found.'.")
-		}
-		if old != nil && slices.ContainsFunc(old.UserIdentities, func(o string) bool { return strings.EqualFold(o, id) }) {
-			continue
-		}
-		if a.authorize(c.Caller, id, assignIdentity) != nil {
-			return armError(http.StatusForbidden, "LinkedAuthorizationFailed", "The client '"+c.Caller.ObjectID+"' with object id '"+c.Caller.ObjectID+
-				"' has permission to perform action '"+registryType+"/write' on scope '"+next.ID+"'; however, it does not have permission to perform action(s) '"+
-				assignIdentity+"' on the linked scope(s) '"+id+"' (respectively) or the linked scope(s) are invalid.")
+			return IdentityNotFound(next.ID, id)
 		}
 	}
-	return nil
+	var had []string
+	if old != nil {
+		had = old.UserIdentities
+	}
+	return CheckAssignIdentities(a.cfg.Store, c.Caller, registryType, next.ID, had, next.UserIdentities)
 }
 
 // saveIdentity creates a new system-assigned identity, deletes a removed one, and keeps the

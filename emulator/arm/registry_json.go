@@ -100,7 +100,10 @@ func (a *api) registryJSON(reg *store.Registry, apiVersion string) map[string]an
 			"adminUserEnabled": reg.AdminUserEnabled,
 			"networkRuleSet":   ruleSet,
 			"policies":         policies,
-			"encryption":       encryptionJSON(reg.Encryption), "dataEndpointEnabled": reg.DataEndpointEnabled,
+			// The flag is what the registry was set to; a private endpoint serves the data
+			// endpoints without turning it on (its host names show), so infrastructure as code
+			// that never set it sees no drift. UNCONFIRMED against a recording.
+			"encryption": encryptionJSON(reg.Encryption), "dataEndpointEnabled": reg.DataEndpointEnabled,
 			"dataEndpointHostNames": a.dataEndpoints(reg), "regionalEndpoints": "Disabled", "regionalEndpointHostNames": []string{},
 			"endpointProtocol": "IPv4", "privateEndpointConnections": a.connectionsJSON(reg),
 			"publicNetworkAccess":              status(reg.PublicNetworkAccess, "Enabled", "Disabled"),
@@ -162,10 +165,11 @@ func encryptionJSON(e store.Encryption) map[string]any {
 }
 
 // dataEndpoints are <name>.<location>.data.azurecr.io for the home location and each
-// replication, when dedicated data endpoints are on (https://aka.ms/acr/dedicated-data-endpoints).
+// replication, when dedicated data endpoints are on (https://aka.ms/acr/dedicated-data-endpoints;
+// a private endpoint turns them on).
 func (a *api) dataEndpoints(reg *store.Registry) []string {
 	out := []string{}
-	if !reg.DataEndpointEnabled {
+	if !DataEndpointsOn(a.cfg.Store, reg) {
 		return out
 	}
 	reps, _ := a.replicationsOf(reg)
@@ -177,7 +181,7 @@ func (a *api) dataEndpoints(reg *store.Registry) []string {
 
 func (a *api) connectionsJSON(reg *store.Registry) []any {
 	out := []any{}
-	pes, _ := Connections(a.cfg.Store, reg)
+	pes, _ := listedConnections(a.cfg.Store, reg)
 	for _, pe := range pes {
 		out = append(out, connectionJSON(reg, pe))
 	}

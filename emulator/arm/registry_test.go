@@ -115,6 +115,7 @@ func TestRegistryValidation(t *testing.T) {
 		{"data endpoint on Standard", "PATCH", "/basicregistry", `{"sku":{"name":"Standard"},"properties":{"dataEndpointEnabled":true,"networkRuleSet":{"ipRules":[]}}}`, 400, "DataEndpointNotSupported"},
 		{"zone redundancy is set once", "PUT", "/myregistry", `{"location":"eastus","sku":{"name":"Premium"},"properties":{"zoneRedundancy":"Enabled"}}`, 400, "InvalidRequestContent"},
 		{"zone redundancy in a PATCH", "PATCH", "/myregistry", `{"properties":{"zoneRedundancy":"Enabled"}}`, 400, "InvalidRequestContent"},
+		{"zone redundancy unchanged in a PATCH (az sends the registry back)", "PATCH", "/myregistry", `{"properties":{"zoneRedundancy":"Disabled"}}`, 200, ""},
 		{"ip rule action", "PATCH", "/myregistry", `{"properties":{"networkRuleSet":{"ipRules":[{"action":"Deny","value":"1.2.3.4"}]}}}`, 400, "InvalidRequestContent"},
 		{"vnet rule", "PATCH", "/myregistry", `{"properties":{"networkRuleSet":{"virtualNetworkRules":[{"id":"not-a-subnet"}]}}}`, 400, "InvalidVirtualNetworkRule"},
 		{"vnet rule on Basic", "PATCH", "/basicregistry", `{"properties":{"networkRuleSet":{"ipRules":[],"virtualNetworkRules":[{"id":` + vnet + `}]}}}`, 400, "NetworkRuleSetNotSupported"},

@@ -1,7 +1,6 @@
 package arm
 
 import (
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -112,8 +111,7 @@ func (a *api) decodeReplication(c *Call, old *store.Replication, patch bool) (*s
 		}
 		next = &store.Replication{Registry: c.Registry().Name, Name: c.ID.Name(), Location: loc, RegionEndpointEnabled: true}
 	case !patch && b.Location != "" && normalizeLocation(b.Location) != old.Location:
-		return nil, armError(http.StatusBadRequest, "InvalidResourceLocation", fmt.Sprintf("The resource '%s' already exists in location '%s' in resource group '%s'. "+
-			"A resource with the same name cannot be created in location '%s'. Please select a new resource name.", c.ID.Name(), old.Location, c.ID.ResourceGroup, normalizeLocation(b.Location)))
+		return nil, moved(c.ID.Name(), old.Location, c.ID.ResourceGroup, normalizeLocation(b.Location))
 	default:
 		next = old.Copy()
 	}

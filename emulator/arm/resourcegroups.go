@@ -128,6 +128,8 @@ func (a *api) deleteGroup(g *store.ResourceGroup) error {
 			err = st.DeletePrivateEndpoint(it.endpoint.ID)
 		case it.resource != nil:
 			err = st.DeleteResource(it.resource.ID)
+		case it.vnet != nil:
+			err = st.DeleteVirtualNetwork(it.vnet.ID)
 		}
 		if err != nil {
 			return err
@@ -149,6 +151,7 @@ type tracked struct {
 	principal                *store.Principal
 	endpoint                 *store.PrivateEndpoint
 	resource                 *store.Resource
+	vnet                     *store.VirtualNetwork
 }
 
 // trackedResources lists every resource the emulator holds that ARM's resources list shows.
@@ -203,6 +206,13 @@ func (a *api) trackedResources() ([]tracked, error) {
 	}
 	for _, pe := range pes {
 		add(tracked{id: pe.ID, typ: "Microsoft.Network/privateEndpoints", location: a.cfg.Location, endpoint: pe})
+	}
+	vnets, err := st.ListVirtualNetworks()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vnets {
+		add(tracked{id: v.ID, typ: vnetType, location: v.Location, tags: v.Tags, vnet: v})
 	}
 	rs, err := st.ListResources()
 	if err != nil {

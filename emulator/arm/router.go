@@ -107,8 +107,8 @@ func methodNotAllowed(method string) error {
 // providers). The router routes, authenticates and authorizes it as it does a Kind (the
 // action for the method, or Actions.Do for …/{name}/{action}), checks its parent, then hands
 // the request over with the path spelled as declared (so the handler's own routes need one
-// spelling). A Delegate declaring only Do adds actions to another route's type (Tasks'
-// scheduleRun on registries). With LRO Async, a created or updated resource is answered with
+// spelling) and the caller in its context (CallerFrom). A Delegate declaring only Do adds
+// actions to another route's type (Tasks' scheduleRun on registries). With LRO Async, a created or updated resource is answered with
 // Azure-AsyncOperation, as ACR does; deletes are answered as the handler answers them.
 type Delegate struct {
 	Type    string
@@ -139,7 +139,7 @@ func (d *Delegate) serve(c *Call) error {
 	if c.Action != "" {
 		path += "/" + c.Action
 	}
-	r := c.R.Clone(c.R.Context())
+	r := c.R.Clone(withCaller(c.R.Context(), c.Caller))
 	r.URL.Path, r.URL.RawPath = path, ""
 	// Who calls, for the provider's systemData, as ARM tells its providers (never what the
 	// client sent).
@@ -152,23 +152,37 @@ func (d *Delegate) serve(c *Call) error {
 		}
 	}
 	w := c.W
-	if d.LRO == Async && (r.Method == http.MethodPut || r.Method == http.MethodPatch) {
-		w = &asyncWriter{ResponseWriter: c.W, c: c}
+	if r.Method == http.MethodPut || r.Method == http.MethodPatch {
+		w = &asyncWriter{ResponseWriter: c.W, c: c, async: d.LRO == Async}
 	}
 	d.Handler.ServeHTTP(w, r)
 	return nil
 }
 
-// asyncWriter adds the async-operation headers to a delegate's successful write.
+// operationErrorHeader is how a simulated service tells that a write's asynchronous operation
+// failed ({"code","message"}); fakes/platform.OperationErrorHeader is the same name. The
+// header is consumed here and never reaches the client.
+const operationErrorHeader = "X-Acr-Emulator-Operation-Error"
+
+// asyncWriter adds the async-operation headers to a delegate's successful write (async), with
+// the operation's error when the delegate reports one.
 type asyncWriter struct {
 	http.ResponseWriter
 	c     *Call
+	async bool
 	wrote bool
 }
 
 func (w *asyncWriter) WriteHeader(status int) {
-	if !w.wrote && (status == http.StatusOK || status == http.StatusCreated) {
-		w.c.a.ops.accept(w.c, w.c.a.ops.statusOf(w.c, nil))
+	report := w.Header().Get(operationErrorHeader)
+	w.Header().Del(operationErrorHeader)
+	if !w.wrote && w.async && (status == http.StatusOK || status == http.StatusCreated) {
+		var failed *Error
+		var e struct{ Code, Message string }
+		if report != "" && json.Unmarshal([]byte(report), &e) == nil {
+			failed = armError(status, e.Code, e.Message)
+		}
+		w.c.a.ops.accept(w.c, w.c.a.ops.statusOf(w.c, failed))
 	}
 	w.wrote = true
 	w.ResponseWriter.WriteHeader(status)

@@ -26,7 +26,11 @@ func (h *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPut {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, map[string]string{"seen": r.URL.Path})
+	seen := map[string]string{"seen": r.URL.Path}
+	if c := CallerFrom(r.Context()); c != nil {
+		seen["caller"] = c.ObjectID
+	}
+	writeJSON(w, status, seen)
 }
 
 func (h *recorder) last() string {
@@ -84,7 +88,13 @@ func TestRouteTable(t *testing.T) {
 		{"GET", reg + "/Replications", cr + "/replications", cr + "/replications/read", ""},
 		{"DELETE", strings.ToLower(reg) + "/REPLICATIONS/westus", cr + "/replications", cr + "/replications/delete", ""},
 		{"PUT", reg + "/privateEndpointConnections/c", cr + "/privateEndpointConnections", cr + "/privateEndpointConnections/write", ""},
-		{"GET", reg + "/webHooks/h", "", "", "InvalidResourceType"},
+		{"GET", reg + "/webHooks/h", cr + "/webhooks", cr + "/webhooks/read", ""},
+		{"PUT", reg + "/webhooks/h", cr + "/webhooks", cr + "/webhooks/write", ""},
+		{"POST", reg + "/webHooks/h/ping", cr + "/webhooks", cr + "/webhooks/ping/action", ""},
+		{"POST", reg + "/WEBHOOKS/h/getCallbackConfig", cr + "/webhooks", cr + "/webhooks/getCallbackConfig/action", ""},
+		{"POST", reg + "/webhooks/h/listEvents", cr + "/webhooks", cr + "/webhooks/listEvents/action", ""},
+		{"GET", reg + "/webhooks/h/listEvents", "", "", "MethodNotAllowed"},
+		{"POST", reg + "/webhooks", "", "", "MethodNotAllowed"},
 		// ACR Tasks, handed to the Tasks handler.
 		{"PUT", reg + "/tasks/t", cr + "/tasks", cr + "/tasks/write", ""},
 		{"GET", reg + "/TASKS", cr + "/tasks", cr + "/tasks/read", ""},
@@ -186,7 +196,8 @@ func TestDelegatesGetDeclaredSpelling(t *testing.T) {
 		{"GET", "/subscriptions/" + sub + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/providers/microsoft.security/Assessments/k/SubAssessments",
 			"GET /subscriptions/" + sub + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/providers/Microsoft.Security/assessments/k/subAssessments"},
 	} {
-		if r := call(t, srv, c.method, c.path+v, "owner", `{}`); r.status >= 300 || h.last() != c.want {
+		// The caller travels in the request's context (the simulated services' Attach reads it).
+		if r := call(t, srv, c.method, c.path+v, "owner", `{}`); r.status >= 300 || h.last() != c.want || r.body["caller"] != owner {
 			t.Errorf("%s %s: %d %v, handler saw %q", c.method, c.path, r.status, r.body, h.last())
 		}
 	}
@@ -290,4 +301,29 @@ func newAPIWith(t *testing.T, h http.Handler) *httptest.Server {
 		c.Tasks = h
 		c.Providers = map[string]http.Handler{"Microsoft.ContainerInstance": h, "Microsoft.Security": h}
 	})
+}
+
+// A delegate that reports its write's operation failed gets a Failed Azure-AsyncOperation
+// status with its error; the report itself never reaches the client.
+func TestDelegateReportsAFailedOperation(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(operationErrorHeader, `{"code":"ContainerAppOperationError","message":"the pull failed"}`)
+		writeJSON(w, http.StatusCreated, map[string]string{"provisioningState": "Failed"})
+	})
+	srv := newAPIWith(t, h)
+	req, _ := http.NewRequest("PUT", srv.URL+regs+"/myregistry/tasks/failing"+v, strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer owner")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	op := res.Header.Get("Azure-AsyncOperation")
+	if res.StatusCode != 201 || op == "" || res.Header.Get(operationErrorHeader) != "" {
+		t.Fatalf("PUT: %d %v", res.StatusCode, res.Header)
+	}
+	r := call(t, srv, "GET", op[strings.Index(op, "/subscriptions"):], "owner", "")
+	if r.status != 200 || r.body["status"] != "Failed" || prop(r, "error", "code") != "ContainerAppOperationError" || prop(r, "error", "message") != "the pull failed" {
+		t.Fatalf("operation status: %d %v", r.status, r.body)
+	}
 }

@@ -10,8 +10,8 @@ func (a *api) declarations() []route {
 		a.subscriptions(), a.tenants(), a.providers(), a.resourceGroups(),
 		a.resourcesList("Microsoft.Resources/resources"), a.resourcesList("Microsoft.Resources/resourceGroups/resources"),
 		a.operationsList(), a.checkNameAvailability(),
-		a.registries(), a.replications(), a.privateEndpointConnections(),
-		a.privateEndpoints(), a.virtualNetworks(), a.userAssignedIdentities(),
+		a.registries(), a.replications(), a.webhooks(), a.scopeMaps(), a.tokens(), a.privateEndpointConnections(),
+		a.privateEndpoints(), a.privateDNSZoneGroups(), a.networkInterfaces(), a.virtualNetworks(), a.subnets(), a.userAssignedIdentities(),
 		a.roleAssignments(), a.roleDefinitions(),
 		a.agentPools(), a.connectedRegistries(), a.cacheRules(), a.credentialSets(),
 	}
@@ -45,6 +45,12 @@ func (a *api) delegates() []route {
 	add(p["Microsoft.Web"], Sync, "Microsoft.Web/sites")
 	add(p["Microsoft.MachineLearningServices"], Sync, "Microsoft.MachineLearningServices/workspaces",
 		"Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments", "Microsoft.MachineLearningServices/workspaces/jobs")
+	add(p["Microsoft.App"], Async, "Microsoft.App/managedEnvironments", "Microsoft.App/containerApps")
+	if h := p["Microsoft.ContainerService"]; h != nil {
+		const mc = "Microsoft.ContainerService/managedClusters"
+		out = append(out, &Delegate{Type: mc, Actions: crud(mc, "runCommand"), LRO: Async, Handler: h},
+			&Delegate{Type: mc + "/commandResults", Actions: Actions{Read: mc + "/commandResults/read"}, Handler: h})
+	}
 	if h := p["Microsoft.Security"]; h != nil {
 		out = append(out, &Delegate{Type: "Microsoft.Security/pricings", Actions: Actions{Read: "Microsoft.Security/pricings/read",
 			Write: "Microsoft.Security/pricings/write"}, Handler: h},

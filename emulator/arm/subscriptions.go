@@ -134,14 +134,36 @@ func (a *api) operationsList() *Endpoint {
 		}}
 }
 
-// metadataEndpoints describes this cloud, for az cloud register's endpoint discovery.
+// metadataEndpoints describes this cloud, in the shape of the api-version asked for: az cloud
+// register reads 2015-01-01's (galleryEndpoint, portalEndpoint...); 2019-05-01 and 2020-06-01
+// list the clouds in an array; 2022-09-01 (what go-azure-sdk and the azurerm provider's
+// metadata_host read) names the current cloud alone, loginEndpoint without a trailing slash and
+// resourceManager with one. Its resourceManager is the emulator itself, and the token audience
+// clients derive from it is one ARM accepts (see authenticate).
 func (a *api) metadataEndpoints(w http.ResponseWriter, r *http.Request) error {
 	base := "https://" + r.Host + "/"
-	return writeJSON(w, http.StatusOK, map[string]any{
-		"name": "AzureContainerRegistryEmulator", "galleryEndpoint": base, "graphEndpoint": "https://graph.windows.net/",
-		"portalEndpoint": base, "resourceManager": base, "microsoftGraphResourceId": "https://graph.microsoft.com/",
-		"authentication": map[string]any{"loginEndpoint": base, "audiences": []string{"https://management.core.windows.net/", "https://management.azure.com/"},
-			"tenant": "common", "identityProvider": "AAD"},
-		"suffixes": map[string]string{"acrLoginServer": "azurecr.io", "storage": "core.windows.net", "keyVaultDns": "vault.azure.net"},
-	})
+	audiences := []string{"https://management.core.windows.net/", "https://management.azure.com/", base}
+	suffixes := map[string]string{"acrLoginServer": "azurecr.io", "storage": "core.windows.net", "keyVaultDns": "vault.azure.net"}
+	v := r.URL.Query().Get("api-version")
+	if v < "2019-05-01" {
+		return writeJSON(w, http.StatusOK, map[string]any{
+			"name": "AzureContainerRegistryEmulator", "galleryEndpoint": base, "graphEndpoint": "https://graph.windows.net/",
+			"portalEndpoint": base, "resourceManager": base, "microsoftGraphResourceId": "https://graph.microsoft.com/",
+			"authentication": map[string]any{"loginEndpoint": base, "audiences": audiences, "tenant": "common", "identityProvider": "AAD"},
+			"suffixes":       suffixes,
+		})
+	}
+	cloud := map[string]any{
+		"name": "AzureContainerRegistryEmulator", "portal": strings.TrimSuffix(base, "/"), "resourceManager": base,
+		"authentication": map[string]any{"loginEndpoint": strings.TrimSuffix(base, "/"), "audiences": audiences, "tenant": "common", "identityProvider": "AAD"},
+		"graph":          "https://graph.windows.net/", "graphAudience": "https://graph.windows.net/", "microsoftGraphResourceId": "https://graph.microsoft.com/",
+		"media": "https://rest.media.azure.net", "batch": "https://batch.core.windows.net/", "sqlManagement": "https://management.core.windows.net:8443/",
+		"vmImageAliasDoc":         "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/master/arm-compute/quickstart-templates/aliases.json",
+		"activeDirectoryDataLake": "https://datalake.azure.net/", "appInsightsResourceId": "https://api.applicationinsights.io",
+		"logAnalyticsResourceId": "https://api.loganalytics.io", "suffixes": suffixes,
+	}
+	if v < "2022-09-01" {
+		return writeJSON(w, http.StatusOK, []any{cloud})
+	}
+	return writeJSON(w, http.StatusOK, cloud)
 }

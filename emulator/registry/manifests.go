@@ -191,9 +191,7 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 	if err := g.st.PutManifest(m, body, tags, func(d store.Descriptor) bool { return !d.Foreign }); err != nil {
 		return storeError(err, rt.name)
 	}
-	if g.pushHook != nil {
-		g.pushHook(rt.name, d, m.MediaType)
-	}
+	g.emit(r, Event{Action: EventPush, Repo: rt.name, Digest: d, MediaType: m.MediaType, Size: m.Size, Tags: tags})
 	h := w.Header()
 	if p.Subject != nil {
 		h.Set("OCI-Subject", p.Subject.Digest.String())
@@ -214,12 +212,21 @@ func (g *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, rt rou
 	if err != nil {
 		return err
 	}
-	if _, err := g.st.DeleteManifest(g.name, rt.name, d); err != nil {
+	deleted := Event{Action: EventDelete, Repo: rt.name, Digest: d}
+	if g.events != nil {
+		if m, err := g.st.GetManifest(g.name, rt.name, d); err == nil && m != nil {
+			deleted.MediaType, deleted.Size = m.MediaType, m.Size
+		}
+	}
+	removed, err := g.st.DeleteManifest(g.name, rt.name, d)
+	if err != nil {
 		if err == store.ErrManifestNotFound {
 			return errManifestUnknownDigest(d)
 		}
 		return storeError(err, rt.name)
 	}
+	deleted.Tags = removed
+	g.emit(r, deleted)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
 	return nil

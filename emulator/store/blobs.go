@@ -35,8 +35,10 @@ func (s *Store) link(txn *memdb.Txn, registry, repo string, d digest.Digest, siz
 
 // PutBlob stores verified bytes for d and links them into the repository.
 func (s *Store) PutBlob(registry, repo string, d digest.Digest, data []byte) error {
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
 	s.blobs.Put(d, data)
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	return s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		used, err := s.link(txn, registry, repo, d, int64(len(data)))
 		if err != nil || !used {
 			s.blobs.Release(d)
@@ -117,8 +119,10 @@ func (s *Store) GetUpload(registry, repo, id string) (*Upload, error) {
 // CompleteUpload closes the session and stores its bytes as blob d, which the caller verified.
 func (s *Store) CompleteUpload(u *Upload, d digest.Digest) error {
 	data := u.Data.Bytes()
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
 	s.blobs.Put(d, data)
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	return s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		cur, err := first[Upload](txn, TableUploads, indexID, u.ID)
 		if err != nil || cur == nil {
 			s.blobs.Release(d)

@@ -7,13 +7,13 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Registry children: the ARM resources under a registry (agent pools, connected registries,
-// cache rules, credential sets). Each table keys its records (Registry, Name), the name
+// Registry children: the ARM resources under a registry (scope maps, tokens, agent pools,
+// connected registries, cache rules, credential sets). Each table keys its records (Registry, Name), the name
 // compared case-insensitively as ARM compares it, so a registry's children are a prefix scan
 // and a registry's delete removes them (DeleteRegistry).
 
 // childTables are the tables of registry children, for DeleteRegistry, Dump and Restore.
-var childTables = []string{TableAgentPools, TableConnectedRegistries, TableCacheRules, TableCredentialSets}
+var childTables = []string{TableScopeMaps, TableTokens, TableAgentPools, TableConnectedRegistries, TableCacheRules, TableCredentialSets}
 
 func childTableSchema(name string) func() *memdb.TableSchema {
 	return func() *memdb.TableSchema {

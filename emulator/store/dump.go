@@ -23,6 +23,10 @@ type Dump struct {
 	PrivateEndpoints []*PrivateEndpoint
 	ResourceGroups   []*ResourceGroup
 	Replications     []*Replication
+	Webhooks         []*Webhook
+	ScopeMaps        []*ScopeMap
+	Tokens           []*Token
+	VirtualNetworks  []*VirtualNetwork
 	// Registry children (children.go).
 	AgentPools          []*AgentPool
 	ConnectedRegistries []*ConnectedRegistry
@@ -32,10 +36,30 @@ type Dump struct {
 	Blobs map[digest.Digest][]byte `json:"-"`
 }
 
-// Dump copies out the whole state. It runs inside a write transaction (then aborted): no other
-// write commits meanwhile, and the bytes of the records it sees cannot be released, since
-// releases follow the commit that removes their record.
+// Dump copies out the whole state. It holds writes back while it reads (see Check), so every
+// record it sees keeps its bytes until they are copied out.
 func (s *Store) Dump() (*Dump, error) {
+	s.quiesce.Lock()
+	defer s.quiesce.Unlock()
+	d, err := s.dumpRecords()
+	if err != nil {
+		return nil, err
+	}
+	for _, dg := range d.refs() {
+		if _, ok := d.Blobs[dg]; ok {
+			continue
+		}
+		b, ok := s.blobs.Get(dg)
+		if !ok {
+			return nil, fmt.Errorf("store: %s is referred to but not held", dg)
+		}
+		d.Blobs[dg] = b
+	}
+	return d, nil
+}
+
+// dumpRecords copies out every record, without bytes.
+func (s *Store) dumpRecords() (*Dump, error) {
 	d := &Dump{Blobs: map[digest.Digest][]byte{}}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
@@ -63,22 +87,16 @@ func (s *Store) Dump() (*Dump, error) {
 	collect(TableEndpoints, func(r any) { d.PrivateEndpoints = append(d.PrivateEndpoints, r.(*PrivateEndpoint)) })
 	collect(TableResourceGroups, func(r any) { d.ResourceGroups = append(d.ResourceGroups, r.(*ResourceGroup)) })
 	collect(TableReplications, func(r any) { d.Replications = append(d.Replications, r.(*Replication)) })
+	collect(TableWebhooks, func(r any) { d.Webhooks = append(d.Webhooks, r.(*Webhook)) })
+	collect(TableScopeMaps, func(r any) { d.ScopeMaps = append(d.ScopeMaps, r.(*ScopeMap)) })
+	collect(TableTokens, func(r any) { d.Tokens = append(d.Tokens, r.(*Token)) })
+	collect(TableVirtualNetworks, func(r any) { d.VirtualNetworks = append(d.VirtualNetworks, r.(*VirtualNetwork)) })
 	collect(TableAgentPools, func(r any) { d.AgentPools = append(d.AgentPools, r.(*AgentPool)) })
 	collect(TableConnectedRegistries, func(r any) { d.ConnectedRegistries = append(d.ConnectedRegistries, r.(*ConnectedRegistry)) })
 	collect(TableCacheRules, func(r any) { d.CacheRules = append(d.CacheRules, r.(*CacheRule)) })
 	collect(TableCredentialSets, func(r any) { d.CredentialSets = append(d.CredentialSets, r.(*CredentialSet)) })
 	if err != nil {
 		return nil, err
-	}
-	for _, dg := range d.refs() {
-		if _, ok := d.Blobs[dg]; ok {
-			continue
-		}
-		b, ok := s.blobs.Get(dg)
-		if !ok {
-			return nil, fmt.Errorf("store: %s is referred to but not held", dg)
-		}
-		d.Blobs[dg] = b
 	}
 	return d, nil
 }
@@ -123,7 +141,8 @@ func (s *Store) Restore(d *Dump) error {
 			}
 		}
 		for _, table := range append([]string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
-			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications}, childTables...) {
+			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications, TableWebhooks,
+			TableVirtualNetworks}, childTables...) {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -141,9 +160,13 @@ func (s *Store) Restore(d *Dump) error {
 				c.UserAssigned = append([]string(nil), r.UserAssigned...)
 				return &c
 			}),
-			insertAll(txn, TableEndpoints, d.PrivateEndpoints, shallow[PrivateEndpoint]),
+			insertAll(txn, TableEndpoints, d.PrivateEndpoints, (*PrivateEndpoint).Copy),
 			insertAll(txn, TableResourceGroups, d.ResourceGroups, (*ResourceGroup).Copy),
 			insertAll(txn, TableReplications, d.Replications, (*Replication).Copy),
+			insertAll(txn, TableWebhooks, d.Webhooks, (*Webhook).Copy),
+			insertAll(txn, TableScopeMaps, d.ScopeMaps, (*ScopeMap).Copy),
+			insertAll(txn, TableTokens, d.Tokens, (*Token).Copy),
+			insertAll(txn, TableVirtualNetworks, d.VirtualNetworks, (*VirtualNetwork).Copy),
 			insertAll(txn, TableAgentPools, d.AgentPools, (*AgentPool).Copy),
 			insertAll(txn, TableConnectedRegistries, d.ConnectedRegistries, (*ConnectedRegistry).Copy),
 			insertAll(txn, TableCacheRules, d.CacheRules, (*CacheRule).Copy),

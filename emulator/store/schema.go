@@ -9,18 +9,22 @@ import (
 // Table and index names. Compound ids put the registry first so every per-registry scan is a
 // prefix scan, and the repository second so a repository's children sort together.
 const (
-	TableRegistries     = "registries"
-	TableRepositories   = "repositories"
-	TableManifests      = "manifests"
-	TableTags           = "tags"
-	TableBlobLinks      = "blob_links"
-	TableUploads        = "uploads"
-	TablePrincipals     = "principals"
-	TableAssignments    = "role_assignments"
-	TableResources      = "resources"
-	TableEndpoints      = "private_endpoints"
-	TableResourceGroups = "resource_groups"
-	TableReplications   = "replications"
+	TableRegistries      = "registries"
+	TableRepositories    = "repositories"
+	TableManifests       = "manifests"
+	TableTags            = "tags"
+	TableBlobLinks       = "blob_links"
+	TableUploads         = "uploads"
+	TablePrincipals      = "principals"
+	TableAssignments     = "role_assignments"
+	TableResources       = "resources"
+	TableEndpoints       = "private_endpoints"
+	TableResourceGroups  = "resource_groups"
+	TableReplications    = "replications"
+	TableWebhooks        = "webhooks"
+	TableScopeMaps       = "scope_maps"
+	TableTokens          = "tokens"
+	TableVirtualNetworks = "virtual_networks"
 	// Registry children (children.go).
 	TableAgentPools          = "agent_pools"
 	TableConnectedRegistries = "connected_registries"
@@ -52,6 +56,10 @@ func schema() *memdb.DBSchema {
 		endpointsTableSchema,
 		resourceGroupsTableSchema,
 		replicationsTableSchema,
+		webhooksTableSchema,
+		childTableSchema(TableScopeMaps),
+		childTableSchema(TableTokens),
+		virtualNetworksTableSchema,
 		childTableSchema(TableAgentPools),
 		childTableSchema(TableConnectedRegistries),
 		childTableSchema(TableCacheRules),

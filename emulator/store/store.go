@@ -11,6 +11,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
@@ -51,6 +52,10 @@ type Store struct {
 	db    *memdb.MemDB
 	blobs *blobstore.Store
 	now   func() time.Time
+	// quiesce is held for reading by every write from its first blob reference to its last
+	// release, and for writing by Check: references are taken before a commit and released
+	// after it, so only a quiet store has exactly one reference per record.
+	quiesce sync.RWMutex
 }
 
 // New returns an empty store.
@@ -92,6 +97,13 @@ func all[T any](txn *memdb.Txn, table, index string, args ...any) ([]*T, error) 
 // are given back to the blobstore only after the commit, so no reader can see a record whose
 // bytes are gone.
 func (s *Store) write(fn func(txn *memdb.Txn) (releases []digest.Digest, err error)) error {
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
+	return s.commit(fn)
+}
+
+// commit is write for callers that already hold quiesce (they took a reference first).
+func (s *Store) commit(fn func(txn *memdb.Txn) (releases []digest.Digest, err error)) error {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	releases, err := fn(txn)
@@ -172,7 +184,7 @@ func (s *Store) DeleteRegistry(name string) error {
 		for _, l := range links {
 			releases = append(releases, l.Digest)
 		}
-		for _, table := range append([]string{TableManifests, TableBlobLinks, TableTags, TableRepositories, TableReplications}, childTables...) {
+		for _, table := range append([]string{TableManifests, TableBlobLinks, TableTags, TableRepositories, TableReplications, TableWebhooks}, childTables...) {
 			if _, err := txn.DeleteAll(table, indexID+"_prefix", name, ""); err != nil {
 				return nil, err
 			}

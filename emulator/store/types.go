@@ -2,6 +2,7 @@ package store
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
@@ -291,4 +292,37 @@ type PrivateEndpoint struct {
 	ConnectionName string // the registry-side privateEndpointConnections name
 	Status         string // Approved, Pending, Rejected, Disconnected
 	Description    string
+	// Manual marks a connection requested for approval (manualPrivateLinkServiceConnections).
+	Manual bool
+	// Subnet is the ARM id of the subnet it was created in ("": the VNet's default subnet).
+	Subnet string
+	// IPs are the private addresses of its group members in the VNet, by member name
+	// (registry, registry_data_<region>); AllocateEndpointIPs hands them out.
+	IPs map[string]string
+	// ZoneGroups are its privateDnsZoneGroups, kept and shown.
+	ZoneGroups []DNSZoneGroup
+}
+
+// DNSZoneGroup is a private endpoint's privateDnsZoneGroups child: the private DNS zones its
+// names are registered in.
+type DNSZoneGroup struct {
+	Name  string
+	Zones []DNSZoneConfig
+}
+
+// DNSZoneConfig links a zone group to one private DNS zone (privatelink.azurecr.io).
+type DNSZoneConfig struct {
+	Name   string
+	ZoneID string // ARM id of the Microsoft.Network/privateDnsZones resource
+}
+
+// Copy returns a copy safe to modify.
+func (pe *PrivateEndpoint) Copy() *PrivateEndpoint {
+	c := *pe
+	c.IPs = maps.Clone(pe.IPs)
+	c.ZoneGroups = make([]DNSZoneGroup, len(pe.ZoneGroups))
+	for i, g := range pe.ZoneGroups {
+		c.ZoneGroups[i] = DNSZoneGroup{Name: g.Name, Zones: slices.Clone(g.Zones)}
+	}
+	return &c
 }

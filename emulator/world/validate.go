@@ -145,6 +145,7 @@ func (w *World) validateRegistries(p *problems, checkFiles bool) map[string]*Reg
 		validateTags(p, f+".tags", r.Tags)
 		validateNetwork(p, f, r)
 		validatePolicies(p, f+".policies", r)
+		validateTokens(p, f, r)
 		if len(r.Images) > MaxImagesPerRegistry {
 			p.add(f+".images", "at most %d images per registry", MaxImagesPerRegistry)
 		}
@@ -192,6 +193,9 @@ func validateNetwork(p *problems, f string, r *Registry) {
 	}
 	if r.AnonymousPullEnabled && r.SKU == "Basic" {
 		p.add(f+".anonymousPullEnabled", "anonymous pull needs the Standard or Premium SKU")
+	}
+	if r.DataEndpointEnabled && r.SKU != "Premium" {
+		p.add(f+".dataEndpointEnabled", "dedicated data endpoints need the Premium SKU")
 	}
 }
 
@@ -384,6 +388,14 @@ func (w *World) validateOrigins(p *problems, registries map[string]*Registry) {
 		}
 		if o.Port < 0 || o.Port > 65535 {
 			p.add(f+".port", "%d is out of range", o.Port)
+		}
+		if o.PrivateIP != "" && (!ipv4RuleRE.MatchString(o.PrivateIP) || strings.Contains(o.PrivateIP, "/")) {
+			p.add(f+".privateIp", "%q must be an IPv4 address", o.PrivateIP)
+		}
+		for k, rec := range o.PrivateDNSRecords {
+			if !strings.HasSuffix(strings.ToLower(strings.TrimSuffix(rec, ".")), ".azurecr.io") {
+				p.add(fmt.Sprintf("%s.privateDnsRecords[%d]", f, k), "%q is not a registry's name (<registry>.azurecr.io or <registry>.<region>.data.azurecr.io)", rec)
+			}
 		}
 		originNames[o.Name] = true
 		check := func(field, reg, name string) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 )
@@ -93,6 +94,14 @@ type Origin struct {
 	// connection the registry's owner has not approved (Pending, Rejected, Disconnected),
 	// which carries no traffic. Either list implies VNet.
 	Endpoints []PrivateEndpoint `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	// PrivateDNSRecords are the names the VNet's DNS resolves to its private endpoints
+	// (myregistry.azurecr.io, myregistry.eastus.data.azurecr.io). Unset: every name of its
+	// approved private endpoints, as a linked privatelink.azurecr.io zone does. A name left out
+	// resolves to the public endpoint, reached from IP, as on Azure when a record is missing.
+	PrivateDNSRecords []string `json:"privateDnsRecords,omitempty" yaml:"privateDnsRecords,omitempty"`
+	// PrivateIP is the VNet machine's own address, which registries see on requests through a
+	// private endpoint (default 10.0.0.4; private endpoints get addresses from 10.0.0.5 on).
+	PrivateIP string `json:"privateIp,omitempty" yaml:"privateIp,omitempty"`
 	// Port of the proxy listener (0: a free port, printed at start).
 	Port int `json:"port,omitempty" yaml:"port,omitempty"`
 }
@@ -134,11 +143,14 @@ type RoleAssignment struct {
 
 // Registry is one container registry of the world.
 type Registry struct {
-	Name             string `json:"name" yaml:"name"`
-	SKU              string `json:"sku,omitempty" yaml:"sku,omitempty"`
-	AdminUserEnabled bool   `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
-	AdminPassword    string `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
-	AdminPassword2   string `json:"adminPassword2,omitempty" yaml:"adminPassword2,omitempty"`
+	Name string `json:"name" yaml:"name"`
+	// Faults are failures injected on this registry's requests (see emulator/faults); their
+	// registry is this one.
+	Faults           []faults.Rule `json:"faults,omitempty" yaml:"faults,omitempty"`
+	SKU              string        `json:"sku,omitempty" yaml:"sku,omitempty"`
+	AdminUserEnabled bool          `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
+	AdminPassword    string        `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
+	AdminPassword2   string        `json:"adminPassword2,omitempty" yaml:"adminPassword2,omitempty"`
 	// AnonymousPullEnabled lets anyone pull (Standard and Premium only, as on Azure).
 	AnonymousPullEnabled bool `json:"anonymousPullEnabled,omitempty" yaml:"anonymousPullEnabled,omitempty"`
 	// AuthenticationAsArm (default true) lets /oauth2/exchange accept ARM-audience Entra tokens.
@@ -150,6 +162,10 @@ type Registry struct {
 	NetworkRuleSet                   *NetworkRuleSet `json:"networkRuleSet,omitempty" yaml:"networkRuleSet,omitempty"`
 	NetworkRuleBypassOptions         string          `json:"networkRuleBypassOptions,omitempty" yaml:"networkRuleBypassOptions,omitempty"` // AzureServices (default) or None
 	NetworkRuleBypassAllowedForTasks bool            `json:"networkRuleBypassAllowedForTasks,omitempty" yaml:"networkRuleBypassAllowedForTasks,omitempty"`
+	// DataEndpointEnabled gives the registry dedicated data endpoints,
+	// <name>.<region>.data.azurecr.io, where blob downloads are redirected (Premium only; a
+	// private endpoint turns them on too).
+	DataEndpointEnabled bool `json:"dataEndpointEnabled,omitempty" yaml:"dataEndpointEnabled,omitempty"`
 	// Port gives the registry an HTTPS listener of its own on the emulator's host, so its
 	// login server is localhost:<port>. 0: the registry is served on the main HTTPS listener
 	// (one registry only may do so).
@@ -166,6 +182,9 @@ type Registry struct {
 	Images []Image `json:"images,omitempty" yaml:"images,omitempty"`
 	// Tasks are the registry's ACR tasks.
 	Tasks []Task `json:"tasks,omitempty" yaml:"tasks,omitempty"`
+	// ScopeMaps and Tokens are the registry's repository-scoped permissions (tokens.go).
+	ScopeMaps []ScopeMap `json:"scopeMaps,omitempty" yaml:"scopeMaps,omitempty"`
+	Tokens    []Token    `json:"tokens,omitempty" yaml:"tokens,omitempty"`
 }
 
 // Policies are a registry's policies, as ARM names them. Only exportPolicy is enforced (import

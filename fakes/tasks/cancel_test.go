@@ -20,7 +20,7 @@ type stallPlatform struct {
 	reached           chan struct{}
 }
 
-func (p stallPlatform) Transport(string, bool) http.RoundTripper { return stall(p.reached) }
+func (p stallPlatform) Transport(platform.From) http.RoundTripper { return stall(p.reached) }
 
 type stall chan struct{}
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/dockerfile"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
@@ -222,8 +223,8 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 			logf("Launching container with name: %s", a.id)
 			digest, err := (&acrclient.Client{Transport: tr}).PullWith(ctx, image, auth)
 			if err != nil {
-				fmt.Fprintf(log, "Unable to find image '%s' locally\nError response from daemon: %s\n", image, registryMessage(err))
-				return finish(fmt.Errorf("step %s: pulling %s: %s", a.id, image, registryMessage(err)))
+				fmt.Fprintf(log, "Unable to find image '%s' locally\nError response from daemon: %s\n", image, acrclient.Message(err))
+				return finish(fmt.Errorf("step %s: pulling %s: %s", a.id, image, acrclient.Message(err)))
 			}
 			fmt.Fprintf(log, "%s: Pulling from %s\nDigest: %s\nStatus: Downloaded newer image for %s\n", image, image, digest, image)
 			logf("Successfully executed container: %s (the emulator pulls the image and runs nothing)", a.id)
@@ -311,7 +312,7 @@ func (s *Service) build(ctx context.Context, b *buildSpec, spec runSpec, log io.
 			img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(tr),
 				remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
 			if err != nil {
-				return nil, errors.New(registryMessage(acrclient.Wrap(err, "pull")))
+				return nil, errors.New(acrclient.Message(err))
 			}
 			bases = append(bases, baseDependency(r, img))
 			return img, nil
@@ -350,7 +351,7 @@ func (s *Service) pushImage(ctx context.Context, ref string, img v1.Image, spec 
 	}
 	logf("Pushing image: %s, attempt 1", ref)
 	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(tr)); err != nil {
-		return nil, errors.New(registryMessage(acrclient.Wrap(err, "push")))
+		return nil, errors.New(acrclient.Message(err))
 	}
 	d, _ := img.Digest()
 	logf("Successfully pushed image: %s", ref)
@@ -376,40 +377,17 @@ func (s *Service) credential(ctx context.Context, server string, spec runSpec, l
 		src, _ := c["sourceRegistry"].(map[string]any)
 		if mode, _ := src["loginMode"].(string); strings.EqualFold(server, spec.login) && !strings.EqualFold(mode, "None") && s.runAuth != nil {
 			logf("Logging in to registry: %s", server)
-			return s.runAuth, s.p.Transport(service, true), nil
+			return s.runAuth, s.p.Transport(platform.From{Service: network.ServiceTasks, SystemIdentity: true}), nil
 		}
-		return authn.Anonymous, s.p.Transport(service, false), nil
-	}
-	identity := acrclient.Identity{Endpoint: s.p.IdentityEndpoint(), Header: spec.ids.Header}
-	if ident == "[system]" {
-		if spec.ids.System == nil {
-			return nil, nil, fmt.Errorf("the credential for %s uses the task's system-assigned identity, which the task does not have", server)
-		}
-	} else {
-		u := spec.ids.UserIdentity(ident)
-		if u == nil {
-			return nil, nil, fmt.Errorf("the identity %s for %s is not assigned to the task", ident, server)
-		}
-		identity.ClientID = u.ClientID
+		return authn.Anonymous, s.p.Transport(platform.From{Service: network.ServiceTasks}), nil
 	}
 	logf("Logging in to registry: %s (%s)", server, ident)
-	tr := s.p.Transport(service, identity.ClientID == "")
-	auth, err := (&acrclient.Client{Transport: tr, Identity: identity}).Login(ctx, server)
-	if err != nil {
+	pl := platform.Puller{Platform: s.p, Origin: network.ServiceTasks, Identities: spec.ids, Noun: "task"}
+	auth, tr, err := pl.Login(ctx, platform.Pull{Identity: ident}, server)
+	var rerr *acrclient.Error
+	if errors.As(err, &rerr) {
 		return nil, nil, fmt.Errorf("failed to login, ran out of retries: failed to set docker credentials: Error response from daemon: Get \"https://%s/v2/\": %s",
-			server, registryMessage(err))
+			server, acrclient.Message(err))
 	}
-	return auth, tr, nil
-}
-
-// registryMessage is a registry refusal as docker prints it ("denied: client with IP ...").
-func registryMessage(err error) string {
-	var e *acrclient.Error
-	if errors.As(err, &e) {
-		if e.Code == "" {
-			return e.Message
-		}
-		return strings.ToLower(e.Code) + ": " + e.Message
-	}
-	return err.Error()
+	return auth, tr, err
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
+	"github.com/acr-emulator/acr-emulator/fakes/archive"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/go-chi/chi/v5"
 )
@@ -138,13 +139,21 @@ func (s *Service) sourceFS(registryID, rel string) (fstest.MapFS, error) {
 	if len(b.Data) > maxSource {
 		return nil, fmt.Errorf("the uploaded source is over %d bytes", maxSource)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b.Data))
+	return extract(b.Data, maxContext, maxContext+maxContext/8)
+}
+
+// extract unpacks a tar.gz into a file system: its regular files, at most maxFiles bytes of
+// them, decompressing at most maxWork bytes in all.
+func extract(data []byte, maxFiles, maxWork int64) (fstest.MapFS, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("the source is not a tar.gz: %v", err)
 	}
 	out := fstest.MapFS{}
 	total := int64(0)
-	tr := tar.NewReader(zr)
+	// Every byte decompressed counts, those of the entries skipped too: a small gzip can
+	// expand a thousandfold.
+	tr := tar.NewReader(archive.Limit(zr, maxWork, "the uploaded source"))
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -157,8 +166,8 @@ func (s *Service) sourceFS(registryID, rel string) (fstest.MapFS, error) {
 		if h.Typeflag != tar.TypeReg || name == "." || name == ".." || strings.HasPrefix(name, "../") {
 			continue
 		}
-		if total += h.Size; total > maxContext {
-			return nil, fmt.Errorf("the build context is over %d bytes", maxContext)
+		if total += h.Size; total > maxFiles {
+			return nil, fmt.Errorf("the build context is over %d bytes", maxFiles)
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, h.Size))
 		if err != nil {

@@ -173,3 +173,44 @@ func tarGz(t *testing.T, files map[string]string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// A small upload that decompresses a thousandfold is refused once decompression passes the
+// bound, skipped entries included (tar decompresses what it skips).
+func TestExtractBounds(t *testing.T) {
+	bomb := func(name string, size int64) []byte {
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		tw := tar.NewWriter(zw)
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(tw, zeroReader{}, size); err != nil {
+			t.Fatal(err)
+		}
+		_ = tw.Close()
+		_ = zw.Close()
+		return buf.Bytes()
+	}
+	// Outside the context, so skipped: only the decompression bound catches it.
+	skipped := bomb("../zeros", 4<<20)
+	if len(skipped) > 64<<10 {
+		t.Fatalf("the bomb is %d bytes packed", len(skipped))
+	}
+	if _, err := extract(skipped, 1<<20, 2<<20); err == nil || !strings.Contains(err.Error(), "the uploaded source decompresses to more than 2 MiB") {
+		t.Fatalf("a skipped bomb: %v", err)
+	}
+	if _, err := extract(bomb("zeros", 4<<20), 1<<20, 8<<20); err == nil || !strings.Contains(err.Error(), "over 1048576 bytes") {
+		t.Fatalf("a bomb kept as a file: %v", err)
+	}
+	fsys, err := extract(bomb("zeros", 1<<20), 1<<20, 2<<20)
+	if err != nil || len(fsys["zeros"].Data) != 1<<20 {
+		t.Fatalf("within the bounds: %v", err)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 )
 
@@ -119,23 +120,13 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 			user = append(user, uid)
 		}
 	}
-	ids, err := s.p.Attach(id, system, user)
+	ids, err := s.p.Attach(r.Context(), "Microsoft.ContainerRegistry/registries/tasks", id, system, user)
 	if err != nil {
-		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		platform.WriteError(w, err)
 		return
 	}
 	if ident != nil {
-		ident["tenantId"] = s.p.TenantID()
-		if ids.System != nil {
-			ident["principalId"] = ids.System.PrincipalID
-		}
-		if len(ids.User) > 0 {
-			ua := map[string]any{}
-			for uid, u := range ids.User {
-				ua[uid] = map[string]string{"principalId": u.PrincipalID, "clientId": u.ClientID}
-			}
-			ident["userAssignedIdentities"] = ua
-		}
+		ident = ids.JSON(ident["type"].(string), s.p.TenantID())
 	}
 	now := time.Now().UTC()
 	props["provisioningState"] = "Succeeded"

@@ -1,6 +1,7 @@
 package tasks
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 // noIdentities attaches no identity (the tasks here ask for none).
 type noIdentities struct{ platform.Platform }
 
-func (noIdentities) Attach(string, bool, []string) (platform.Identities, error) {
+func (noIdentities) Attach(context.Context, string, string, bool, []string) (platform.Identities, error) {
 	return platform.Identities{}, nil
 }
 func (noIdentities) Detach(string) error { return nil }

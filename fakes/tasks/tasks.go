@@ -37,8 +37,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
-const service = "tasks"
-
 // maxRuns is how many runs a registry keeps, logs included.
 const maxRuns = 1000
 

@@ -80,8 +80,8 @@ func Observe(base *slog.Logger, onPanic func(w http.ResponseWriter, r *http.Requ
 }
 
 // capabilityParams are query parameters that grant access by themselves (a storage SAS's
-// signature): whoever reads a log with them could use the link.
-var capabilityParams = []string{"sig", "code", "access_token", "refresh_token", "client_secret"}
+// signature sig, a data endpoint link's s): whoever reads a log with them could use the link.
+var capabilityParams = []string{"sig", "s", "code", "access_token", "refresh_token", "client_secret"}
 
 // RedactedURI is the request URI with capability parameters' values replaced, for logs.
 func RedactedURI(u *url.URL) string {
