@@ -131,12 +131,14 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 	now := time.Now().UTC()
 	props["provisioningState"] = "Succeeded"
 	for k, v := range map[string]any{"status": "Enabled", "platform": map[string]any{"os": "linux", "architecture": "amd64"},
-		"agentConfiguration": map[string]any{"cpu": 2}, "timeout": 3600, "isSystemTask": false,
+		"timeout": 3600, "isSystemTask": false,
 		"creationDate": now.Format("2006-01-02T15:04:05.0000000+00:00")} {
 		if props[k] == nil {
 			props[k] = v
 		}
 	}
+	// No agentConfiguration is made up for a task created without one (az always sends its
+	// --cpu, 2 by default; the azurerm provider reads one back as a block its config lacks).
 	if ac, ok := props["agentConfiguration"].(map[string]any); ok && ac["cpu"] == nil {
 		props["agentConfiguration"] = mergeJSON(ac, map[string]any{"cpu": 2})
 	}
