@@ -19,11 +19,11 @@ func BenchmarkCases(b *testing.B) {
 				b.Run(strings.ReplaceAll(string(k), " ", "_"), func(b *testing.B) {
 					var sum float64
 					for i := 0; i < b.N; i++ {
-						bps, err := runCase(context.Background(), k, c)
+						m, err := runCase(context.Background(), k, c)
 						if err != nil {
 							b.Fatal(err)
 						}
-						sum += bps
+						sum += m.bps
 					}
 					b.ReportMetric(sum/float64(b.N)/1e6, "MB/s")
 				})

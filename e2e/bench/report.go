@@ -133,6 +133,17 @@ func (r *Report) Write(w io.Writer, md bool, chart string) {
 		t.row(cells...)
 	}
 	t.end()
+	head("CPU per byte moved, ns (client and registry together, one process; lower is better)")
+	t = newTable(w, md)
+	t.header(append([]string{"case"}, cols[1:len(kinds)+1]...)...)
+	for _, th := range r.Throughput {
+		cells := []string{th.Case.Name}
+		for _, k := range kinds {
+			cells = append(cells, fmt.Sprintf("%.2f", th.CPU[k]))
+		}
+		t.row(cells...)
+	}
+	t.end()
 	if md && chart != "" {
 		fmt.Fprintf(w, "![Throughput per case: acr-emulator, go-containerregistry and distribution, with the machine's limits](%s)\n\n", chart)
 	}

@@ -68,11 +68,15 @@ type Config struct {
 	Only string
 }
 
-// Throughput is one case's figures, bytes per second per registry (median of the rounds).
+// Throughput is one case's figures, bytes per second per registry (median of the rounds),
+// and the CPU time this process (client and registry) spent per byte moved: on a busy machine
+// wall-clock rates follow the share of CPU the process gets, CPU per byte much less so.
 type Throughput struct {
 	Case   Case
 	Median map[Kind]float64
 	Runs   map[Kind][]float64
+	CPU    map[Kind]float64   // median nanoseconds of CPU per byte
+	CPUs   map[Kind][]float64 // per round
 }
 
 // Report is everything one run measured.
@@ -118,24 +122,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Throughput = make([]Throughput, len(cases))
 	for i, c := range cases {
-		rep.Throughput[i] = Throughput{Case: c, Median: map[Kind]float64{}, Runs: map[Kind][]float64{}}
+		rep.Throughput[i] = Throughput{Case: c, Median: map[Kind]float64{}, Runs: map[Kind][]float64{}, CPU: map[Kind]float64{}, CPUs: map[Kind][]float64{}}
 	}
 	for round := 0; round < cfg.Rounds; round++ {
 		for i, c := range cases {
 			for j := range cfg.Kinds {
 				k := cfg.Kinds[(j+round)%len(cfg.Kinds)]
-				bps, err := runCase(ctx, k, c)
+				m, err := runCase(ctx, k, c)
 				if err != nil {
 					return nil, fmt.Errorf("%s on %s: %w", c.Name, k, err)
 				}
-				rep.Throughput[i].Runs[k] = append(rep.Throughput[i].Runs[k], bps)
-				logf("round %d  %-28s %-24s %8.0f MB/s", round+1, c.Name, k, bps/1e6)
+				th := &rep.Throughput[i]
+				th.Runs[k] = append(th.Runs[k], m.bps)
+				th.CPUs[k] = append(th.CPUs[k], m.cpuPerByte)
+				logf("round %d  %-28s %-24s %8.0f MB/s %6.2f ns CPU/byte", round+1, c.Name, k, m.bps/1e6, m.cpuPerByte)
 			}
 		}
 	}
 	for i := range rep.Throughput {
 		for k, runs := range rep.Throughput[i].Runs {
 			rep.Throughput[i].Median[k] = median(runs)
+			rep.Throughput[i].CPU[k] = median(rep.Throughput[i].CPUs[k])
 		}
 	}
 	if cfg.Only != "" {
@@ -172,11 +179,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 func (c Config) scale() int64 { return max(c.Scale, 1) }
 
+type measured struct{ bps, cpuPerByte float64 }
+
 // runCase runs one case on a fresh registry, so each starts empty and memory does not pile up.
-func runCase(ctx context.Context, k Kind, c Case) (float64, error) {
+func runCase(ctx context.Context, k Kind, c Case) (measured, error) {
 	r, err := Start(k, Options{Conns: c.Shape.Pushers + c.Shape.Pullers})
 	if err != nil {
-		return 0, err
+		return measured{}, err
 	}
 	defer func() {
 		_ = r.Close()
@@ -185,15 +194,16 @@ func runCase(ctx context.Context, k Kind, c Case) (float64, error) {
 	}()
 	res, err := load.Run(ctx, r.Target, c.Shape)
 	if err != nil {
-		return 0, err
+		return measured{}, err
 	}
 	if err := res.Err(); err != nil {
-		return 0, err
+		return measured{}, err
 	}
+	s := res.Push
 	if c.Pull {
-		return res.Throughput(res.Pull), nil
+		s = res.Pull
 	}
-	return res.Throughput(res.Push), nil
+	return measured{bps: res.Throughput(s), cpuPerByte: float64(res.CPU) / float64(max(s.Bytes, 1))}, nil
 }
 
 func median(xs []float64) float64 {

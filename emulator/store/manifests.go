@@ -30,7 +30,9 @@ func (s *Store) ManifestBytes(d digest.Digest) ([]byte, bool) { return s.blobs.G
 // repository (a *MissingReferenceError otherwise); nothing is stored on any error.
 // Re-pushing an existing digest keeps its creation time and attributes.
 func (s *Store) PutManifest(m *Manifest, body []byte, tags []string, required func(Descriptor) bool) error {
-	s.blobs.Put(m.Digest, body)
+	if err := s.blobs.Put(m.Digest, body); err != nil {
+		return err
+	}
 	keepRef := false
 	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		repo, err := s.ensureRepository(txn, m.Registry, m.Repo)

@@ -53,17 +53,21 @@ type Store struct {
 	now   func() time.Time
 }
 
-// New returns an empty store.
-func New() *Store {
+// New returns an empty store whose content lives in memory.
+func New() *Store { return NewWithBlobs(blobstore.New()) }
+
+// NewWithBlobs returns an empty store whose content lives in blobs (the on-disk store, or one
+// with a pending-upload limit).
+func NewWithBlobs(blobs *blobstore.Store) *Store {
 	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		// The schema is static; an error here is a programming mistake caught by any test.
 		panic(fmt.Sprintf("store: invalid schema: %v", err))
 	}
-	return &Store{db: db, blobs: blobstore.New(), now: func() time.Time { return time.Now().UTC() }}
+	return &Store{db: db, blobs: blobs, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// Blobs gives read access to the content store (Get, Stats, Refs).
+// Blobs gives access to the content store (Open, Get, NewUpload, Stats, Refs, Pending).
 func (s *Store) Blobs() *blobstore.Store { return s.blobs }
 
 // first runs txn.First and converts the result to *T (nil when absent).
@@ -152,7 +156,12 @@ func (s *Store) ListRegistries() ([]*Registry, error) {
 // Reset removes all content (repositories, manifests, tags, blob links, uploads) and frees every
 // blob; registries stay. In-flight requests finish against the emptied state.
 func (s *Store) Reset() error {
+	var uploads []*Upload
 	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		var err error
+		if uploads, err = all[Upload](txn, TableUploads, indexID); err != nil {
+			return nil, err
+		}
 		for _, table := range []string{TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads} {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
@@ -161,6 +170,9 @@ func (s *Store) Reset() error {
 		return nil, nil
 	})
 	if err == nil {
+		for _, u := range uploads {
+			u.Data.Discard()
+		}
 		s.blobs.Clear()
 	}
 	return err
@@ -169,7 +181,8 @@ func (s *Store) Reset() error {
 // DeleteRegistry removes a registry with all its content, whatever its locks (deleting the
 // resource is a management-plane operation), and frees the blobs only it held.
 func (s *Store) DeleteRegistry(name string) error {
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	var gone []*Upload
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		reg, err := first[Registry](txn, TableRegistries, indexID, name)
 		if err != nil || reg == nil {
 			return nil, err
@@ -194,19 +207,17 @@ func (s *Store) DeleteRegistry(name string) error {
 				return nil, err
 			}
 		}
-		uploads, err := all[Upload](txn, TableUploads, indexID)
-		if err != nil {
+		if gone, err = deleteUploads(txn, func(u *Upload) bool { return u.Registry == name }); err != nil {
 			return nil, err
-		}
-		for _, u := range uploads {
-			if u.Registry == name {
-				if err := txn.Delete(TableUploads, u); err != nil {
-					return nil, err
-				}
-			}
 		}
 		return releases, txn.Delete(TableRegistries, reg)
 	})
+	if err == nil {
+		for _, u := range gone {
+			u.Data.Discard()
+		}
+	}
+	return err
 }
 
 // RegistryBytes sums the sizes of the blobs a registry's repositories hold (listUsages).

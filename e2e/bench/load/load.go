@@ -22,6 +22,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -139,6 +140,9 @@ type Result struct {
 	Pull    Stats
 	Elapsed time.Duration
 	Tags    []string // the tags pushed, in order
+	// CPU is what this process used during the run (user and system): the client's cost, and
+	// the registry's too when it runs in the same process.
+	CPU time.Duration
 }
 
 // Throughput is the bytes moved per second by the operations of s over the run.
@@ -231,6 +235,7 @@ func (w *run) run(ctx context.Context) *Result {
 	}
 	w.left.Store(int64(w.s.Ops))
 	var wg sync.WaitGroup
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := 0; i < w.s.Pushers+w.s.Pullers; i++ {
 		push := i < w.s.Pushers
@@ -246,7 +251,7 @@ func (w *run) run(ctx context.Context) *Result {
 		})
 	}
 	wg.Wait()
-	res := &Result{Shape: w.s, Push: w.push, Pull: w.pull, Elapsed: time.Since(start), Tags: w.tags}
+	res := &Result{Shape: w.s, Push: w.push, Pull: w.pull, Elapsed: time.Since(start), Tags: w.tags, CPU: cpuTime() - cpu0}
 	for _, s := range []*Stats{&res.Push, &res.Pull} {
 		sort.Slice(s.Latencies, func(i, j int) bool { return s.Latencies[i] < s.Latencies[j] })
 	}
@@ -296,4 +301,13 @@ func (w *run) record(push bool, n int64, d time.Duration, err error) {
 	s.Ops++
 	s.Bytes += n
 	s.Latencies = append(s.Latencies, d)
+}
+
+// cpuTime is the CPU this process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
