@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build build-static image run test test-unit test-e2e conformance bench bench-go lint tools apt-tools compose-plugin az-setup clean
+.PHONY: all build build-static image run test test-unit test-e2e fuzz conformance bench bench-go lint tools apt-tools compose-plugin az-setup clean
 
 all: build
 
@@ -32,7 +32,8 @@ image: build-static
 	docker build -f Dockerfile.scratch -t acr-emulator:dev build/static
 
 # Every client the tests drive, installed once, before any long step (see test).
-tools: apt-tools $(TOOLS_BIN)/crane $(TOOLS_BIN)/oras $(TOOLS_BIN)/regctl $(TOOLS_BIN)/docker-compose $(TOOLS_BIN)/static/crane
+tools: apt-tools $(TOOLS_BIN)/crane $(TOOLS_BIN)/oras $(TOOLS_BIN)/regctl $(TOOLS_BIN)/docker-compose $(TOOLS_BIN)/static/crane \
+	$(TOOLS_BIN)/tofu $(TOOLS_BIN)/terraform-provider-azurerm
 
 $(TOOLS_BIN)/crane:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/google/go-containerregistry/cmd/crane@$(CRANE_VERSION)
@@ -42,6 +43,27 @@ $(TOOLS_BIN)/oras:
 
 $(TOOLS_BIN)/regctl:
 	GOBIN=$(TOOLS_BIN) $(GO) install github.com/regclient/regclient/cmd/regctl@$(REGCTL_VERSION)
+
+# OpenTofu and the azurerm provider for e2e/tofu_test.go, built from the Go module proxy. With
+# an empty build cache on 2 cores they take about 7 and 12 minutes; later builds reuse Go's
+# build cache. `go install` refuses OpenTofu's replace directives, so its module is built in a
+# writable copy, with the release builds' -trimpath (which also keeps the copy's random path out
+# of the build cache's keys) and version.dev=no (so it reports v1.12.6, not v1.12.6-dev).
+TOFU_VERSION    := v1.12.6
+AZURERM_VERSION := v1.44.1-0.20260824201233-fae580791926
+
+$(TOOLS_BIN)/tofu:
+	@echo "building OpenTofu $(TOFU_VERSION) (about 7 minutes the first time)"
+	@set -e; dir=$$(cd / && $(GO) mod download -json github.com/opentofu/opentofu@$(TOFU_VERSION) | \
+		sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir"; tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	cp -R "$$dir" "$$tmp/opentofu"; chmod -R u+w "$$tmp/opentofu"; \
+	cd "$$tmp/opentofu" && $(GO) build -trimpath -ldflags "-X github.com/opentofu/opentofu/version.dev=no" -o "$$tmp/tofu" ./cmd/tofu; \
+	mkdir -p $(TOOLS_BIN); mv "$$tmp/tofu" $@
+
+$(TOOLS_BIN)/terraform-provider-azurerm:
+	@echo "building terraform-provider-azurerm $(AZURERM_VERSION) (about 12 minutes the first time)"
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/hashicorp/terraform-provider-azurerm@$(AZURERM_VERSION)
 
 # A static crane for the compose test's client container (a scratch image).
 $(TOOLS_BIN)/static/crane:
@@ -59,7 +81,7 @@ $(TOOLS_BIN)/docker-compose:
 
 # Debian packages, installed only when missing: TEST:PACKAGE, TEST a command or a path. apt
 # waits for another apt's lock (a fresh machine may be installing something) instead of failing.
-APT_TOOLS := curl:curl skopeo:skopeo dockerd:docker.io docker:docker.io az:azure-cli chromium:chromium podman:podman \
+APT_TOOLS := curl:curl node:nodejs skopeo:skopeo dockerd:docker.io docker:docker.io az:azure-cli chromium:chromium podman:podman \
 	buildah:buildah /usr/bin/docker-compose:docker-compose /usr/lib/python3/dist-packages/azure/identity:python3-azure \
 	/usr/lib/python3/dist-packages/azure/containerregistry:python3-azure
 APT_GET := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600
@@ -100,14 +122,25 @@ test-unit:
 test-e2e: build build-static tools
 	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) ACR_EMULATOR_STATIC_BIN=$(CURDIR)/$(STATIC_BIN) CRANE=$(TOOLS_BIN)/crane ORAS=$(TOOLS_BIN)/oras \
 		REGCTL=$(TOOLS_BIN)/regctl COMPOSE_PLUGIN=$(TOOLS_BIN)/docker-compose COMPOSE_V1=/usr/bin/docker-compose CRANE_STATIC=$(TOOLS_BIN)/static/crane \
-		$(GO) test -count=1 -timeout 30m ./e2e/...
+		$(GO) test -count=1 -timeout 45m ./e2e/...
 
 conformance: build
 	ACR_EMULATOR_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m -v ./e2e/conformance/
 
+# A short burst of every fuzz target (their seed corpora already run in test-unit). A crash
+# is written under the package's testdata/fuzz: commit it, it becomes a corpus entry.
+FUZZTIME ?= 4s
+fuzz:
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' cmd emulator fakes scenarios | xargs -n1 dirname | sort -u | sed 's|^|./|'); do \
+		for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || \
+				{ $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime 1x $$pkg; exit 1; }; \
+		done; \
+	done
+
 # tools first: a missing client fails in seconds, not after the unit tests.
 test: tools
-	$(MAKE) lint test-unit test-e2e
+	$(MAKE) lint test-unit fuzz test-e2e
 
 # The performance table (e2e/bench): acr-emulator over TLS and plain HTTP against
 # go-containerregistry's and distribution's registries, one client, one run, every ratio, the

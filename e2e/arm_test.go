@@ -31,6 +31,18 @@ func registriesClient(t *testing.T, emu *harness.Emulator) *armcontainerregistry
 // armFactory makes every armcontainerregistry client, signed in as registriesClient is.
 func armFactory(t *testing.T, emu *harness.Emulator) *armcontainerregistry.ClientFactory {
 	t.Helper()
+	cred, opts := armCredential(t, emu)
+	f, err := armcontainerregistry.NewClientFactory(subscription, cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// armCredential is the default world's service principal with the emulator as both the Entra
+// authority and the ARM endpoint, and the client options that point there.
+func armCredential(t *testing.T, emu *harness.Emulator) (*azidentity.ClientSecretCredential, *armpolicy.ClientOptions) {
+	t.Helper()
 	opts := sdkClientOptions(t, emu)
 	base := "https://" + emu.RegistryHost()
 	opts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: base + "/", Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
@@ -40,11 +52,7 @@ func armFactory(t *testing.T, emu *harness.Emulator) *armcontainerregistry.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := armcontainerregistry.NewClientFactory(subscription, cred, &armpolicy.ClientOptions{ClientOptions: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return cred, &armpolicy.ClientOptions{ClientOptions: opts}
 }
 
 func update(t *testing.T, c *armcontainerregistry.RegistriesClient, name string, p armcontainerregistry.RegistryUpdateParameters) (armcontainerregistry.Registry, error) {
@@ -253,19 +261,28 @@ func TestPrivateEndpointApproval(t *testing.T) {
 // appvnet (20.0.0.9) on a known port, and returns the environment that sends clients through it.
 func lockedWithVNet(t *testing.T) (*harness.Emulator, []string) {
 	t.Helper()
-	_, vnetPort, _ := strings.Cut(harness.FreeAddr(t), ":")
-	world := filepath.Join(t.TempDir(), "world.yaml")
+	world, vnetPort := defaultWorldWithVNetPort(t, func(w string) string {
+		return strings.Replace(w, "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1)
+	})
+	emu := harness.Start(t, harness.WithArgs("--config", world))
+	return emu, viaOrigin(t, emu, vnetPort, "myregistry")
+}
+
+// defaultWorldWithVNetPort writes the default world, changed by edit, with its VNet origin
+// appvnet on a known port, and returns the file and the port.
+func defaultWorldWithVNetPort(t *testing.T, edit func(string) string) (world, vnetPort string) {
+	t.Helper()
+	_, vnetPort, _ = strings.Cut(harness.FreeAddr(t), ":")
+	world = filepath.Join(t.TempDir(), "world.yaml")
 	def, err := os.ReadFile(filepath.Join(mustRoot(t), "emulator/world/default.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := strings.Replace(string(def), "    adminUserEnabled: true\n", "    adminUserEnabled: true\n    publicNetworkAccess: Disabled\n", 1)
-	body = strings.Replace(body, "    ip: 20.0.0.9\n", "    ip: 20.0.0.9\n    port: "+vnetPort+"\n", 1)
+	body := strings.Replace(edit(string(def)), "    ip: 20.0.0.9\n", "    ip: 20.0.0.9\n    port: "+vnetPort+"\n", 1)
 	if err := os.WriteFile(world, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	emu := harness.Start(t, harness.WithArgs("--config", world))
-	return emu, viaOrigin(t, emu, vnetPort, "myregistry")
+	return world, vnetPort
 }
 
 // requestPrivateEndpoint creates the private endpoint app-pe in appvnet with a manual connection

@@ -63,7 +63,12 @@ func uploadBlob(t *testing.T, ctx context.Context, bc *azcontainerregistry.BlobC
 // service principal through the emulator's Entra ID (azidentity.ClientSecretCredential).
 func sdkClients(t *testing.T, emu *harness.Emulator) (*azcontainerregistry.Client, *azcontainerregistry.BlobClient) {
 	t.Helper()
-	opts := sdkClientOptions(t, emu)
+	return sdkClientsWith(t, emu, sdkClientOptions(t, emu))
+}
+
+// sdkClientsWith is sdkClients with other client options (the SDK's own retries, say).
+func sdkClientsWith(t *testing.T, emu *harness.Emulator, opts azcore.ClientOptions) (*azcontainerregistry.Client, *azcontainerregistry.BlobClient) {
+	t.Helper()
 	credOpts := opts
 	credOpts.Cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: "https://" + emu.RegistryHost() + "/"}
 	cred, err := azidentity.NewClientSecretCredential(harness.TenantID, harness.ClientID, harness.ClientSecret,

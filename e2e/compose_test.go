@@ -16,14 +16,15 @@ import (
 	"github.com/acr-emulator/acr-emulator/e2e/harness"
 )
 
-// TestDockerCompose runs docker-compose.yml as a user would where nothing can be pulled: the
-// scratch image of a static binary (Dockerfile.scratch), brought up by the compose v2 plugin
-// and by Debian's docker-compose 1.29 in turn, healthy by its own healthcheck. From a second
-// container on the compose network, crane pushes and pulls through the network alias
+// TestDockerCompose runs docker-compose.yml where nothing can be pulled: the scratch image of a
+// static binary (Dockerfile.scratch), brought up by the compose v2 plugin and by Debian's
+// docker-compose 1.29 in turn, on free host ports, healthy by its own healthcheck. From a
+// second container on the compose network, crane pushes and pulls through the network alias
 // myregistry.azurecr.io with TLS verified against the emulator's CA, and sees ACR's 403 once
 // az on the host (through the published proxy) locks the registry through ARM, while a
-// trusted service (az acr import) still succeeds. From the host, crane and docker use the
-// published ports too.
+// trusted service (az acr import) still succeeds. The README's compose section, from the host
+// on the default ports, is run as written by the README session "compose"
+// (readme_shell_test.go).
 func TestDockerCompose(t *testing.T) {
 	if _, err := exec.LookPath("dockerd"); err != nil || os.Geteuid() != 0 {
 		t.Skip("no container engine can start here: the test starts its own dockerd, which needs root and docker.io")
@@ -62,7 +63,7 @@ func TestDockerCompose(t *testing.T) {
 		data := t.TempDir()
 		ports := map[string]string{}
 		var env []string
-		for _, l := range []string{"HTTPS", "HTTP", "PROXY"} {
+		for _, l := range []string{"HTTPS", "HTTP", "PROXY", "APPVNET"} {
 			_, ports[l], _ = net.SplitHostPort(harness.FreeAddr(t))
 			env = append(env, "ACR_EMULATOR_"+l+"_PORT="+ports[l])
 		}
@@ -80,13 +81,13 @@ func TestDockerCompose(t *testing.T) {
 				strings.Contains(logs, "[::]") {
 				t.Fatalf("the banner does not name the published ports:\n%s", logs)
 			}
-			composeFlow(t, dk, project, data, ports, i == 0)
+			composeFlow(t, dk, project, data, ports)
 		})
 	}
 }
 
 // composeFlow is what a user does with the running stack.
-func composeFlow(t *testing.T, dk *harness.Docker, project, data string, ports map[string]string, fromHost bool) {
+func composeFlow(t *testing.T, dk *harness.Docker, project, data string, ports map[string]string) {
 	ca := filepath.Join(data, "ca.pem")
 	cfg := t.TempDir()
 	auth := base64.StdEncoding.EncodeToString([]byte(harness.AdminUser + ":" + harness.AdminPassword))
@@ -137,9 +138,6 @@ func composeFlow(t *testing.T, dk *harness.Docker, project, data string, ports m
 	if state := httpGet(t, "http://127.0.0.1:"+ports["HTTP"]+"/_emulator/state"); !strings.Contains(state, `"compose/imported"`) {
 		t.Fatalf("after az acr import on the locked registry, no compose/imported:\n%s", state)
 	}
-	if fromHost {
-		hostFlow(t, dk, az, ca, ports)
-	}
 }
 
 func httpGet(t *testing.T, u string) string {
@@ -151,38 +149,6 @@ func httpGet(t *testing.T, u string) string {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return string(b)
-}
-
-// hostFlow uses the published ports from the host: az re-opens the registry (after
-// --public-network-enabled true the firewall's default action is still Deny, as on Azure), then
-// crane and docker push and pull on localhost.
-func hostFlow(t *testing.T, dk *harness.Docker, az func(args ...string) string, ca string, ports map[string]string) {
-	crane := harness.Tool(t, "CRANE", "crane")
-	host := "localhost:" + ports["HTTPS"]
-	env := append(clientEnv(t), "SSL_CERT_FILE="+ca)
-	if out, err := runEnv(t, env, crane, "auth", "login", host, "-u", harness.AdminUser, "-p", harness.AdminPassword); err != nil {
-		t.Fatalf("crane auth login: %v\n%s", err, out)
-	}
-	az("acr", "update", "-n", "myregistry", "--public-network-enabled", "true", "-o", "none")
-	if got := az("acr", "show", "-n", "myregistry", "--query", "networkRuleSet.defaultAction", "-o", "tsv"); got != "Deny" {
-		t.Fatalf("defaultAction after --public-network-enabled false then true = %q, want Deny (az sets it)", got)
-	}
-	if out, err := runEnv(t, env, crane, "digest", host+"/compose/app:v1"); err == nil || !strings.Contains(out, "is not allowed access") {
-		t.Fatalf("public access on, default action Deny: the host must still be refused: %v\n%s", err, out)
-	}
-	az("acr", "update", "-n", "myregistry", "--default-action", "Allow", "-o", "none")
-	if out, err := runEnv(t, env, crane, "digest", host+"/compose/app:v1"); err != nil {
-		t.Fatalf("crane from the host after --default-action Allow: %v\n%s", err, out)
-	}
-	// docker: this daemon runs on the host, so it reaches the published port as the host.
-	dk.Run(t, "login", host, "-u", harness.AdminUser, "-p", harness.AdminPassword)
-	dk.Run(t, "tag", "e2e-client:dev", host+"/compose/client:v1")
-	dk.Run(t, "push", host+"/compose/client:v1")
-	dk.Run(t, "rmi", host+"/compose/client:v1")
-	dk.Run(t, "pull", host+"/compose/client:v1")
-	if out, err := runEnv(t, env, crane, "ls", host+"/compose/client"); err != nil || strings.TrimSpace(out) != "v1" {
-		t.Fatalf("crane ls after docker push: %v\n%s", err, out)
-	}
 }
 
 func copyFile(t *testing.T, from, to string) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -98,10 +97,12 @@ func TestTasksSDK(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The link names a storage account (acrtasklogs.blob.localhost:<port>), reached like
-		// the other Azure names through the emulator's proxy.
-		tr := sdkClientOptions(t, emu).Transport.(*http.Client).Transport.(*http.Transport).Clone()
-		tr.Proxy = http.ProxyURL(&url.URL{Scheme: "http", Host: emu.ProxyAddr})
+		// A plain client that trusts the emulator's CA and nothing else (no proxy, no special
+		// resolver) follows the link: it names the listener the SDK called.
+		if !strings.HasPrefix(*link.LogLink, "https://"+host+"/acrtasklogs.blob.core.windows.net/") {
+			t.Fatalf("logLink = %s", *link.LogLink)
+		}
+		tr := sdkClientOptions(t, emu).Transport.(*http.Client).Transport
 		res, err := (&http.Client{Transport: tr}).Get(*link.LogLink)
 		if err != nil {
 			t.Fatal(err)

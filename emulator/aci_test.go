@@ -20,7 +20,13 @@ const rg = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/d
 
 // armClient calls ARM in-process as the default world's service principal.
 func armClient(t *testing.T, emu *emulatortest.Emulator) func(method, path string, body any) (int, map[string]any) {
-	tenant, id, secret := emu.ServicePrincipal()
+	_, id, secret := emu.ServicePrincipal()
+	return armClientAs(t, emu, id, secret)
+}
+
+// armClientAs calls ARM in-process as a service principal of the world.
+func armClientAs(t *testing.T, emu *emulatortest.Emulator, id, secret string) func(method, path string, body any) (int, map[string]any) {
+	tenant, _, _ := emu.ServicePrincipal()
 	res, err := emu.Client().PostForm(emu.HTTPSURL()+"/"+tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"},
 		"client_id": {id}, "client_secret": {secret}, "scope": {"https://management.azure.com/.default"}})
 	if err != nil {
@@ -84,7 +90,7 @@ func TestACIPullsWithManagedIdentity(t *testing.T) {
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	patch := func(props map[string]any) {
 		t.Helper()
-		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 200 {
+		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 201 {
 			t.Fatalf("PATCH registry: %d %v", status, out)
 		}
 	}
@@ -168,7 +174,7 @@ func TestAppServiceIsNotTrusted(t *testing.T) {
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	patch := func(props map[string]any) {
 		t.Helper()
-		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 200 {
+		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 201 {
 			t.Fatalf("PATCH registry: %d %v", status, out)
 		}
 	}

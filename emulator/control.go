@@ -2,11 +2,15 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/portal"
+	"github.com/acr-emulator/acr-emulator/emulator/snapshot"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
 // Control endpoints (/_emulator/...) are the emulator's own API for tests and demos; they are
@@ -22,20 +26,80 @@ func (e *Emulator) controlRoutes(mux *http.ServeMux) {
 		w.Header().Set("Content-Type", "application/x-pem-file")
 		_, _ = w.Write(e.ca.CertPEM())
 	})
+	// The store's invariants, for a user's test to call after its own: every tag resolves,
+	// every manifest's blobs and children are present, reference counts and bytes add up.
+	e.faultRoutes(mux)
+	mux.HandleFunc("GET /_emulator/check", func(w http.ResponseWriter, r *http.Request) {
+		vs, err := e.st.Check()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if vs == nil {
+			vs = []store.Violation{}
+		}
+		writeControlJSON(w, http.StatusOK, map[string]any{"consistent": len(vs) == 0, "violations": vs})
+	})
 	mux.HandleFunc("GET /_emulator/audit", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeControlJSON(w, http.StatusOK, map[string]any{"entries": e.audit.List(q.Get("registry"), q.Get("decision"))})
 	})
-	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log}))
+	mux.Handle(portal.Prefix, portal.Handler(portal.Config{Store: e.st, Audit: e.audit, Logger: e.log, Location: e.world.Location}))
 	mux.HandleFunc("POST /_emulator/reset", func(w http.ResponseWriter, r *http.Request) {
-		e.audit.Reset()
-		if err := e.st.Reset(); err != nil {
+		if err := e.Reset(); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		e.log.Info("state reset: all repositories, manifests, tags and blobs removed")
 		writeControlJSON(w, http.StatusOK, map[string]string{"status": "reset"})
 	})
+	mux.HandleFunc("GET /_emulator/snapshot", e.getSnapshot)
+	mux.HandleFunc("POST /_emulator/snapshot", e.saveSnapshot)
+}
+
+// getSnapshot streams the whole state as a tar of a snapshot directory (what `acr-emulator
+// snapshot save DIR` unpacks), for an emulator whose file system is not the client's.
+func (e *Emulator) getSnapshot(w http.ResponseWriter, r *http.Request) {
+	snap, err := e.Snapshot()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-tar")
+	w.Header().Set("Content-Disposition", `attachment; filename="acr-emulator-snapshot.tar"`)
+	if err := snapshot.WriteTar(w, snap); err != nil {
+		e.log.Error("snapshot stream", "err", err)
+	}
+}
+
+// saveSnapshot writes the whole state as a snapshot directory on the emulator's own file
+// system: ?dir= names it, an absolute path to a new or empty directory or an older snapshot.
+func (e *Emulator) saveSnapshot(w http.ResponseWriter, r *http.Request) {
+	dir := r.URL.Query().Get("dir")
+	if dir == "" || !filepath.IsAbs(dir) {
+		writeControlJSON(w, http.StatusBadRequest, map[string]string{"error": "dir must be an absolute path: POST /_emulator/snapshot?dir=/path/to/snapshot"})
+		return
+	}
+	snap, err := e.Snapshot()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	if err := snapshot.Write(dir, snap); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, snapshot.ErrOccupied) {
+			status = http.StatusConflict
+		}
+		writeControlJSON(w, status, map[string]string{"error": err.Error()})
+		return
+	}
+	var bytes int64
+	for _, b := range snap.State.Blobs {
+		bytes += int64(len(b))
+	}
+	e.log.Info("snapshot saved", "dir", dir, "registries", len(snap.State.Registries), "blobs", len(snap.State.Blobs))
+	writeControlJSON(w, http.StatusOK, map[string]any{"status": "saved", "dir": dir, "registries": len(snap.State.Registries),
+		"repositories": len(snap.State.Repositories), "manifests": len(snap.State.Manifests), "tasks": len(snap.Tasks),
+		"blobs": len(snap.State.Blobs), "bytes": bytes})
 }
 
 type endpointsState struct {

@@ -10,22 +10,31 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
+	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/hostguard"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/emulator/snapshot"
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
+	"github.com/acr-emulator/acr-emulator/emulator/webhook"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/aci"
+	"github.com/acr-emulator/acr-emulator/fakes/aks"
 	"github.com/acr-emulator/acr-emulator/fakes/appservice"
+	"github.com/acr-emulator/acr-emulator/fakes/containerapps"
 	"github.com/acr-emulator/acr-emulator/fakes/defender"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 	"github.com/acr-emulator/acr-emulator/fakes/ml"
+	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/acr-emulator/acr-emulator/fakes/tasks"
 )
 
@@ -40,8 +49,8 @@ type Config struct {
 	// emulator, as this machine: for tools that insist on real Azure names, like the az CLI.
 	// Default 127.0.0.1:8081; "-" disables it.
 	ProxyAddr string
-	// DataDir holds ca.pem and ca-key.pem, and the token signing keys. Empty: an in-memory CA
-	// and fresh keys, nothing written.
+	// DataDir holds ca.pem and ca-key.pem, the token signing keys and the fake storage's key.
+	// Empty: an in-memory CA and fresh keys, nothing written.
 	DataDir string
 	// EntraSigningKey, when set, signs Entra tokens instead of the data directory's key or a
 	// fresh one. Emulators of one process that share it accept each other's Entra tokens, as
@@ -49,6 +58,9 @@ type Config struct {
 	EntraSigningKey *rsa.PrivateKey
 	// World is the initial state (default world.Default()).
 	World *world.World
+	// Snapshot, when set, is the state to start from instead (its world replaces World):
+	// what snapshot.Read loaded from a directory POST /_emulator/snapshot wrote.
+	Snapshot *snapshot.Snapshot
 	// Logger receives the emulator's logs (default slog.Default()).
 	Logger *slog.Logger
 	// MaxManifestBytes and MaxUploadBytes bound request bodies (defaults: the registry package's).
@@ -56,6 +68,12 @@ type Config struct {
 	MaxUploadBytes   int64
 	// UploadTTL is how long an idle upload session is kept (default 1h).
 	UploadTTL time.Duration
+	// AllowedHosts are host names served besides the emulator's own ("*.suffix" patterns; "*"
+	// for any): against DNS rebinding, requests for other dotted names are refused. The
+	// emulator's own are its addresses, localhost and single-label names, its registries' login
+	// servers, *.azurecr.io and the other Azure names it emulates, the world's allowedHosts and
+	// this machine's host name.
+	AllowedHosts []string
 	// RefreshTokenTTL and AccessTokenTTL are ACR token lifetimes (defaults: 3h and 75m, as ACR).
 	RefreshTokenTTL time.Duration
 	AccessTokenTTL  time.Duration
@@ -79,11 +97,22 @@ type Emulator struct {
 	entra  http.Handler
 	imds   http.Handler
 	audit  *network.Audit
-	arm    http.Handler
-	// acrService is ACR's internal identity (import runs as it).
-	acrService serviceIdentity
-	defender   *defender.Service
-	tasks      *tasks.Service
+	entraV armVerifier
+	hosts  *hostguard.Names // dotted host names served besides IP literals and single labels
+	faults faults.Set       // injected failures, per registry
+	// storageKey signs the fake storage's links; the storage itself is one of the services.
+	storageKey []byte
+	// links signs and checks the data endpoints' download links.
+	links *dataendpoint.Signer
+	// acrService is ACR's internal identity (import runs as it); scanner and runner are
+	// Defender's and ACR Tasks'. internal holds their object ids (snapshots leave them out).
+	acrService, scanner, runner serviceIdentity
+	internal                    map[string]bool
+	// svc are the management plane and the simulated services, replaced by a reset.
+	svc atomic.Pointer[services]
+	// start is what Start loaded (the world or a snapshot), what a reset returns to.
+	start   baseline
+	resetMu sync.Mutex
 	// proxied receives the tunnels of named origins' proxies; it is served like the main
 	// listener, with the origin of each connection attached.
 	proxied *network.ConnListener
@@ -106,6 +135,7 @@ type servedRegistry struct {
 	info    RegistryInfo
 	port    int          // own listener port, 0 for the main listener
 	handler http.Handler // network gate → token endpoints, or token gate → registry
+	data    http.Handler // network gate → its data endpoints' downloads
 }
 
 // OriginInfo describes a named origin's proxy.
@@ -124,6 +154,9 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	if cfg.ProxyAddr == "" {
 		cfg.ProxyAddr = "127.0.0.1:8081"
+	}
+	if cfg.Snapshot != nil {
+		cfg.World = cfg.Snapshot.World
 	}
 	if cfg.World == nil {
 		cfg.World = world.Default()
@@ -144,15 +177,18 @@ func New(cfg Config) (*Emulator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("certificate authority: %w", err)
 	}
-	e := &Emulator{
+	e := &Emulator{hosts: ownHosts(cfg),
 		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
-		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{},
+		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{}, internal: map[string]bool{},
 		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}
-	// Token signing keys live beside the CA when there is a data directory, so the tokens
-	// clients hold survive a restart.
-	entraKey, acrKey := cfg.EntraSigningKey, (*rsa.PrivateKey)(nil)
+	// Token signing keys and the storage's account key live beside the CA when there is a data
+	// directory, so the tokens clients hold, and the signatures of their links, survive a restart.
+	entraKey, acrKey, storageKey := cfg.EntraSigningKey, (*rsa.PrivateKey)(nil), []byte(nil)
 	if cfg.DataDir != "" {
+		if storageKey, err = certs.LoadOrCreateSecret(cfg.DataDir, "storage-account-key", 64); err != nil {
+			return nil, err
+		}
 		if entraKey == nil {
 			if entraKey, err = certs.LoadOrCreateSigningKey(cfg.DataDir, "entra-signing-key.pem"); err != nil {
 				return nil, err
@@ -168,43 +204,85 @@ func New(cfg Config) (*Emulator, error) {
 	}
 	e.entra = entra.NewHandler(directory{st: e.st, tenant: cfg.World.TenantID}, iss, func(r *http.Request) string {
 		return "https://" + r.Host
-	})
+	}, entra.WithLocalResources(armEndpoints))
 	e.imds = imds.NewHandler(computeDirectory{st: e.st}, iss)
 	if e.tokens, err = token.New(token.Config{Store: e.st, Entra: entraVerifier{iss}, TenantID: cfg.World.TenantID, Logger: cfg.Logger,
 		RefreshTTL: cfg.RefreshTokenTTL, AccessTTL: cfg.AccessTokenTTL, SigningKey: acrKey}); err != nil {
 		return nil, err
 	}
-	if err := e.seedIdentities(); err != nil {
+	if cfg.Snapshot == nil {
+		if err := e.seedIdentities(); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.addWorldFaults(); err != nil {
 		return nil, err
+	}
+	// The world's resource group exists from the start; ARM may create and delete others.
+	if w := cfg.World; w.ResourceGroup != "" {
+		if err := e.st.PutResourceGroup(&store.ResourceGroup{Name: w.ResourceGroup, Location: w.Location}); err != nil {
+			return nil, err
+		}
 	}
 	if e.acrService, err = e.createServiceIdentity("Azure Container Registry (emulator internal: import)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	scanner, err := e.createServiceIdentity("Microsoft Defender for Cloud (emulator internal: image scans)", "AcrPull", "Container Registry Repository Reader")
-	if err != nil {
+	if e.scanner, err = e.createServiceIdentity("Microsoft Defender for Cloud (emulator internal: image scans)", "AcrPull", "Container Registry Repository Reader"); err != nil {
 		return nil, err
 	}
-	e.defender = defender.New(servicePlatform{e}, scanner.auth())
-	runner, err := e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer")
-	if err != nil {
+	if e.runner, err = e.createServiceIdentity("ACR Tasks (emulator internal: run credential)", "AcrPush", "Container Registry Repository Writer"); err != nil {
 		return nil, err
 	}
-	e.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, runner.auth())
-	e.tasks.LogHost = func() string {
-		return tasks.LogAccount + ".blob." + strings.TrimPrefix(e.HTTPSURL(), "https://")
-	}
-	w := cfg.World
-	e.arm = arm.New(arm.Config{Store: e.st, Entra: armVerifier{iss}, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
-		ResourceGroup: w.ResourceGroup, Location: w.Location, Logger: cfg.Logger, Create: e.createRegistry, Delete: e.deleteRegistry,
-		Import: e.importImage, Tasks: e.tasks.Handler(),
-		Providers: map[string]http.Handler{
-			"Microsoft.ContainerInstance":       aci.New(servicePlatform{e}).Handler(),
-			"Microsoft.Web":                     appservice.New(servicePlatform{e}).Handler(),
-			"Microsoft.Security":                e.defender.Handler(),
-			"Microsoft.MachineLearningServices": ml.New(servicePlatform{e}).Handler(),
-		}})
+	e.entraV, e.storageKey, e.links = armVerifier{iss}, storageKey, dataendpoint.NewSigner(dataLinkKey(storageKey), nil)
+	e.svc.Store(e.newServices())
 	return e, nil
 }
+
+// services are the management plane and the simulated services: what keeps state outside the
+// store (tasks and their runs, container groups, scan results, operation results). A reset
+// replaces them with fresh ones, as moto's reset does its backends.
+type services struct {
+	arm      http.Handler
+	tasks    *tasks.Service
+	tasksAPI http.Handler // tasks.Handler(), built once
+	// storage is the fake Azure Storage behind the links ACR hands out (run logs, uploads,
+	// blob downloads); mounts are the registries' containers mounted on it.
+	storage  *storage.Store
+	mounts   sync.Map
+	defender *defender.Service
+	// webhooks delivers the registries' webhooks and keeps their deliveries.
+	webhooks *webhook.Service
+}
+
+func (e *Emulator) newServices() *services {
+	w := e.world
+	s := &services{defender: defender.New(servicePlatform{e}, e.scanner.auth()), storage: storage.New(storage.WithSecret(e.storageKey)),
+		webhooks: webhook.New(e.st, webhook.WithLogger(e.log))}
+	s.tasks = tasks.New(servicePlatform{e}, servicePlatform{e}, e.runner.auth(), s.storage)
+	s.tasks.AccountURL = func(r *http.Request) string { return e.accountURL(r, tasks.LogAccount) }
+	s.tasksAPI = s.tasks.Handler()
+	s.arm = arm.New(arm.Config{Store: e.st, Entra: e.entraV, TenantID: w.TenantID, SubscriptionID: w.SubscriptionID,
+		Location: w.Location, Logger: e.log, Create: e.createRegistry, Delete: e.deleteRegistry,
+		Import: e.importImage, Tasks: s.tasksAPI, Webhooks: s.webhooks,
+		Providers: map[string]http.Handler{
+			"Microsoft.ContainerInstance":       platform.Serve(servicePlatform{e}, aci.ContainerGroups()),
+			"Microsoft.Web":                     platform.Serve(servicePlatform{e}, appservice.Sites()),
+			"Microsoft.Security":                s.defender.Handler(),
+			"Microsoft.MachineLearningServices": platform.Serve(servicePlatform{e}, ml.Workspaces()),
+			"Microsoft.App":                     platform.Serve(servicePlatform{e}, containerapps.Environments(), containerapps.Apps()),
+			"Microsoft.ContainerService":        aks.New(servicePlatform{e}).Handler(),
+		}})
+	return s
+}
+
+// close waits for the scans in flight and stops the runs and the webhook deliveries.
+func (s *services) close() {
+	s.defender.Wait()
+	s.tasks.Close()
+	s.webhooks.Close()
+}
+
+func (e *Emulator) services() *services { return e.svc.Load() }
 
 // Origins lists the named origins' proxies.
 func (e *Emulator) Origins() []OriginInfo { return e.origins }
@@ -220,8 +298,7 @@ func (e *Emulator) Close(ctx context.Context) error {
 	default:
 		close(e.stop)
 	}
-	e.defender.Wait()
-	e.tasks.Close()
+	e.services().close()
 	errs := make([]error, len(e.servers))
 	var drain sync.WaitGroup
 	for i, s := range e.servers {

@@ -3,6 +3,7 @@ package emulator
 import (
 	"crypto/sha256"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
@@ -10,6 +11,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/rbac"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/emulator/token"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/acr-emulator/acr-emulator/fakes/entra"
 	"github.com/acr-emulator/acr-emulator/fakes/imds"
 )
@@ -61,12 +63,28 @@ func (v armVerifier) VerifyEntraToken(raw string) (*arm.Identity, error) {
 	return &arm.Identity{TenantID: c.TenantID, ObjectID: c.ObjectID, AppID: c.AppID, Audience: c.Audience}, nil
 }
 
+// armEndpoints are the emulator's ARM endpoints as Entra resources, for a token request: ARM
+// answers on every HTTPS host the emulator does, so the host the client reached Entra at is
+// one, and it is the resourceManager of the cloud metadata the client read there
+// (GET /metadata/endpoints), for which the azurerm provider's custom-cloud mode asks a token.
+func armEndpoints(r *http.Request) []string { return []string{"https://" + r.Host} }
+
 // derivedGUID makes a stable GUID from a seed, for ids a world file leaves out.
 func derivedGUID(seed string) string {
 	h := sha256.Sum256([]byte(seed))
 	h[6] = h[6]&0x0f | 0x40
 	h[8] = h[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// endpointDescriptions are what ARM shows for a connection's state when no one wrote a reason.
+var endpointDescriptions = map[string]string{"Approved": "Auto-Approved", "Pending": "Awaiting approval", "Rejected": "Rejected", "Disconnected": "Disconnected"}
+
+func orText(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
 }
 
 func orDerived(id, seed string) string {
@@ -162,13 +180,38 @@ func (e *Emulator) seedIdentities() error {
 		}
 	}
 	for _, o := range w.Origins {
+		endpoints := o.Endpoints
 		for _, reg := range o.PrivateEndpoints {
-			pe := &store.PrivateEndpoint{ID: w.ResourceGroupID() + "/providers/Microsoft.Network/privateEndpoints/" + o.Name + "-" + reg,
-				Name: o.Name + "-" + reg, VNet: o.Name, RegistryID: w.RegistryID(reg), ConnectionName: o.Name + "-" + reg,
-				Status: "Approved", Description: "Declared in the world file"}
+			endpoints = append(endpoints, world.PrivateEndpoint{Registry: reg, Name: o.Name + "-" + reg, Status: "Approved"})
+		}
+		for _, we := range endpoints {
+			pe := &store.PrivateEndpoint{ID: w.ResourceGroupID() + "/providers/Microsoft.Network/privateEndpoints/" + we.Name,
+				Name: we.Name, VNet: o.Name, RegistryID: w.RegistryID(we.Registry), ConnectionName: we.Name,
+				Status: we.Status, Description: orText(we.Description, endpointDescriptions[we.Status])}
 			if err := e.st.PutPrivateEndpoint(pe); err != nil {
 				return err
 			}
+		}
+	}
+	for _, r := range w.Registries {
+		for _, t := range r.Tasks {
+			if !t.Identity.System() {
+				continue
+			}
+			// The task's system-assigned identity exists before the task, so that role
+			// assignments can name it; creating the task attaches it.
+			id := w.TaskID(r.Name, t.Name)
+			p := &store.Principal{ObjectID: strings.ToLower(orDerived(t.Identity.PrincipalID, "principal:"+id)), AppID: derivedGUID("client:" + id),
+				TenantID: w.TenantID, DisplayName: t.Name, Kind: store.KindManagedIdentity, ResourceID: id}
+			if err := e.st.PutPrincipal(p); err != nil {
+				return err
+			}
+			if err := e.st.PutResource(&store.Resource{ID: id, Type: "Microsoft.ContainerRegistry/registries/tasks", Name: t.Name,
+				IdentityHeader: ids.NewGUID(), SystemPrincipalID: p.ObjectID}); err != nil {
+				return err
+			}
+			byRef[strings.ToLower(r.Name+"/tasks/"+t.Name)] = p
+			byRef[p.ObjectID] = p
 		}
 	}
 	for i, ra := range w.RoleAssignments {
@@ -183,11 +226,15 @@ func (e *Emulator) seedIdentities() error {
 			}
 		}
 		scope := w.ResolveScope(ra.Scope)
-		name := ids.NewGUID()
+		name := strings.ToLower(orDerived(ra.Name, fmt.Sprintf("assignment:%d:%s|%s|%s", i, p.ObjectID, role.ID, strings.ToLower(scope))))
 		// Azure records managed identities as service principals in role assignments.
 		a := &store.RoleAssignment{
 			ID: scope + "/providers/Microsoft.Authorization/roleAssignments/" + name, Name: name, Scope: scope,
 			RoleDefinitionID: rbac.DefinitionID(w.SubscriptionID, role.ID), PrincipalID: p.ObjectID, PrincipalType: "ServicePrincipal",
+			Description: ra.Description, Condition: ra.Condition,
+		}
+		if ra.Condition != "" {
+			a.ConditionVersion = "2.0"
 		}
 		if err := e.st.PutRoleAssignment(a); err != nil {
 			return fmt.Errorf("world: roleAssignments[%d]: %w", i, err)

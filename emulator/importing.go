@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"net/http"
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
@@ -9,6 +10,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/rbac"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/importer"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
@@ -18,7 +20,7 @@ import (
 // registry of the subscription (legacy and ABAC roles, so both registry modes accept it).
 type serviceIdentity struct{ clientID, secret string }
 
-func (s serviceIdentity) auth() authn.Authenticator {
+func (s serviceIdentity) auth() *authn.Basic {
 	return &authn.Basic{Username: s.clientID, Password: s.secret}
 }
 
@@ -28,6 +30,7 @@ func (e *Emulator) createServiceIdentity(displayName string, roles ...string) (s
 	if err := e.st.PutPrincipal(p); err != nil {
 		return serviceIdentity{}, err
 	}
+	e.internal[p.ObjectID] = true
 	scope := e.world.SubscriptionScope()
 	for _, role := range roles {
 		def, _ := rbac.RoleByName(role)
@@ -41,7 +44,8 @@ func (e *Emulator) createServiceIdentity(displayName string, roles ...string) (s
 	return serviceIdentity{clientID: p.AppID, secret: p.Secrets[0]}, nil
 }
 
-// importImage resolves the source and runs the import as ACR's service, from the import origin.
+// importImage resolves the source and runs the import (fakes/importer says who reads and
+// writes what, from where).
 func (e *Emulator) importImage(ctx context.Context, req arm.ImportRequest) error {
 	target, err := e.st.GetRegistry(req.TargetRegistry)
 	if err != nil {
@@ -70,10 +74,34 @@ func (e *Emulator) importImage(ctx context.Context, req arm.ImportRequest) error
 	}
 	r := importer.Request{SourceLoginServer: source.LoginServer, SourceImage: req.SourceImage, TargetLoginServer: target.LoginServer,
 		TargetTags: req.TargetTags, UntaggedTargetRepositories: req.UntaggedTargetRepositories, Force: req.Force}
-	if req.Username != "" || req.Password != "" {
-		r.SourceAuth = &authn.Basic{Username: req.Username, Password: req.Password}
+	if req.SourceResourceID != "" {
+		// ARM checked the caller's pull right on the source; ACR reads it as itself.
+		r.SourceAuth, r.SourceTransport = im.Auth, im.Transport
+	} else {
+		public := e.ServiceTransport(AzureService{Name: network.ServiceImportPublic, OutboundIP: outboundIP(network.ServiceImportPublic)})
+		r.SourceTransport = public
+		if r.SourceAuth, err = sourceCredential(ctx, public, source.LoginServer, req.Username, req.Password); err != nil {
+			return err
+		}
 	}
 	return im.Import(ctx, r)
+}
+
+// sourceCredential is what a registryUri source is read with: the request's username and
+// password, a password alone as an Entra access token (az acr import -p <token>: ACR trades it
+// at the source's /oauth2/exchange), or nothing (anonymous pull).
+func sourceCredential(ctx context.Context, tr http.RoundTripper, loginServer, username, password string) (authn.Authenticator, error) {
+	switch {
+	case username != "":
+		return &authn.Basic{Username: username, Password: password}, nil
+	case password != "":
+		auth, err := (&acrclient.Client{Transport: tr}).Exchange(ctx, loginServer, password)
+		if err != nil {
+			return nil, &importer.Error{Code: "Forbidden", Message: "The source registry refused the import: " + acrclient.Message(err)}
+		}
+		return auth, nil
+	}
+	return authn.Anonymous, nil
 }
 
 func (e *Emulator) findSource(req arm.ImportRequest) (*store.Registry, error) {

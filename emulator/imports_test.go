@@ -32,6 +32,18 @@ var importRules = []struct {
 		forbidden: []string{module + "/emulator/registry", module + "/emulator/arm", module + "/emulator/token", module + "/emulator/network"},
 	},
 	{
+		// The fake storage is one reusable piece: the registry (download redirects) and the
+		// simulated services use it, it uses none of them.
+		pkgPrefix: module + "/emulator/storage",
+		forbidden: []string{module + "/emulator/store", module + "/emulator/registry", module + "/emulator/arm", module + "/emulator/token",
+			module + "/emulator/network", module + "/emulator/rbac", module + "/emulator/portal", module + "/emulator/world"},
+	},
+	{
+		// armid is what the simulated services parse ARM ids with: the standard library only.
+		pkgPrefix: module + "/emulator/arm/armid",
+		forbidden: []string{module, "github.com", "golang.org"},
+	},
+	{
 		pkgPrefix: module + "/fakes",
 		forbidden: []string{module + "/emulator/store", module + "/emulator/registry", module + "/scenarios", module + "/e2e"},
 	},

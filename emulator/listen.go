@@ -15,9 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
-	"github.com/acr-emulator/acr-emulator/fakes/tasks"
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
 // Start binds the listeners, seeds the world and serves until Close.
@@ -37,7 +40,18 @@ func (e *Emulator) Start() error {
 	e.httpsURL = "https://" + net.JoinHostPort(urlHost(host), strconv.Itoa(mainPort))
 
 	ownListeners := map[*servedRegistry]net.Listener{}
+	snap := e.cfg.Snapshot
+	var saved map[string]*store.Registry // a snapshot's registries, by name
+	if snap != nil {
+		saved = map[string]*store.Registry{}
+		for _, r := range snap.State.Registries {
+			saved[r.Name] = r
+		}
+	}
 	for _, wr := range e.world.Registries {
+		if saved != nil && saved[wr.Name] == nil {
+			continue // deleted before the snapshot was taken
+		}
 		sr := &servedRegistry{port: wr.Port}
 		port := mainPort
 		if wr.Port != 0 {
@@ -50,10 +64,31 @@ func (e *Emulator) Start() error {
 			ownListeners[sr] = ln
 			port = ln.Addr().(*net.TCPAddr).Port
 		}
-		if err := e.addRegistry(sr, wr, port); err != nil {
+		sr.info = e.worldRegistryInfo(wr.Name, port)
+		rec := e.registryRecord(wr, sr.info.LoginServer)
+		if saved != nil {
+			// The snapshot's record, reached where this start listens.
+			rec = saved[wr.Name].Copy()
+			rec.LoginServer = sr.info.LoginServer
+			saved[wr.Name] = rec
+		} else if err := e.st.PutRegistry(rec); err != nil {
 			closeAll()
 			return err
 		}
+		e.serveRegistry(sr, rec)
+	}
+	if err := e.seedContent(saved); err != nil {
+		closeAll()
+		return err
+	}
+	if err := e.addressEndpoints(); err != nil {
+		closeAll()
+		return err
+	}
+	// What a reset returns to, taken before anyone can change it.
+	if err := e.capture(); err != nil {
+		closeAll()
+		return err
 	}
 
 	cert, err := e.ca.Issue(e.certHosts()...)
@@ -113,8 +148,11 @@ func (e *Emulator) startOrigins(tlsCfg *tls.Config) error {
 		if wo.IP != "" {
 			o.IP, _ = netip.ParseAddr(wo.IP)
 		}
-		if wo.VNet || len(wo.PrivateEndpoints) > 0 {
-			o.Kind, o.VNet = network.PrivateEndpoint, wo.Name
+		if wo.VNet || len(wo.PrivateEndpoints) > 0 || len(wo.Endpoints) > 0 {
+			o.Kind, o.VNet, o.PrivateIP = network.PrivateEndpoint, wo.Name, arm.VNetMachineIP
+			if wo.PrivateIP != "" {
+				o.PrivateIP, _ = netip.ParseAddr(wo.PrivateIP)
+			}
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(wo.Port)))
 		if err != nil {
@@ -138,14 +176,20 @@ func urlHost(h string) string {
 
 // certHosts are the names the HTTPS certificate covers.
 func (e *Emulator) certHosts() []string {
-	// Real Azure names too, for clients reaching the emulator through its proxies.
+	// Real Azure names too, for clients reaching the emulator through its proxies: the storage
+	// accounts' among them (<account>.blob.core.windows.net).
 	hosts := []string{"localhost", "127.0.0.1", "::1", "*.azurecr.io", "login.microsoftonline.com", "management.azure.com", "management.core.windows.net",
-		tasks.LogAccount + ".blob.localhost"}
+		"*" + storage.BlobSuffix}
 	if h, _, _ := net.SplitHostPort(e.cfg.HTTPSAddr); h != "" && h != "0.0.0.0" && h != "::" && h != "localhost" && h != "127.0.0.1" {
 		hosts = append(hosts, h)
 	}
 	for _, r := range e.world.Registries {
 		hosts = append(hosts, r.Name+".azurecr.io")
+	}
+	// Data endpoints, <name>.<region>.data.azurecr.io, in every region a registry may be
+	// replicated to (registries come and go through ARM).
+	for _, loc := range arm.LocationNames(e.world.Location) {
+		hosts = append(hosts, "*."+loc+dataendpoint.Suffix)
 	}
 	if s := e.world.LoginServerSuffix; s != "" && s != ".azurecr.io" {
 		hosts = append(hosts, "*"+s)

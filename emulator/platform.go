@@ -1,11 +1,15 @@
 package emulator
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
+	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 )
@@ -14,17 +18,44 @@ import (
 // resources, their origin, the managed-identity endpoint.
 type servicePlatform struct{ e *Emulator }
 
-func (p servicePlatform) Attach(resourceID string, system bool, userAssigned []string) (platform.Identities, error) {
+// Attach validates the user-assigned identities first (each exists; the caller, when there is
+// one, holds assign/action on those newly attached: ARM's linked authorization), so that a
+// refused write changes nothing; then it creates the system-assigned identity on first use
+// and records the resource.
+func (p servicePlatform) Attach(ctx context.Context, resourceType, resourceID string, system bool, userAssigned []string) (platform.Identities, error) {
 	st := p.e.st
-	res, err := st.GetResource(resourceID)
+	old, err := st.GetResource(resourceID)
 	if err != nil {
 		return platform.Identities{}, err
 	}
-	if res == nil {
-		res = &store.Resource{ID: resourceID, Type: "Microsoft.ContainerInstance/containerGroups",
-			Name: resourceID[strings.LastIndex(resourceID, "/")+1:], IdentityHeader: ids.NewGUID()}
+	res := &store.Resource{ID: resourceID, Type: resourceType, Name: resourceID[strings.LastIndex(resourceID, "/")+1:], IdentityHeader: ids.NewGUID()}
+	if old != nil {
+		c := *old // stored values are immutable
+		res = &c
 	}
 	out := platform.Identities{Header: res.IdentityHeader, User: map[string]*platform.Identity{}}
+	var users []string
+	for _, id := range userAssigned {
+		pr, err := st.PrincipalByResourceID(id)
+		if err != nil {
+			return platform.Identities{}, err
+		}
+		if pr == nil || pr.Kind != store.KindManagedIdentity {
+			return platform.Identities{}, armError(arm.IdentityNotFound(resourceID, id))
+		}
+		users = append(users, pr.ResourceID)
+		out.User[id] = &platform.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
+	}
+	if caller := arm.CallerFrom(ctx); caller != nil {
+		var had []string
+		if old != nil {
+			had = old.UserAssigned
+		}
+		if err := arm.CheckAssignIdentities(st, caller, resourceType, resourceID, had, users); err != nil {
+			return platform.Identities{}, armError(err)
+		}
+	}
+	res.UserAssigned = users
 	if system {
 		if res.SystemPrincipalID == "" {
 			pr := &store.Principal{ObjectID: ids.NewGUID(), AppID: ids.NewGUID(), TenantID: p.e.world.TenantID, DisplayName: res.Name,
@@ -40,32 +71,46 @@ func (p servicePlatform) Attach(resourceID string, system bool, userAssigned []s
 		}
 		out.System = &platform.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
 	}
-	res.UserAssigned = nil
-	for _, id := range userAssigned {
-		pr, err := st.PrincipalByResourceID(id)
-		if err != nil {
-			return platform.Identities{}, err
-		}
-		if pr == nil {
-			return platform.Identities{}, fmt.Errorf("the user-assigned identity '%s' does not exist", id)
-		}
-		res.UserAssigned = append(res.UserAssigned, pr.ResourceID)
-		out.User[id] = &platform.Identity{PrincipalID: pr.ObjectID, ClientID: pr.AppID}
-	}
 	return out, st.PutResource(res)
+}
+
+// armError gives a management-plane refusal to a simulated service as its own error value.
+func armError(err error) error {
+	var ae *arm.Error
+	if errors.As(err, &ae) {
+		return &platform.Error{Status: ae.Status, Code: ae.Code, Message: ae.Message}
+	}
+	return err
 }
 
 func (p servicePlatform) Detach(resourceID string) error { return p.e.st.DeleteResource(resourceID) }
 
-// Outbound IPs of the simulated services, as their requests show them to network rules.
-var outboundIPs = map[string]string{"aci": "20.0.0.4", "aci-public": "20.0.0.4", "appservice": "20.0.0.5", "defender": "20.0.0.6", "ml": "20.0.0.7", "tasks": "20.0.0.8"}
-
-func (p servicePlatform) Transport(service string, systemIdentity bool) http.RoundTripper {
-	ip := outboundIPs[service]
-	if ip == "" {
-		ip = "20.0.0.1"
+// outboundIP is the public IP a simulated service's requests show to network rules.
+func outboundIP(service string) string {
+	switch service {
+	case network.ServiceACI, network.ServiceACIPublic:
+		return "20.0.0.4"
+	case network.ServiceAppService:
+		return "20.0.0.5"
+	case network.ServiceDefender:
+		return "20.0.0.6"
+	case network.ServiceML:
+		return "20.0.0.7"
+	case network.ServiceTasks:
+		return "20.0.0.8"
+	case network.ServiceContainerApps:
+		return "20.0.0.10"
+	case network.ServiceAKS:
+		return "20.0.0.11"
+	case network.ServiceImportPublic:
+		return "20.0.0.12"
 	}
-	return p.e.ServiceTransport(AzureService{Name: service, SystemIdentity: systemIdentity, OutboundIP: ip})
+	return "20.0.0.1"
+}
+
+func (p servicePlatform) Transport(from platform.From) http.RoundTripper {
+	return p.e.ServiceTransport(AzureService{Name: from.Service, SystemIdentity: from.SystemIdentity, OutboundIP: outboundIP(from.Service),
+		VNet: from.VNet})
 }
 
 func (p servicePlatform) IdentityEndpoint() string { return p.e.HTTPSURL() + "/msi/token" }

@@ -110,6 +110,17 @@ func TestPortalNetworkingPage(t *testing.T) {
 		t.Fatalf("/v2/ from an allowed address: %d", got)
 	}
 
+	// Enable dedicated data endpoint: the page lists them, and blob GETs redirect to them.
+	if res, _ := save(url.Values{"access": {"all"}, "trusted": {"on"}, "dataEndpoint": {"on"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save data endpoint: %d", res.StatusCode)
+	}
+	if reg := registry(); !reg.DataEndpointEnabled {
+		t.Fatalf("after enabling the data endpoint: %+v", reg)
+	}
+	if status, body := get(page); status != 200 || !strings.Contains(body, `id="dataEndpoint" checked`) || !strings.Contains(body, "<code>myregistry.eastus.data.azurecr.io</code>") {
+		t.Fatalf("page with a data endpoint: %d\n%s", status, body)
+	}
+
 	// Another site's form cannot change the registry from the user's browser.
 	before = registry()
 	if res, _ := save(url.Values{"access": {"all"}, "trusted": {"on"}}, "Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example"); res.StatusCode != http.StatusForbidden {

@@ -18,6 +18,11 @@ type AzureService struct {
 	// OutboundIP is the public IP the service's requests come from; untrusted services (App
 	// Service) pass a firewall only when it is listed. Default 20.0.0.1.
 	OutboundIP string
+	// VNet, when set, is the virtual network the service's resource runs in (VNet
+	// integration): its requests come from that VNet, reaching a registry privately through
+	// the VNet's approved private endpoints and its public endpoint from OutboundIP. Such a
+	// service is never trusted, whatever its name.
+	VNet string
 }
 
 // ServiceTransport returns an HTTP transport whose requests reach this emulator in-process, from
@@ -31,6 +36,9 @@ func (e *Emulator) ServiceTransport(svc AzureService) http.RoundTripper {
 	}
 	addr, _ := netip.ParseAddr(ip)
 	o := network.Origin{Kind: network.AzureService, Name: svc.Name, Service: svc.Name, SystemIdentity: svc.SystemIdentity, IP: addr}
+	if svc.VNet != "" {
+		o.Kind, o.VNet = network.PrivateEndpoint, svc.VNet
+	}
 	return &inProcess{handler: e.dispatch(nil), origin: o}
 }
 

@@ -33,7 +33,7 @@ func tasksFixture(t *testing.T, emu *emulatortest.Emulator) (arm func(string, st
 		t.Fatal(err)
 	}
 	reg = rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 201 {
 		t.Fatalf("PATCH registry: %d %v", status, out)
 	}
 	yaml := "version: v1.1.0\nsteps:\n  - cmd: $Registry/tasks/base:v1 echo hello\n"
@@ -94,7 +94,8 @@ func runLog(t *testing.T, emu *emulatortest.Emulator, arm func(string, string, a
 		t.Fatalf("listLogSasUrl: %d %v", status, out)
 	}
 	link := fmt.Sprint(out["logLink"])
-	if !strings.HasPrefix(link, "https://acrtasklogs.blob.localhost:") || !strings.Contains(link, "/rawtext.log?") {
+	// Path-style on the listener the client used, the account's real name first (storage.AccountURL).
+	if !strings.HasPrefix(link, emu.HTTPSURL()+"/acrtasklogs.blob.core.windows.net/") || !strings.Contains(link, "/logs/"+runID+"/rawtext.log?sv=") {
 		t.Fatalf("logLink = %s", link)
 	}
 	head, err := emu.Client().Head(link)
@@ -149,7 +150,7 @@ func TestTaskRunThroughTrustedServices(t *testing.T) {
 		t.Fatalf("log of %s:\n%s", runID, log)
 	}
 
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 200 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 201 {
 		t.Fatalf("PATCH registry: %d %v", status, out)
 	}
 	out = run()
@@ -190,7 +191,7 @@ func TestTaskRunCurrentPolicy(t *testing.T) {
 		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "is not allowed access") {
 		t.Fatalf("system identity without networkRuleBypassAllowedForTasks: %v", out)
 	}
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassAllowedForTasks": true}}); status != 200 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassAllowedForTasks": true}}); status != 201 {
 		t.Fatalf("PATCH registry: %d %v", status, out)
 	}
 	if out := run(); get(out, "properties", "status") != "Succeeded" {
@@ -364,7 +365,7 @@ func TestQuickBuild(t *testing.T) {
 	}
 	u, p := emu.Admin()
 	ref, _ := name.ParseReference(host + "/built/app:" + runID)
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 200 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 201 {
 		t.Fatalf("reopen: %d %v", status, out)
 	}
 	img, err := remote.Image(ref, remote.WithTransport(emu.Transport()), remote.WithAuth(&authn.Basic{Username: u, Password: p}))
@@ -382,7 +383,7 @@ func TestQuickBuild(t *testing.T) {
 	}
 
 	// With trusted services off, the run cannot reach its registry.
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled", "networkRuleBypassOptions": "None"}}); status != 200 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled", "networkRuleBypassOptions": "None"}}); status != 201 {
 		t.Fatalf("PATCH: %d %v", status, out)
 	}
 	run = build(files)
@@ -390,7 +391,7 @@ func TestQuickBuild(t *testing.T) {
 		t.Fatalf("build with trusted services off: %v", run)
 	}
 	// A Dockerfile with RUN fails the run with the reason.
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}}); status != 200 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}}); status != 201 {
 		t.Fatalf("PATCH: %d %v", status, out)
 	}
 	run = build(map[string]string{"Dockerfile": "FROM scratch\nRUN make\n"})
@@ -410,7 +411,7 @@ func TestTaskPushesToAnotherRegistry(t *testing.T) {
 	other := rg + "/providers/Microsoft.ContainerRegistry/registries/otherregistry"
 	otherHost := emu.Registry("otherregistry").Host
 	for _, id := range []string{reg, other} {
-		if status, out := arm("PATCH", id, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
+		if status, out := arm("PATCH", id, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 201 {
 			t.Fatalf("lock %s: %d %v", id, status, out)
 		}
 	}
@@ -454,7 +455,7 @@ func TestTaskPushesToAnotherRegistry(t *testing.T) {
 		t.Fatalf("cross-registry push: %v", out)
 	}
 	tag := fmt.Sprint(get(out, "properties", "outputImages", 0, "tag"))
-	if status, out := arm("PATCH", other, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 200 {
+	if status, out := arm("PATCH", other, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 201 {
 		t.Fatalf("reopen: %d %v", status, out)
 	}
 	ref, _ := name.ParseReference(otherHost + "/app:" + tag)

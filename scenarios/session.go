@@ -130,9 +130,60 @@ func (s *Session) Via(ctx context.Context, origin string) (*Session, error) {
 // ARM sends a management request as the configured service principal and decodes the JSON
 // answer. path starts with /subscriptions...; api-version is added when missing.
 func (s *Session) ARM(ctx context.Context, method, path string, body any) (int, map[string]any, error) {
+	status, _, out, err := s.ARMResponse(ctx, method, path, body)
+	return status, out, err
+}
+
+// Operation follows an asynchronous answer to its outcome: the Azure-AsyncOperation status
+// ({"status", "error"}) or the Location result of a response's headers (nil when it has
+// neither). The emulator's operations are done when it answers, so one poll is enough.
+func (s *Session) Operation(ctx context.Context, header http.Header) (map[string]any, error) {
+	u := header.Get("Azure-AsyncOperation")
+	if u == "" {
+		u = header.Get("Location")
+	}
+	i := strings.Index(u, "/subscriptions/")
+	if i < 0 {
+		return nil, nil
+	}
+	status, out, err := s.ARM(ctx, http.MethodGet, u[i:], nil)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("GET %s: %d %v", u, status, out["error"])
+	}
+	return out, err
+}
+
+// AuditEntry is one data-plane decision of /_emulator/audit.
+type AuditEntry struct {
+	Registry, Origin, ClientIP, Principal, Method, Path, Decision, Rule string
+	Status                                                              int
+}
+
+// Audit lists a registry's recent data-plane decisions ("allowed", "denied" or "" for both).
+func (s *Session) Audit(ctx context.Context, registry, decision string) ([]AuditEntry, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Emulator+"/_emulator/audit?registry="+registry+"&decision="+decision, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var audit struct {
+		Entries []AuditEntry `json:"entries"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&audit); err != nil {
+		return nil, fmt.Errorf("/_emulator/audit: %w", err)
+	}
+	return audit.Entries, nil
+}
+
+// ARMResponse is ARM with the answer's headers (async-operation and Location URLs).
+func (s *Session) ARMResponse(ctx context.Context, method, path string, body any) (int, http.Header, map[string]any, error) {
 	tok, err := s.token(ctx)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	if !strings.Contains(path, "api-version=") {
 		sep := "?"
@@ -145,25 +196,25 @@ func (s *Session) ARM(ctx context.Context, method, path string, body any) (int, 
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, s.cfg.Emulator+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	res, err := s.client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer res.Body.Close()
 	out := map[string]any{}
 	b, _ := io.ReadAll(res.Body)
 	_ = json.Unmarshal(b, &out)
-	return res.StatusCode, out, nil
+	return res.StatusCode, res.Header, out, nil
 }
 
 // token gets (and caches) an Entra token for ARM with the client-credentials grant.
@@ -229,7 +280,7 @@ func (s *Session) PatchRegistry(ctx context.Context, registry string, properties
 	if err != nil {
 		return err
 	}
-	if status != http.StatusOK {
+	if status != http.StatusOK && status != http.StatusCreated { // ACR answers 201 with Azure-AsyncOperation
 		return fmt.Errorf("PATCH %s: %d %v", registry, status, body["error"])
 	}
 	return nil

@@ -112,10 +112,19 @@ func (p publication) unpublished(urls ...string) []string {
 	return out
 }
 
-func printQuickStart(w io.Writer, emu *emulator.Emulator, pub publication) {
+// printQuickStart prints how to reach the emulator. The default world's secrets are well known
+// and printed; a custom world's are not (a log is not a secret store): they are at
+// /_emulator/state.
+func printQuickStart(w io.Writer, emu *emulator.Emulator, pub publication, wellKnown bool) {
 	regs := emu.Registries()
 	wd := emu.World()
 	httpsURL, httpURL, proxyURL := pub.url(emu.HTTPSURL()), pub.url(emu.HTTPURL()), pub.url(emu.ProxyURL())
+	secret := func(s string) string {
+		if wellKnown {
+			return s
+		}
+		return "<secret: see " + httpURL + "/_emulator/state>"
+	}
 	fmt.Fprintf(w, "acr-emulator %s is ready.\n\n", buildVersion())
 	if pub.container {
 		if len(pub.ports) > 0 {
@@ -157,15 +166,16 @@ func printQuickStart(w io.Writer, emu *emulator.Emulator, pub publication) {
 	ls := pub.hostPort(regs[0].LoginServer)
 	fmt.Fprintf(w, "\nTry it (export SSL_CERT_FILE=<the CA> first):\n")
 	if user, pass := emu.AdminCredentials(regs[0].Name); user != "" {
-		fmt.Fprintf(w, "  crane auth login %s -u %s -p %s\n", ls, user, pass)
-		fmt.Fprintf(w, "  docker login %s -u %s -p %s\n", ls, user, pass)
+		fmt.Fprintf(w, "  crane auth login %s -u %s -p %s\n", ls, user, secret(pass))
+		fmt.Fprintf(w, "  docker login %s -u %s -p %s\n", ls, user, secret(pass))
 	}
-	fmt.Fprintf(w, "  crane push ./oci-layout %s/hello:v1 && crane ls %s/hello\n", ls, ls)
+	fmt.Fprintf(w, "  acr-emulator sample push --registry %s   (pushes %s/hello:v1 and a multi-arch index)\n", ls, ls)
+	fmt.Fprintf(w, "  crane ls %s/hello\n", ls)
 	for _, sp := range wd.ServicePrincipals {
 		fmt.Fprintf(w, "\nService principal %s: AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s\n",
-			sp.Name, wd.TenantID, sp.ClientID, sp.Secret)
+			sp.Name, wd.TenantID, sp.ClientID, secret(sp.Secret))
 		fmt.Fprintf(w, "  (azidentity: authority host %s/, DisableInstanceDiscovery: true; or docker login -u %s -p %s)\n",
-			httpsURL, sp.ClientID, sp.Secret)
+			httpsURL, sp.ClientID, secret(sp.Secret))
 		break
 	}
 	if proxyURL != "" {
@@ -180,7 +190,7 @@ func printQuickStart(w io.Writer, emu *emulator.Emulator, pub publication) {
 	if httpURL != "" {
 		for _, c := range wd.ComputeResources {
 			fmt.Fprintf(w, "\nManaged identity of %q (azidentity.NewManagedIdentityCredential):\n", c.Name)
-			fmt.Fprintf(w, "  export IDENTITY_ENDPOINT=%s/msi/token IDENTITY_HEADER=%s\n", httpURL, c.IdentityHeader)
+			fmt.Fprintf(w, "  export IDENTITY_ENDPOINT=%s/msi/token IDENTITY_HEADER=%s\n", httpURL, secret(c.IdentityHeader))
 		}
 	}
 	fmt.Fprintln(w)

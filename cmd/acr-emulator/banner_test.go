@@ -53,7 +53,7 @@ func TestBannerInContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	printQuickStart(&b, emu, pub)
+	printQuickStart(&b, emu, pub, true)
 	out := b.String()
 	for _, want := range []string{"From the host, on the published ports", "login server localhost:18443", "authority https://localhost:18443/",
 		"http://localhost:18080/_emulator/portal/", "IDENTITY_ENDPOINT=http://localhost:18080/msi/token", "http://localhost:18080/_emulator/ca.pem",
@@ -74,8 +74,31 @@ func TestBannerInContainer(t *testing.T) {
 	}
 
 	b.Reset()
-	printQuickStart(&b, emu, publication{container: true})
+	printQuickStart(&b, emu, publication{container: true}, true)
 	if !strings.Contains(b.String(), "the addresses below are the container's") {
 		t.Errorf("a container without published ports is not said to be one:\n%s", b.String())
+	}
+}
+
+// The default world's secrets are well known and printed; a custom world's are not.
+func TestBannerSecrets(t *testing.T) {
+	emu := testEmulator(t)
+	secrets := []string{"acr-emulator-admin-password", "acr-emulator-client-secret", "acr-emulator-identity-header"}
+	var b bytes.Buffer
+	printQuickStart(&b, emu, publication{}, true)
+	for _, s := range secrets {
+		if !strings.Contains(b.String(), s) {
+			t.Errorf("the default world's banner lacks %q", s)
+		}
+	}
+	b.Reset()
+	printQuickStart(&b, emu, publication{}, false)
+	for _, s := range secrets {
+		if strings.Contains(b.String(), s) {
+			t.Errorf("a custom world's banner prints the secret %q:\n%s", s, b.String())
+		}
+	}
+	if !strings.Contains(b.String(), "/_emulator/state>") {
+		t.Errorf("the banner does not say where the secrets are:\n%s", b.String())
 	}
 }

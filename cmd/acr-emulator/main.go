@@ -41,6 +41,10 @@ Usage:
                                    run CMD with a client's environment, exit with CMD's status
   acr-emulator env [--url URL]     print that environment as export lines for a running emulator
   acr-emulator health [--url URL]  exit 0 only when the emulator answers its health check
+  acr-emulator snapshot save DIR [--emulator URL]
+                                   save a running emulator's whole state (start from it: --snapshot DIR)
+  acr-emulator sample push [--registry HOST] [--repo NAME] [--platforms LIST]
+                                   push a sample image and a multi-arch index to a running emulator
   acr-emulator version             print the version
   acr-emulator help                show this help
 
@@ -70,6 +74,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return execCmd(args, stdout, stderr)
 	case "env":
 		return envCmd(args, stdout, stderr)
+	case "snapshot":
+		return snapshotCmd(args, stdout, stderr)
+	case "sample":
+		return sampleCmd(args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "acr-emulator: unknown command %q (try: acr-emulator help)\n", cmd)
 	return 2
@@ -86,10 +94,21 @@ func buildVersion() string {
 }
 
 type serveOptions struct {
-	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat string
-	published                                                            string
-	maxManifest, maxUpload                                               int64
-	accessTTL, refreshTTL                                                time.Duration
+	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat, snapshot string
+	published, allowedHosts, originPorts                                           string
+	maxManifest, maxUpload                                                         int64
+	accessTTL, refreshTTL                                                          time.Duration
+}
+
+// splitList reads a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func env(name, def string) string {
@@ -133,9 +152,12 @@ func serveFlagsWith(out io.Writer, name string, d serveDefaults) (*flag.FlagSet,
 	fs.StringVar(&o.proxyAddr, "proxy-addr", env("ACR_EMULATOR_PROXY_ADDR", d.proxyAddr), "proxy sending real Azure host names (login.microsoftonline.com, management.azure.com, <name>.azurecr.io) to the emulator, \"-\" to disable (ACR_EMULATOR_PROXY_ADDR)")
 	fs.StringVar(&o.dataDir, "data-dir", env("ACR_EMULATOR_DATA_DIR", d.dataDir), "where the CA (ca.pem) and the token signing keys are kept (ACR_EMULATOR_DATA_DIR)")
 	fs.StringVar(&o.config, "config", env("ACR_EMULATOR_CONFIG", ""), "world file (YAML or JSON) instead of the default world (ACR_EMULATOR_CONFIG)")
+	fs.StringVar(&o.snapshot, "snapshot", env("ACR_EMULATOR_SNAPSHOT", ""), "start from a snapshot directory (acr-emulator snapshot save) instead of a world (ACR_EMULATOR_SNAPSHOT)")
 	fs.StringVar(&o.logLevel, "log-level", env("ACR_EMULATOR_LOG_LEVEL", d.logLevel), "debug, info, warn or error (ACR_EMULATOR_LOG_LEVEL)")
 	fs.StringVar(&o.logFormat, "log-format", env("ACR_EMULATOR_LOG_FORMAT", "text"), "text or json (ACR_EMULATOR_LOG_FORMAT)")
+	fs.StringVar(&o.allowedHosts, "allowed-hosts", env("ACR_EMULATOR_ALLOWED_HOSTS", ""), "host names to serve besides the emulator's own (comma separated; *.suffix patterns; \"*\" for any), against DNS rebinding every other dotted name is refused (ACR_EMULATOR_ALLOWED_HOSTS)")
 	fs.StringVar(&o.published, "published-ports", env("ACR_EMULATOR_PUBLISHED_PORTS", ""), "in a container: where the host publishes the listeners, as docker's -p ([IP:]HOSTPORT:CONTAINERPORT,...), so the banner prints addresses the host reaches (ACR_EMULATOR_PUBLISHED_PORTS)")
+	fs.StringVar(&o.originPorts, "origin-ports", env("ACR_EMULATOR_ORIGIN_PORTS", ""), "fixed proxy ports for named origins of the world, NAME=PORT,... (in a container, so they can be published) (ACR_EMULATOR_ORIGIN_PORTS)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
 	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", envDuration("ACR_EMULATOR_ACCESS_TOKEN_TTL", 75*time.Minute), "lifetime of ACR access tokens (ACR_EMULATOR_ACCESS_TOKEN_TTL)")
@@ -168,7 +190,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if emu == nil {
 		return code
 	}
-	printQuickStart(stdout, emu, pub)
+	printQuickStart(stdout, emu, pub, o.config == "" && o.snapshot == "")
 	logger.Info("ready", "https", pub.url(emu.HTTPSURL()), "http", pub.url(emu.HTTPURL()), "version", buildVersion())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -192,6 +214,11 @@ func startEmulator(o *serveOptions, stderr io.Writer) (*emulator.Emulator, *slog
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return nil, nil, 2
 	}
+	snap, err := loadSnapshot(o)
+	if err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return nil, nil, 2
+	}
 	w := world.Default()
 	if o.config != "" {
 		if w, err = world.Load(o.config); err != nil {
@@ -199,10 +226,17 @@ func startEmulator(o *serveOptions, stderr io.Writer) (*emulator.Emulator, *slog
 			return nil, nil, 2
 		}
 	}
+	if snap != nil {
+		w = snap.World
+	}
+	if err := setOriginPorts(w, o.originPorts); err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return nil, nil, 2
+	}
 	emu, err := emulator.New(emulator.Config{
-		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Logger: logger,
+		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Snapshot: snap, Logger: logger,
 		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
-		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL,
+		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL, AllowedHosts: splitList(o.allowedHosts),
 	})
 	if err == nil {
 		err = emu.Start()

@@ -25,6 +25,11 @@ func TestCommands(t *testing.T) {
 		{desc: "bad log level", args: []string{"--log-level", "loud"}, code: 2, stderr: `--log-level "loud"`},
 		{desc: "missing world file", args: []string{"--config", "/nonexistent/world.yaml"}, code: 2, stderr: "world file"},
 		{desc: "port in use", args: []string{"--https-addr", "256.0.0.1:1"}, code: 1, stderr: "https listener"},
+		{desc: "snapshot and config", args: []string{"--snapshot", "/tmp", "--config", "/nonexistent/world.yaml"}, code: 2, stderr: "--snapshot and --config both given"},
+		{desc: "not a snapshot", args: []string{"--snapshot", "/nonexistent/snapshot"}, code: 2, stderr: "snapshot: not a snapshot"},
+		{desc: "origin port of no origin", args: []string{"--origin-ports", "nowhere=8082"}, code: 2, stderr: `--origin-ports: the world has no origin "nowhere" (its origins: appvnet)`},
+		{desc: "origin port malformed", args: []string{"--origin-ports", "appvnet"}, code: 2, stderr: `--origin-ports "appvnet": want NAME=PORT`},
+		{desc: "snapshot usage", args: []string{"snapshot"}, code: 2, stderr: "usage: acr-emulator snapshot save DIR"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

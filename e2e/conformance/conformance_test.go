@@ -73,14 +73,15 @@ type junit struct {
 
 // Optional features the emulator supports, each turned on. Left off on purpose: sparse
 // manifests (OCI_DATA_SPARSE), because the registry requires an index's children to exist, as
-// the issue and ACR require.
+// the issue and ACR require; and the digest header of blob GETs (OCI_API_BLOBS_DIGEST_HEADER),
+// because a blob GET is a 307 to storage, as on ACR: the redirect carries Docker-Content-Digest,
+// the storage's answer (Azure Storage's headers) does not, and the suite checks the latter.
 var variants = []struct {
 	name string
 	env  []string
 }{
 	{name: "default"},
 	{name: "all-toggles", env: []string{
-		"OCI_API_BLOBS_DIGEST_HEADER=true",
 		"OCI_API_MANIFESTS_DIGEST_HEADER=true",
 		"OCI_API_MANIFESTS_TAG_PARAM=true",
 		"OCI_API_BLOBS_UPLOAD_CANCEL=true",

@@ -35,7 +35,11 @@ func (f verifier) VerifyEntraToken(raw string) (*Identity, error) {
 	return nil, errors.New("invalid")
 }
 
-func newAPI(t *testing.T) *httptest.Server {
+func newAPI(t *testing.T) *httptest.Server { return newAPIConfig(t, func(*Config) {}) }
+
+// newAPIConfig serves the management plane over a store with the demo world's resource group,
+// myregistry (Premium) and basicregistry (Basic), and principals with the roles their names say.
+func newAPIConfig(t *testing.T, configure func(*Config)) *httptest.Server {
 	t.Helper()
 	st := store.New()
 	arm := "https://management.azure.com/"
@@ -43,7 +47,10 @@ func newAPI(t *testing.T) *httptest.Server {
 		"owner":    {TenantID: tenant, ObjectID: owner, Audience: arm},
 		"reader":   {TenantID: tenant, ObjectID: reader, Audience: "https://management.core.windows.net/"},
 		"contrib":  {TenantID: tenant, ObjectID: contr, Audience: arm},
+		"other":    {TenantID: tenant, ObjectID: other, Audience: arm},
 		"acrtoken": {TenantID: tenant, ObjectID: owner, Audience: "https://containerregistry.azure.net"},
+		// The Owner's object id, signed by this Entra, but issued in another tenant.
+		"foreign": {TenantID: "99999999-9999-9999-9999-999999999999", ObjectID: owner, Audience: arm},
 	}
 	for id, role := range map[string]string{owner: "Owner", reader: "Reader", contr: "Contributor"} {
 		r, _ := rbac.RoleByName(role)
@@ -55,6 +62,9 @@ func newAPI(t *testing.T) *httptest.Server {
 			t.Fatal(err)
 		}
 	}
+	if err := st.PutResourceGroup(&store.ResourceGroup{Name: "demo-rg", Location: "eastus"}); err != nil {
+		t.Fatal(err)
+	}
 	_ = st.PutPrincipal(&store.Principal{ObjectID: other, AppID: "app-other", TenantID: tenant, Kind: store.KindManagedIdentity})
 	for name, sku := range map[string]string{"myregistry": "Premium", "basicregistry": "Basic"} {
 		if err := st.PutRegistry(&store.Registry{Name: name, LoginServer: name + ".azurecr.io", ID: regs + "/" + name, SKU: sku, AdminUserEnabled: true,
@@ -63,8 +73,10 @@ func newAPI(t *testing.T) *httptest.Server {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(New(Config{Store: st, Entra: ver, TenantID: tenant, SubscriptionID: sub, ResourceGroup: "demo-rg", Location: "eastus",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Create: st.PutRegistry, Delete: st.DeleteRegistry}))
+	cfg := Config{Store: st, Entra: ver, TenantID: tenant, SubscriptionID: sub, Location: "eastus",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Create: st.PutRegistry, Delete: st.DeleteRegistry}
+	configure(&cfg)
+	srv := httptest.NewServer(New(cfg))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -143,7 +155,7 @@ func TestCalls(t *testing.T) {
 		{"operations need no token", "GET", "/providers/Microsoft.ContainerRegistry/operations" + v, "", "", 200, ""},
 		{"reader cannot delete", "DELETE", regs + "/myregistry" + v, "reader", "", 403, "AuthorizationFailed"},
 		{"role definitions by name", "GET", "/subscriptions/" + sub + "/providers/Microsoft.Authorization/roleDefinitions" + v + "&$filter=roleName%20eq%20'acrpull'", "owner", "", 200, ""},
-		{"unknown route", "GET", "/subscriptions/" + sub + "/providers/Microsoft.Nothing/things" + v, "owner", "", 404, "NotFound"},
+		{"unknown namespace", "GET", "/subscriptions/" + sub + "/providers/Microsoft.Nothing/things" + v, "owner", "", 404, "InvalidResourceNamespace"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -179,7 +191,7 @@ func TestRegistryPolicies(t *testing.T) {
 	}
 	r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"publicNetworkAccess":"Disabled","policies":{"exportPolicy":{"status":"disabled"},`+
 		`"retentionPolicy":{"status":"enabled","days":30},"trustPolicy":{"type":"Notary","status":"enabled"},"quarantinePolicy":{"status":"enabled"}}}}`)
-	if r.status != 200 || prop(r, "properties", "policies", "exportPolicy", "status") != "disabled" ||
+	if r.status != 201 || prop(r, "properties", "policies", "exportPolicy", "status") != "disabled" ||
 		prop(r, "properties", "policies", "retentionPolicy", "days") != float64(30) || prop(r, "properties", "policies", "retentionPolicy", "status") != "enabled" ||
 		prop(r, "properties", "policies", "trustPolicy", "status") != "enabled" || prop(r, "properties", "policies", "quarantinePolicy", "status") != "enabled" {
 		t.Fatalf("policies: %d %v", r.status, r.body["properties"])
@@ -249,7 +261,7 @@ func TestAsyncOperationHeader(t *testing.T) {
 func TestPatchMerges(t *testing.T) {
 	srv := newAPI(t)
 	r := call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"networkRuleSet":{"defaultAction":"Deny"}}}`)
-	if r.status != 200 || prop(r, "properties", "networkRuleSet", "defaultAction") != "Deny" {
+	if r.status != 201 || prop(r, "properties", "networkRuleSet", "defaultAction") != "Deny" {
 		t.Fatalf("PATCH defaultAction: %d %v", r.status, r.body)
 	}
 	rules, _ := prop(r, "properties", "networkRuleSet", "ipRules").([]any)
@@ -268,7 +280,7 @@ func TestPatchMerges(t *testing.T) {
 	}
 	// Tags: a PATCH without them keeps them, a PATCH with them replaces them all, and so does a PUT.
 	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"tags":{"env":"dev","team":"blue"}}`)
-	if r.status != 200 || prop(r, "tags", "env") != "dev" || prop(r, "tags", "team") != "blue" {
+	if r.status != 201 || prop(r, "tags", "env") != "dev" || prop(r, "tags", "team") != "blue" {
 		t.Fatalf("PATCH tags: %d %v", r.status, r.body)
 	}
 	r = call(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{"properties":{"adminUserEnabled":true}}`)
@@ -354,7 +366,7 @@ func TestRegistryLifecycleOps(t *testing.T) {
 	if r.status != 200 || len(pw) != 2 || pw[0].(map[string]any)["value"] != "p1" || pw[1].(map[string]any)["value"] == "p2" {
 		t.Fatalf("regenerate password2: %d %v", r.status, r.body)
 	}
-	if r := call(t, srv, "DELETE", regs+"/myregistry"+v, "owner", ""); r.status != 200 {
+	if r := call(t, srv, "DELETE", regs+"/myregistry"+v, "owner", ""); r.status != 202 {
 		t.Fatalf("delete: %d", r.status)
 	}
 	if r := call(t, srv, "GET", regs+"/myregistry"+v, "owner", ""); r.status != 404 {
@@ -397,5 +409,61 @@ func TestUserAssignedIdentities(t *testing.T) {
 	}
 	if r := call(t, srv, "GET", path, "owner", ""); r.status != 404 {
 		t.Fatalf("get after delete: %d", r.status)
+	}
+}
+
+// ARM refuses a token issued in another tenant than the subscription's, whatever roles its
+// object id holds here.
+func TestForeignTenantToken(t *testing.T) {
+	srv := newAPI(t)
+	r := call(t, srv, "GET", regs+"/myregistry"+v, "foreign", "")
+	if r.status != 401 || errCode(r) != "InvalidAuthenticationTokenTenant" {
+		t.Fatalf("token of another tenant: %d %v", r.status, r.body)
+	}
+	msg, _ := r.body["error"].(map[string]any)["message"].(string)
+	if !strings.Contains(msg, "https://sts.windows.net/99999999-9999-9999-9999-999999999999/") || !strings.Contains(msg, "https://sts.windows.net/"+tenant+"/") {
+		t.Errorf("message = %q", msg)
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "owner", ""); r.status != 200 {
+		t.Fatalf("the same principal in its own tenant: %d %v", r.status, r.body)
+	}
+}
+
+// A custom cloud (the azurerm provider's metadata_host) reads resourceManager from the metadata
+// and asks for a token of that audience: the emulator's own URL is an ARM audience.
+func TestCustomCloudAudienceAndMetadata(t *testing.T) {
+	var ver verifier
+	srv := newAPIConfig(t, func(c *Config) { ver = c.Entra.(verifier) })
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ver["self"] = &Identity{TenantID: tenant, ObjectID: owner, Audience: "https://" + host}
+	ver["elsewhere"] = &Identity{TenantID: tenant, ObjectID: owner, Audience: "https://elsewhere.example"}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "self", ""); r.status != 200 {
+		t.Fatalf("the emulator's own audience: %d %v", r.status, r.body)
+	}
+	if r := call(t, srv, "GET", regs+"/myregistry"+v, "elsewhere", ""); r.status != 401 || errCode(r) != "InvalidAuthenticationTokenAudience" {
+		t.Fatalf("another audience: %d %v", r.status, r.body)
+	}
+	get := func(version string) any {
+		res, err := http.Get(srv.URL + "/metadata/endpoints?api-version=" + version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body any
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return body
+	}
+	old, _ := get("2015-01-01").(map[string]any)
+	if old["galleryEndpoint"] != "https://"+host+"/" || old["authentication"].(map[string]any)["loginEndpoint"] != "https://"+host+"/" {
+		t.Errorf("2015-01-01: %v", old)
+	}
+	if list, ok := get("2019-05-01").([]any); !ok || len(list) != 1 {
+		t.Errorf("2019-05-01 lists the clouds: %v", list)
+	}
+	cur, _ := get("2022-09-01").(map[string]any)
+	if cur["resourceManager"] != "https://"+host+"/" || cur["authentication"].(map[string]any)["loginEndpoint"] != "https://"+host || cur["name"] == nil || cur["microsoftGraphResourceId"] == nil {
+		t.Errorf("2022-09-01: %v", cur)
 	}
 }

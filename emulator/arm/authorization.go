@@ -9,46 +9,66 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
-// Microsoft.Authorization lives under any scope ("/subscriptions/x", a resource group, a
-// registry...), which no router pattern matches, so requests are split on the provider segment.
-const authzProvider = "/providers/Microsoft.Authorization/"
+// Microsoft.Authorization is an extension provider: role assignments and definitions live on
+// any scope (the tenant root, a subscription, a resource group, a registry), which the router
+// gives as the id's scope.
 
-// splitAuthz returns the scope and the rest ("roleAssignments/<name>", "roleDefinitions") of a
-// Microsoft.Authorization path.
-func splitAuthz(path string) (scope, rest string, ok bool) {
-	i := strings.Index(strings.ToLower(path), strings.ToLower(authzProvider))
-	if i < 0 {
-		return "", "", false
-	}
-	scope = path[:i]
-	if scope == "" {
-		scope = "/"
-	}
-	return scope, path[i+len(authzProvider):], true
+func (a *api) roleAssignments() *Kind[store.RoleAssignment] {
+	const t = "Microsoft.Authorization/roleAssignments"
+	return &Kind[store.RoleAssignment]{Type: t, Actions: crud(t),
+		Get:  func(c *Call) (*store.RoleAssignment, error) { return a.cfg.Store.GetRoleAssignment(c.ID.String()) },
+		List: a.listRoleAssignments,
+		NotFound: func(c *Call) error {
+			return armError(http.StatusNotFound, "RoleAssignmentNotFound", "The role assignment '"+c.ID.Name()+"' is not found.")
+		},
+		Decode: a.decodeRoleAssignment,
+		Save: func(c *Call, _, ra *store.RoleAssignment) error {
+			if err := a.cfg.Store.PutRoleAssignment(ra); err != nil {
+				if err == store.ErrConflict {
+					return armError(http.StatusConflict, "RoleAssignmentExists", "The role assignment already exists.")
+				}
+				return err
+			}
+			a.cfg.Logger.Info("role assigned", "role", ra.RoleDefinitionID, "principal", ra.PrincipalID, "scope", ra.Scope)
+			return nil
+		},
+		// ARM answers a delete with the assignment it removed.
+		Delete: func(c *Call, ra *store.RoleAssignment) error {
+			if _, err := a.cfg.Store.DeleteRoleAssignment(ra.ID); err != nil {
+				return err
+			}
+			return c.Reply(http.StatusOK, assignmentJSON(ra))
+		},
+		JSON: func(_ *Call, ra *store.RoleAssignment) any { return assignmentJSON(ra) }}
 }
 
-func (a *api) authorization(w http.ResponseWriter, r *http.Request, caller *Identity) error {
-	scope, rest, _ := splitAuthz(r.URL.Path)
-	kind, name, _ := strings.Cut(rest, "/")
-	switch {
-	case strings.EqualFold(kind, "roleDefinitions") && r.Method == http.MethodGet:
-		return a.roleDefinitions(w, r, scope, name)
-	case strings.EqualFold(kind, "roleAssignments"):
-		switch {
-		case name == "" && r.Method == http.MethodGet:
-			return a.listRoleAssignments(w, r, caller, scope)
-		case name != "" && r.Method == http.MethodGet:
-			return a.getRoleAssignment(w, r, caller, scope, name)
-		case name != "" && r.Method == http.MethodPut:
-			return a.putRoleAssignment(w, r, caller, scope, name)
-		case name != "" && r.Method == http.MethodDelete:
-			return a.deleteRoleAssignment(w, r, caller, scope, name)
-		}
-	}
-	return armError(http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
+func (a *api) roleDefinitions() *Kind[rbac.RoleDefinition] {
+	return &Kind[rbac.RoleDefinition]{Type: "Microsoft.Authorization/roleDefinitions",
+		Get: func(c *Call) (*rbac.RoleDefinition, error) {
+			d, ok := rbac.RoleByID(c.ID.Name())
+			if !ok {
+				return nil, nil
+			}
+			return &d, nil
+		},
+		// $filter=roleName eq '<name>' is how az resolves --role.
+		List: func(c *Call) ([]*rbac.RoleDefinition, error) {
+			var out []*rbac.RoleDefinition
+			name, byName := quotedAfter(c.R.URL.Query().Get("$filter"), "roleName eq ")
+			for _, d := range rbac.BuiltInRoles() {
+				if !byName || strings.EqualFold(name, d.Name) {
+					out = append(out, &d)
+				}
+			}
+			return out, nil
+		},
+		NotFound: func(c *Call) error {
+			return armError(http.StatusNotFound, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+c.ID.Name()+"' does not exist.")
+		},
+		JSON: func(_ *Call, d *rbac.RoleDefinition) any { return a.roleDefinitionJSON(*d) }}
 }
 
-func (a *api) roleDefinitionJSON(scope string, d rbac.RoleDefinition) map[string]any {
+func (a *api) roleDefinitionJSON(d rbac.RoleDefinition) map[string]any {
 	nz := func(s []string) []string {
 		if s == nil {
 			return []string{}
@@ -62,27 +82,6 @@ func (a *api) roleDefinitionJSON(scope string, d rbac.RoleDefinition) map[string
 			"permissions": []map[string]any{{"actions": nz(d.Actions), "notActions": nz(d.NotActions), "dataActions": nz(d.DataActions), "notDataActions": nz(d.NotDataActions)}},
 		},
 	}
-}
-
-// roleDefinitions serves the built-in roles, with the $filter=roleName eq '<name>' az uses to
-// resolve --role.
-func (a *api) roleDefinitions(w http.ResponseWriter, r *http.Request, scope, id string) error {
-	if id != "" {
-		d, ok := rbac.RoleByID(id)
-		if !ok {
-			return armError(http.StatusNotFound, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+id+"' does not exist.")
-		}
-		return writeJSON(w, http.StatusOK, a.roleDefinitionJSON(scope, d))
-	}
-	filter := r.URL.Query().Get("$filter")
-	out := []any{}
-	for _, d := range rbac.BuiltInRoles() {
-		if name, ok := quotedAfter(filter, "roleName eq "); ok && !strings.EqualFold(name, d.Name) {
-			continue
-		}
-		out = append(out, a.roleDefinitionJSON(scope, d))
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"value": out})
 }
 
 // quotedAfter extracts the quoted value after prefix in an OData filter.
@@ -117,50 +116,26 @@ func assignmentJSON(ra *store.RoleAssignment) map[string]any {
 	}
 }
 
-func assignmentID(scope, name string) string {
-	return strings.TrimSuffix(scope, "/") + "/providers/Microsoft.Authorization/roleAssignments/" + name
-}
-
-func (a *api) getRoleAssignment(w http.ResponseWriter, r *http.Request, caller *Identity, scope, name string) error {
-	if err := a.authorize(caller, scope, "Microsoft.Authorization/roleAssignments/read"); err != nil {
-		return err
-	}
-	ra, err := a.cfg.Store.GetRoleAssignment(assignmentID(scope, name))
-	if err != nil {
-		return err
-	}
-	if ra == nil {
-		return armError(http.StatusNotFound, "RoleAssignmentNotFound", "The role assignment '"+name+"' is not found.")
-	}
-	return writeJSON(w, http.StatusOK, assignmentJSON(ra))
-}
-
-// listRoleAssignments lists the assignments that apply at scope (at it and above) and those
-// below it, filtered by $filter=atScope() or principalId eq '<id>' / assignedTo('<id>').
-func (a *api) listRoleAssignments(w http.ResponseWriter, r *http.Request, caller *Identity, scope string) error {
-	if err := a.authorize(caller, scope, "Microsoft.Authorization/roleAssignments/read"); err != nil {
-		return err
-	}
-	filter := r.URL.Query().Get("$filter")
+// listRoleAssignments lists the assignments that apply at the scope (at it and above) and
+// those below it, filtered by $filter=atScope() or principalId eq '<id>' / assignedTo('<id>').
+func (a *api) listRoleAssignments(c *Call) ([]*store.RoleAssignment, error) {
+	scope := c.ID.ScopePath()
+	filter := c.R.URL.Query().Get("$filter")
 	principal, byPrincipal := quotedAfter(filter, "principalId eq ")
 	if !byPrincipal {
 		principal, byPrincipal = quotedAfter(filter, "assignedTo(")
 	}
 	atScope := strings.Contains(strings.ToLower(filter), "atscope()")
 	all, err := a.cfg.Store.ListRoleAssignments()
-	if err != nil {
-		return err
-	}
-	out := []any{}
+	var out []*store.RoleAssignment
 	for _, ra := range all {
 		above := rbac.InScope(ra.Scope, scope)
 		below := rbac.InScope(scope, ra.Scope)
-		if !(above || (below && !atScope)) || (byPrincipal && !strings.EqualFold(ra.PrincipalID, principal)) {
-			continue
+		if (above || (below && !atScope)) && (!byPrincipal || strings.EqualFold(ra.PrincipalID, principal)) {
+			out = append(out, ra)
 		}
-		out = append(out, assignmentJSON(ra))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"value": out})
+	return out, err
 }
 
 type assignmentBody struct {
@@ -174,68 +149,36 @@ type assignmentBody struct {
 	} `json:"properties"`
 }
 
-func (a *api) putRoleAssignment(w http.ResponseWriter, r *http.Request, caller *Identity, scope, name string) error {
-	if err := a.authorize(caller, scope, "Microsoft.Authorization/roleAssignments/write"); err != nil {
-		return err
+func (a *api) decodeRoleAssignment(c *Call, old *store.RoleAssignment, patch bool) (*store.RoleAssignment, error) {
+	if patch {
+		return nil, methodNotAllowed(http.MethodPatch)
 	}
 	var b assignmentBody
-	if err := decode(r, &b); err != nil {
-		return err
+	if err := c.Decode(&b); err != nil {
+		return nil, err
 	}
 	p := b.Properties
 	role, ok := rbac.RoleByID(p.RoleDefinitionID)
 	if !ok {
-		return armError(http.StatusBadRequest, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+p.RoleDefinitionID+"' does not exist.")
+		return nil, armError(http.StatusBadRequest, "RoleDefinitionDoesNotExist", "The specified role definition with ID '"+p.RoleDefinitionID+"' does not exist.")
 	}
 	principal, err := a.cfg.Store.GetPrincipal(p.PrincipalID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if principal == nil {
-		return armError(http.StatusBadRequest, "PrincipalNotFound", "Principal "+strings.ReplaceAll(p.PrincipalID, "-", "")+
+		return nil, armError(http.StatusBadRequest, "PrincipalNotFound", "Principal "+strings.ReplaceAll(p.PrincipalID, "-", "")+
 			" does not exist in the directory "+a.cfg.TenantID+". Check that you have the correct principal ID.")
 	}
 	if p.PrincipalType == "" {
 		p.PrincipalType = "ServicePrincipal"
 	}
-	ra := &store.RoleAssignment{ID: assignmentID(scope, name), Name: name, Scope: scope, RoleDefinitionID: rbac.DefinitionID(a.cfg.SubscriptionID, role.ID),
-		PrincipalID: strings.ToLower(p.PrincipalID), PrincipalType: p.PrincipalType, Condition: p.Condition, ConditionVersion: p.ConditionVersion, Description: p.Description}
-	existing, err := a.cfg.Store.GetRoleAssignment(ra.ID)
-	if err != nil {
-		return err
+	now := time.Now().UTC()
+	ra := &store.RoleAssignment{ID: c.ID.String(), Name: c.ID.Name(), Scope: c.ID.ScopePath(), RoleDefinitionID: rbac.DefinitionID(a.cfg.SubscriptionID, role.ID),
+		PrincipalID: strings.ToLower(p.PrincipalID), PrincipalType: p.PrincipalType, Condition: p.Condition, ConditionVersion: p.ConditionVersion,
+		Description: p.Description, CreatedAt: now, UpdatedAt: now}
+	if old != nil {
+		ra.CreatedAt = old.CreatedAt
 	}
-	if err := a.cfg.Store.PutRoleAssignment(ra); err != nil {
-		if err == store.ErrConflict {
-			return armError(http.StatusConflict, "RoleAssignmentExists", "The role assignment already exists.")
-		}
-		return err
-	}
-	saved, err := a.cfg.Store.GetRoleAssignment(ra.ID)
-	if err != nil {
-		return err
-	}
-	code := http.StatusCreated
-	if existing != nil {
-		code = http.StatusOK
-	}
-	a.cfg.Logger.Info("role assigned", "role", role.Name, "principal", ra.PrincipalID, "scope", scope)
-	return writeJSON(w, code, assignmentJSON(saved))
-}
-
-func (a *api) deleteRoleAssignment(w http.ResponseWriter, r *http.Request, caller *Identity, scope, name string) error {
-	if err := a.authorize(caller, scope, "Microsoft.Authorization/roleAssignments/delete"); err != nil {
-		return err
-	}
-	ra, err := a.cfg.Store.GetRoleAssignment(assignmentID(scope, name))
-	if err != nil {
-		return err
-	}
-	if ra == nil {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	if _, err := a.cfg.Store.DeleteRoleAssignment(ra.ID); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, assignmentJSON(ra))
+	return ra, nil
 }

@@ -1,125 +1,74 @@
 package arm
 
 import (
-	"net/http"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
-	"github.com/go-chi/chi/v5"
 )
 
 // Microsoft.ManagedIdentity/userAssignedIdentities: creating one creates its service
 // principal in the emulated tenant, usable at once by the managed-identity endpoints and in
 // role assignments.
 
-func (a *api) identityID(name string) string {
-	return "/subscriptions/" + a.cfg.SubscriptionID + "/resourceGroups/" + a.cfg.ResourceGroup +
-		"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
+const identityType = "Microsoft.ManagedIdentity/userAssignedIdentities"
+
+func (a *api) userAssignedIdentities() *Kind[store.Principal] {
+	get := func(c *Call) (*store.Principal, error) {
+		p, err := a.cfg.Store.PrincipalByResourceID(c.ID.String())
+		if p == nil || err != nil || p.Kind != store.KindManagedIdentity {
+			return nil, err
+		}
+		return p, nil
+	}
+	return &Kind[store.Principal]{Type: identityType, Actions: crud(identityType),
+		ID:  func(p *store.Principal) string { return p.ResourceID },
+		Get: get,
+		List: func(c *Call) ([]*store.Principal, error) {
+			ps, err := a.cfg.Store.ListPrincipals()
+			var out []*store.Principal
+			for _, p := range ps {
+				if p.Kind == store.KindManagedIdentity && strings.Contains(strings.ToLower(p.ResourceID), "/providers/microsoft.managedidentity/userassignedidentities/") &&
+					inGroup(p.ResourceID, c.ID) {
+					out = append(out, p)
+				}
+			}
+			return out, err
+		},
+		Decode: func(c *Call, old *store.Principal, _ bool) (*store.Principal, error) {
+			var body struct {
+				Location string `json:"location"`
+			}
+			if err := c.Decode(&body); err != nil {
+				return nil, err
+			}
+			if old != nil {
+				return old, nil // a PUT again keeps the identity
+			}
+			return &store.Principal{ObjectID: ids.NewGUID(), AppID: ids.NewGUID(), TenantID: a.cfg.TenantID, DisplayName: c.ID.Name(),
+				Kind: store.KindManagedIdentity, ResourceID: c.ID.String()}, nil
+		},
+		Save:   func(_ *Call, _, p *store.Principal) error { return a.cfg.Store.PutPrincipal(p) },
+		Delete: func(_ *Call, p *store.Principal) error { return a.cfg.Store.DeletePrincipal(p.ObjectID) },
+		JSON:   func(_ *Call, p *store.Principal) any { return a.identityJSON(p) }}
 }
+
+// assignIdentity is the action attaching a user-assigned identity to a resource needs on it.
+const assignIdentity = identityType + "/assign/action"
 
 func (a *api) identityJSON(p *store.Principal) map[string]any {
 	name := p.ResourceID[strings.LastIndex(p.ResourceID, "/")+1:]
 	return map[string]any{
-		"id": p.ResourceID, "name": name, "type": "Microsoft.ManagedIdentity/userAssignedIdentities", "location": a.cfg.Location,
+		"id": p.ResourceID, "name": name, "type": identityType, "location": a.cfg.Location,
 		"tags":       map[string]string{},
 		"properties": map[string]string{"tenantId": p.TenantID, "principalId": p.ObjectID, "clientId": p.AppID},
 	}
 }
 
-func (a *api) identityFromPath(r *http.Request) (string, error) {
-	if err := a.subscription(r); err != nil {
-		return "", err
-	}
-	if rg := chi.URLParam(r, "rg"); !strings.EqualFold(rg, a.cfg.ResourceGroup) {
-		return "", armError(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '"+rg+"' could not be found.")
-	}
-	return a.identityID(chi.URLParam(r, "name")), nil
-}
-
-func (a *api) getIdentity(w http.ResponseWriter, r *http.Request, caller *Identity) error {
-	id, err := a.identityFromPath(r)
-	if err != nil {
-		return err
-	}
-	if err := a.authorize(caller, id, "Microsoft.ManagedIdentity/userAssignedIdentities/read"); err != nil {
-		return err
-	}
-	p, err := a.cfg.Store.PrincipalByResourceID(id)
-	if err != nil {
-		return err
-	}
-	if p == nil || p.Kind != store.KindManagedIdentity {
-		return armError(http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ManagedIdentity/userAssignedIdentities/"+
-			chi.URLParam(r, "name")+"' under resource group '"+a.cfg.ResourceGroup+"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
-	}
-	return writeJSON(w, http.StatusOK, a.identityJSON(p))
-}
-
-func (a *api) putIdentity(w http.ResponseWriter, r *http.Request, caller *Identity) error {
-	id, err := a.identityFromPath(r)
-	if err != nil {
-		return err
-	}
-	if err := a.authorize(caller, id, "Microsoft.ManagedIdentity/userAssignedIdentities/write"); err != nil {
-		return err
-	}
-	var body struct {
-		Location string `json:"location"`
-	}
-	if err := decode(r, &body); err != nil {
-		return err
-	}
-	if p, err := a.cfg.Store.PrincipalByResourceID(id); err != nil {
-		return err
-	} else if p != nil {
-		return writeJSON(w, http.StatusOK, a.identityJSON(p))
-	}
-	p := &store.Principal{ObjectID: ids.NewGUID(), AppID: ids.NewGUID(), TenantID: a.cfg.TenantID, DisplayName: chi.URLParam(r, "name"),
-		Kind: store.KindManagedIdentity, ResourceID: id}
-	if err := a.cfg.Store.PutPrincipal(p); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, a.identityJSON(p))
-}
-
-func (a *api) deleteIdentity(w http.ResponseWriter, r *http.Request, caller *Identity) error {
-	id, err := a.identityFromPath(r)
-	if err != nil {
-		return err
-	}
-	if err := a.authorize(caller, id, "Microsoft.ManagedIdentity/userAssignedIdentities/delete"); err != nil {
-		return err
-	}
-	p, err := a.cfg.Store.PrincipalByResourceID(id)
-	if err != nil {
-		return err
-	}
-	if p == nil {
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	}
-	if err := a.cfg.Store.DeletePrincipal(p.ObjectID); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusOK)
-	return nil
-}
-
-func (a *api) listIdentities(w http.ResponseWriter, r *http.Request, caller *Identity) error {
-	if err := a.subscription(r); err != nil {
-		return err
-	}
-	ps, err := a.cfg.Store.ListPrincipals()
-	if err != nil {
-		return err
-	}
-	out := []any{}
-	for _, p := range ps {
-		if p.Kind == store.KindManagedIdentity && strings.Contains(p.ResourceID, "/Microsoft.ManagedIdentity/userAssignedIdentities/") &&
-			a.authorize(caller, p.ResourceID, "Microsoft.ManagedIdentity/userAssignedIdentities/read") == nil {
-			out = append(out, a.identityJSON(p))
-		}
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"value": out})
+// inGroup tells whether an ARM id is in the list's scope: the call's resource group, or any
+// group of the subscription for a subscription-wide list.
+func inGroup(id string, list armid.ID) bool {
+	scope := strings.ToLower(list.ScopePath())
+	return scope == "/" || strings.HasPrefix(strings.ToLower(id), scope+"/")
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
 
-	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
-	"github.com/go-chi/chi/v5"
+	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
-// ImportRequest is a registries/importImage call, source not yet resolved.
+// ImportRequest is a registries/importImage call, source not yet resolved: by resource id
+// (the caller may pull from it) or by registry URI with the request's credentials (none:
+// anonymous; a password alone is an Entra access token, as az acr import -p sends).
 type ImportRequest struct {
 	TargetRegistry             string
 	SourceResourceID           string
@@ -48,28 +48,16 @@ type importBody struct {
 	Mode                       string   `json:"mode"`
 }
 
-// operations remembers long-running operation outcomes for their Location URLs.
-type operations struct {
-	mu      sync.Mutex
-	results map[string]*Error // nil: succeeded
-}
-
 // importImage serves POST registries/{name}/importImage: 202 with a Location that reports the
-// outcome (the copy is done before the answer; az and the SDK poll once).
+// outcome (the copy is done before the answer; az and the SDK poll once, and the final poll
+// answers {"status":"Succeeded"} as ACR's does).
 // https://learn.microsoft.com/azure/container-registry/container-registry-import-images
-func (a *api) importImage(w http.ResponseWriter, r *http.Request, caller *Identity) error {
-	reg, err := a.loadRegistry(r)
-	if err != nil {
-		return err
-	}
-	if err := a.authorize(caller, reg.ID, "Microsoft.ContainerRegistry/registries/importImage/action"); err != nil {
-		return err
-	}
+func (a *api) importImage(c *Call, reg *store.Registry) error {
 	if a.cfg.Import == nil {
 		return armError(http.StatusNotImplemented, "NotImplemented", "Import is not available in this emulator.")
 	}
 	var b importBody
-	if err := decode(r, &b); err != nil {
+	if err := c.Decode(&b); err != nil {
 		return err
 	}
 	if b.Source.SourceImage == "" || (b.Source.ResourceID == "" && b.Source.RegistryURI == "") {
@@ -79,19 +67,25 @@ func (a *api) importImage(w http.ResponseWriter, r *http.Request, caller *Identi
 	if err != nil {
 		return err
 	}
-	if b.Source.ResourceID != "" && b.Source.Credentials == nil {
-		// The caller reads the source through ARM's identity, as on Azure.
-		if err := a.authorize(caller, b.Source.ResourceID, "Microsoft.ContainerRegistry/registries/pull/read"); err != nil {
+	req := ImportRequest{TargetRegistry: reg.Name, SourceImage: b.Source.SourceImage, TargetTags: b.TargetTags,
+		UntaggedTargetRepositories: b.UntaggedTargetRepositories, Force: mode == "Force"}
+	if b.Source.ResourceID != "" {
+		// A source named by resource id is read by ACR on the caller's behalf: ARM's linked
+		// authorization requires the caller's own pull right on it (the action checked is
+		// UNCONFIRMED: MicrosoftDocs/azure-docs#33442 shows one such refusal).
+		if err := a.checkLinked(c, registryType+"/importImage/action", reg.ID, registryType+"/pull/read", b.Source.ResourceID); err != nil {
 			return err
 		}
-	}
-	req := ImportRequest{TargetRegistry: reg.Name, SourceResourceID: b.Source.ResourceID, SourceRegistryURI: b.Source.RegistryURI,
-		SourceImage: b.Source.SourceImage, TargetTags: b.TargetTags, UntaggedTargetRepositories: b.UntaggedTargetRepositories, Force: mode == "Force"}
-	if c := b.Source.Credentials; c != nil {
-		req.Username, req.Password = c.Username, c.Password
+		req.SourceResourceID = b.Source.ResourceID
+	} else {
+		// A registryUri source is pulled with the request's credentials, or anonymously.
+		req.SourceRegistryURI = b.Source.RegistryURI
+		if cr := b.Source.Credentials; cr != nil {
+			req.Username, req.Password = cr.Username, cr.Password
+		}
 	}
 	var result *Error
-	if err := a.cfg.Import(r.Context(), req); err != nil {
+	if err := a.cfg.Import(c.R.Context(), req); err != nil {
 		var ie ImportError
 		if errors.As(err, &ie) {
 			result = armError(http.StatusBadRequest, ie.ARMCode(), ie.ARMMessage())
@@ -102,32 +96,9 @@ func (a *api) importImage(w http.ResponseWriter, r *http.Request, caller *Identi
 	} else {
 		a.cfg.Logger.Info("imported", "registry", reg.Name, "source", req.SourceImage)
 	}
-	id := "registries-" + ids.NewGUID()
-	a.ops.mu.Lock()
-	a.ops.results[id] = result
-	a.ops.mu.Unlock()
-	w.Header().Set("Location", "https://"+r.Host+"/subscriptions/"+a.cfg.SubscriptionID+"/providers/Microsoft.ContainerRegistry/locations/"+
-		a.cfg.Location+"/operationResults/"+id+"?api-version="+r.URL.Query().Get("api-version"))
-	w.Header().Set("Retry-After", "1")
-	w.WriteHeader(http.StatusAccepted)
-	return nil
-}
-
-// operationResult serves the Location of a finished operation: 200, or its error.
-func (a *api) operationResult(w http.ResponseWriter, r *http.Request, _ *Identity) error {
-	if err := a.subscription(r); err != nil {
-		return err
-	}
-	a.ops.mu.Lock()
-	res, ok := a.ops.results[chi.URLParam(r, "op")]
-	a.ops.mu.Unlock()
-	switch {
-	case !ok:
-		return armError(http.StatusNotFound, "OperationNotFound", "The operation '"+chi.URLParam(r, "op")+"' was not found.")
-	case res != nil:
-		return res
-	}
-	w.WriteHeader(http.StatusOK)
+	base := "/subscriptions/" + a.cfg.SubscriptionID + "/providers/Microsoft.ContainerRegistry/locations/" + a.location(reg) + "/operationResults"
+	a.ops.accept(c, a.ops.newOp(base, "registries", headerLocation, result, map[string]string{"status": "Succeeded"}))
+	c.W.WriteHeader(http.StatusAccepted)
 	return nil
 }
 

@@ -153,3 +153,34 @@ func TestManagedIdentityAcrossFixtures(t *testing.T) {
 		}
 	}
 }
+
+// Fixtures of a test binary share one Entra signing key, so the tenant is what keeps their
+// tokens apart: ARM refuses a token of another tenant with ARM's InvalidAuthenticationTokenTenant.
+func TestARMRefusesAnotherTenantsToken(t *testing.T) {
+	a := emulatortest.New(t)
+	w := world.Default()
+	w.TenantID = "99999999-9999-9999-9999-999999999999"
+	b := emulatortest.New(t, emulatortest.WithWorld(w))
+	tok, err := b.Credential().GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://management.azure.com/.default"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(emu *emulatortest.Emulator) (int, string) {
+		req, _ := http.NewRequest("GET", emu.HTTPSURL()+"/subscriptions/"+emu.World().SubscriptionID+"/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries?api-version=2025-11-01", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		res, err := emu.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct{ Error struct{ Code string } }
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body.Error.Code
+	}
+	if status, code := get(a); status != http.StatusUnauthorized || code != "InvalidAuthenticationTokenTenant" {
+		t.Fatalf("another tenant's token: %d %s", status, code)
+	}
+	if status, code := get(b); status != http.StatusOK {
+		t.Fatalf("the token in its own tenant: %d %s", status, code)
+	}
+}

@@ -9,6 +9,7 @@ package network
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -22,14 +23,22 @@ const (
 	AzureService    Kind = "azure-service"
 )
 
-// Trusted Azure services (the seed's list) and App Service, which is not trusted.
+// The simulated Azure services' origins: the trusted services of ACR's list (spec
+// acr-mgmt-trusted.md section 2: ACI, Defender for Cloud, Machine Learning, ACR import; ACR
+// Tasks as the seed describes), and services users often take for trusted that are not on it
+// (App Service, Container Apps, AKS), with the public sides of ACI (username/password pulls)
+// and import (registryUri sources), which no bypass covers.
 const (
-	ServiceACI        = "aci"
-	ServiceDefender   = "defender"
-	ServiceTasks      = "tasks"
-	ServiceML         = "ml"
-	ServiceImport     = "import"
-	ServiceAppService = "appservice"
+	ServiceACI           = "aci"
+	ServiceACIPublic     = "aci-public"
+	ServiceDefender      = "defender"
+	ServiceTasks         = "tasks"
+	ServiceML            = "ml"
+	ServiceImport        = "import"
+	ServiceImportPublic  = "import-public"
+	ServiceAppService    = "appservice"
+	ServiceContainerApps = "containerapps"
+	ServiceAKS           = "aks"
 )
 
 // Origin is where a request comes from.
@@ -39,9 +48,17 @@ type Origin struct {
 	VNet string     // the VNet a private-endpoint origin lives in
 	IP   netip.Addr // the public IP the registry sees (internet, App Service)
 	// PrivateEndpoints lists the ARM ids of registries this VNet reaches through an approved
-	// private endpoint connection.
+	// private endpoint connection, for the host name of the request: the VNet's DNS resolves
+	// that name to the endpoint's private IP.
 	PrivateEndpoints []string
-	Service          string // AzureService: which service
+	// Unresolved lists the registries this VNet has approved private endpoints to whose name
+	// for this request its DNS lacks (a data endpoint's record left out of the private zone):
+	// the request goes to the public endpoint, from IP, as on Azure.
+	Unresolved []string
+	// PrivateIP is the VNet machine's own address, which the registry sees on a request that
+	// came through a private endpoint.
+	PrivateIP netip.Addr
+	Service   string // AzureService: which service
 	// SystemIdentity marks an ACR task authenticating with its system-assigned identity: the
 	// case Azure stopped trusting in 2025 unless networkRuleBypassAllowedForTasks is set.
 	SystemIdentity bool
@@ -75,6 +92,9 @@ const (
 	RuleDefaultActionDeny     = "default-action-deny"
 	RulePrivateEndpointOther  = "private-endpoint-of-another-registry"
 	RuleTasksBypassNotAllowed = "tasks-bypass-not-allowed"
+	// RulePrivateDNSMissing: the VNet has an approved private endpoint to the registry but
+	// resolved this host name publicly, and the public endpoint refused it.
+	RulePrivateDNSMissing = "private-dns-record-missing"
 )
 
 // trusted reports whether an Azure service may bypass the network rules under r.
@@ -94,14 +114,21 @@ func trusted(o Origin, r Rules) (bool, string) {
 // Decide applies design.md section 3 to a request for registry registryID from origin o.
 func Decide(o Origin, registryID string, r Rules) Decision {
 	if o.Kind == PrivateEndpoint {
-		for _, id := range o.PrivateEndpoints {
-			if strings.EqualFold(id, registryID) {
-				return Decision{true, RulePrivateEndpoint}
-			}
+		if slices.ContainsFunc(o.PrivateEndpoints, sameID(registryID)) {
+			return Decision{true, RulePrivateEndpoint}
 		}
-		// A VNet without a private endpoint to this registry reaches only its public endpoint,
-		// through the VNet's outbound IP; the rules below decide.
+		// A VNet without a private endpoint to this registry, or whose DNS resolves the name
+		// it asked for publicly, reaches only the public endpoint, through the VNet's outbound
+		// IP; the rules below decide.
+		if d := public(o, r); !d.Allowed && slices.ContainsFunc(o.Unresolved, sameID(registryID)) {
+			return Decision{false, RulePrivateDNSMissing}
+		}
 	}
+	return public(o, r)
+}
+
+// public decides a request that reaches the registry's public endpoint.
+func public(o Origin, r Rules) Decision {
 	restricted := !r.PublicNetworkAccess || !r.DefaultAllow
 	if o.Kind == AzureService && restricted && r.BypassAzureServices {
 		if ok, rule := trusted(o, r); ok {
@@ -126,6 +153,10 @@ func Decide(o Origin, registryID string, r Rules) Decision {
 		}
 	}
 	return Decision{false, RuleDefaultActionDeny}
+}
+
+func sameID(id string) func(string) bool {
+	return func(other string) bool { return strings.EqualFold(other, id) }
 }
 
 // inRules reports whether ip matches one of the IPv4 addresses or CIDRs.

@@ -36,6 +36,8 @@ func TestDecideEveryCombination(t *testing.T) {
 		{origin: "internet, other IP", o: Origin{Kind: Internet, IP: other}, want: "AADDDDDD"},
 		{origin: "private endpoint of this registry", o: Origin{Kind: PrivateEndpoint, PrivateEndpoints: []string{thisRegistry}, IP: other}, want: "AAAAAAAA"},
 		{origin: "private endpoint of another registry", o: Origin{Kind: PrivateEndpoint, PrivateEndpoints: []string{otherRegistry}, IP: other}, want: "AADDDDDD"},
+		{origin: "private endpoint, name missing from the VNet's DNS", o: Origin{Kind: PrivateEndpoint, Unresolved: []string{thisRegistry}, IP: other}, want: "AADDDDDD"},
+		{origin: "private endpoint, name missing from the VNet's DNS, outbound IP listed", o: Origin{Kind: PrivateEndpoint, Unresolved: []string{thisRegistry}, IP: listed}, want: "AAAADDDD"},
 		{origin: "ACI", o: svc(ServiceACI, false), want: "AAADADAD"},
 		{origin: "Defender for Cloud", o: svc(ServiceDefender, false), want: "AAADADAD"},
 		{origin: "Machine Learning", o: svc(ServiceML, false), want: "AAADADAD"},
@@ -46,6 +48,12 @@ func TestDecideEveryCombination(t *testing.T) {
 		{origin: "ACR Tasks, user identity (current Azure)", o: svc(ServiceTasks, false), current: true, want: "AAADADAD"},
 		{origin: "App Service, outbound IP not listed", o: Origin{Kind: AzureService, Service: ServiceAppService, IP: other}, want: "AADDDDDD"},
 		{origin: "App Service, outbound IP listed", o: Origin{Kind: AzureService, Service: ServiceAppService, IP: listed}, want: "AAAADDDD"},
+		// Not on ACR's trusted-services list: only their outbound IP or a private endpoint helps.
+		{origin: "Container Apps, outbound IP not listed", o: Origin{Kind: AzureService, Service: ServiceContainerApps, IP: other}, want: "AADDDDDD"},
+		{origin: "AKS, outbound IP listed", o: Origin{Kind: AzureService, Service: ServiceAKS, IP: listed}, want: "AAAADDDD"},
+		{origin: "AKS in a VNet with a private endpoint", o: Origin{Kind: PrivateEndpoint, Service: ServiceAKS, PrivateEndpoints: []string{thisRegistry}, IP: other}, want: "AAAAAAAA"},
+		{origin: "ACI, public side (username/password)", o: svc(ServiceACIPublic, false), want: "AADDDDDD"},
+		{origin: "ACR import, public side (registryUri)", o: svc(ServiceImportPublic, false), want: "AADDDDDD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.origin, func(t *testing.T) {
@@ -86,6 +94,10 @@ func TestDecisionRules(t *testing.T) {
 		{Origin{Kind: Internet, IP: ip}, Rules{PublicNetworkAccess: true}, RuleDefaultActionDeny},
 		{Origin{Kind: PrivateEndpoint, PrivateEndpoints: []string{thisRegistry}}, Rules{}, RulePrivateEndpoint},
 		{Origin{Kind: PrivateEndpoint, PrivateEndpoints: []string{otherRegistry}, IP: ip}, Rules{PublicNetworkAccess: true}, RulePrivateEndpointOther},
+		{Origin{Kind: PrivateEndpoint, Unresolved: []string{thisRegistry}, IP: ip}, Rules{}, RulePrivateDNSMissing},
+		{Origin{Kind: PrivateEndpoint, Unresolved: []string{thisRegistry}, IP: ip}, Rules{PublicNetworkAccess: true}, RulePrivateDNSMissing},
+		{Origin{Kind: PrivateEndpoint, Unresolved: []string{thisRegistry}, IP: ip}, Rules{PublicNetworkAccess: true, DefaultAllow: true}, RuleDefaultActionAllow},
+		{Origin{Kind: PrivateEndpoint, Unresolved: []string{otherRegistry}, IP: ip}, Rules{}, RulePublicAccessDisabled},
 		{Origin{Kind: AzureService, Service: ServiceACI}, Rules{BypassAzureServices: true}, RuleTrustedService},
 		{Origin{Kind: AzureService, Service: ServiceTasks, SystemIdentity: true}, Rules{PublicNetworkAccess: true, BypassAzureServices: true, CurrentAzure: true}, RuleTasksBypassNotAllowed},
 	}

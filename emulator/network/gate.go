@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -28,17 +30,21 @@ func OriginFrom(ctx context.Context) (Origin, bool) {
 
 // Entry is one audited data-plane decision.
 type Entry struct {
-	Time      time.Time `json:"time"`
-	Registry  string    `json:"registry"`
-	Origin    string    `json:"origin"`
-	Kind      Kind      `json:"originKind"`
-	ClientIP  string    `json:"clientIp,omitempty"`
-	Principal string    `json:"principal,omitempty"`
-	Method    string    `json:"method"`
-	Path      string    `json:"path"`
-	Decision  string    `json:"decision"` // "allowed" or "denied"
-	Rule      string    `json:"rule"`
-	Status    int       `json:"status"`
+	Time     time.Time `json:"time"`
+	Registry string    `json:"registry"`
+	Origin   string    `json:"origin"`
+	Kind     Kind      `json:"originKind"`
+	ClientIP string    `json:"clientIp,omitempty"`
+	// Host is the name the request was made to: the login server or a data endpoint.
+	Host string `json:"host,omitempty"`
+	// PrivateIP is the private endpoint's IP the request reached the registry through.
+	PrivateIP string `json:"privateIp,omitempty"`
+	Principal string `json:"principal,omitempty"`
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	Decision  string `json:"decision"` // "allowed" or "denied"
+	Rule      string `json:"rule"`
+	Status    int    `json:"status"`
 }
 
 // Audit keeps the most recent decisions in a bounded ring.
@@ -91,29 +97,60 @@ func DeniedMessage(ip string) string {
 	return fmt.Sprintf("client with IP '%s' is not allowed access. Refer https://aka.ms/acr/firewall to grant access.", ip)
 }
 
+// Route is how a VNet reaches a registry on one request: through the private endpoint its
+// DNS resolves the request's host name to, or the public endpoint.
+type Route struct {
+	// Endpoints are the registries (ARM ids) whose approved private endpoint the name resolves
+	// to; Unresolved those with an approved private endpoint whose name the VNet's DNS lacks.
+	Endpoints, Unresolved []string
+	// IP is the private endpoint's address the name resolves to.
+	IP netip.Addr
+}
+
+// GateConfig is what a registry's network gate decides with.
+type GateConfig struct {
+	Registry, RegistryID string
+	// Rules reads the registry's network rules afresh (the management plane may change them).
+	Rules func() (Rules, error)
+	// Route resolves, per request, how a VNet origin reaches the registry (private endpoints
+	// are created and approved while the emulator runs); nil: VNets reach only the public
+	// endpoint.
+	Route func(r *http.Request, vnet string) Route
+	Audit *Audit
+	Log   *slog.Logger
+}
+
 // Gate applies the registry's network rules to every request before anything else (the /v2/
 // ping and /oauth2/* included), answering 403 DENIED as ACR does, and audits each decision.
-//
-// endpoints resolves, per request, the registries a VNet origin reaches through approved
-// private endpoints (they can be created and approved while the emulator runs).
-func Gate(registry, registryID string, rules func() (Rules, error), endpoints func(vnet string) []string, audit *Audit, log *slog.Logger, next http.Handler) http.Handler {
+func Gate(cfg GateConfig, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o, ok := OriginFrom(r.Context())
 		if !ok {
 			o = Origin{Kind: Internet} // no known origin: the rules decide on an unknown IP
 		}
-		if o.Kind == PrivateEndpoint && endpoints != nil {
-			o.PrivateEndpoints = endpoints(o.VNet)
+		var route Route
+		if o.Kind == PrivateEndpoint && cfg.Route != nil {
+			route = cfg.Route(r, o.VNet)
+			o.PrivateEndpoints, o.Unresolved = route.Endpoints, route.Unresolved
 		}
-		rs, err := rules()
+		rs, err := cfg.Rules()
 		if err != nil {
 			httpx.WriteRegistryError(w, r, err)
 			return
 		}
-		d := Decide(o, registryID, rs)
-		ip := ""
+		d := Decide(o, cfg.RegistryID, rs)
+		ip, privateIP := "", ""
 		if o.IP.IsValid() {
 			ip = o.IP.Unmap().String()
+		}
+		if d.Rule == RulePrivateEndpoint {
+			// Through a private endpoint the registry sees the VNet machine's own address.
+			if o.PrivateIP.IsValid() {
+				ip = o.PrivateIP.String()
+			}
+			if route.IP.IsValid() {
+				privateIP = route.IP.String()
+			}
 		}
 		name := o.Name
 		if name == "" {
@@ -135,10 +172,18 @@ func Gate(registry, registryID string, rules func() (Rules, error), endpoints fu
 		if d.Allowed {
 			decision = "allowed"
 		}
-		e := Entry{Time: time.Now().UTC(), Registry: registry, Origin: name, Kind: o.Kind, ClientIP: ip, Principal: info.Principal(),
-			Method: r.Method, Path: r.URL.Path, Decision: decision, Rule: d.Rule, Status: rec.Status()}
-		audit.record(e)
-		httpx.LoggerOr(r.Context(), log).Info("access", "registry", registry, "origin", name, "ip", ip, "principal", e.Principal,
+		e := Entry{Time: time.Now().UTC(), Registry: cfg.Registry, Origin: name, Kind: o.Kind, ClientIP: ip, Host: hostname(r.Host), PrivateIP: privateIP,
+			Principal: info.Principal(), Method: r.Method, Path: r.URL.Path, Decision: decision, Rule: d.Rule, Status: rec.Status()}
+		cfg.Audit.record(e)
+		httpx.LoggerOr(r.Context(), cfg.Log).Info("access", "registry", cfg.Registry, "origin", name, "ip", ip, "host", e.Host, "principal", e.Principal,
 			"method", r.Method, "path", r.URL.Path, "decision", decision, "rule", d.Rule, "status", e.Status)
 	})
+}
+
+// hostname is a Host header without its port.
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }

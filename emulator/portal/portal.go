@@ -44,6 +44,8 @@ type Config struct {
 	Store  *store.Store
 	Audit  *network.Audit
 	Logger *slog.Logger
+	// Location is the world's, for registries without one of their own.
+	Location string
 }
 
 // Handler serves the portal under Prefix.
@@ -65,11 +67,13 @@ type Networking struct {
 	Access  string
 	IPRules []string
 	Trusted bool
+	// DataEndpoint is "Enable dedicated data endpoint" (dataEndpointEnabled).
+	DataEndpoint bool
 }
 
 // NetworkingOf reads the form's state from a registry, as the portal shows it.
 func NetworkingOf(reg *store.Registry) Networking {
-	n := Networking{Access: AccessSelected, IPRules: slices.Clone(reg.IPRules), Trusted: reg.BypassAzureServices}
+	n := Networking{Access: AccessSelected, IPRules: slices.Clone(reg.IPRules), Trusted: reg.BypassAzureServices, DataEndpoint: reg.DataEndpointEnabled}
 	switch {
 	case !reg.PublicNetworkAccess:
 		n.Access = AccessDisabled
@@ -87,7 +91,7 @@ func PatchBody(n Networking) ([]byte, error) {
 		rules = append(rules, map[string]string{"action": "Allow", "value": v})
 	}
 	ruleSet := map[string]any{"ipRules": rules}
-	props := map[string]any{"networkRuleSet": ruleSet, "networkRuleBypassOptions": "None"}
+	props := map[string]any{"networkRuleSet": ruleSet, "networkRuleBypassOptions": "None", "dataEndpointEnabled": n.DataEndpoint}
 	if n.Trusted {
 		props["networkRuleBypassOptions"] = "AzureServices"
 	}
@@ -134,6 +138,10 @@ type page struct {
 	// nothing of it in (defaultAction Deny, no matching range): what `az acr update
 	// --public-network-enabled false` then `true` leaves, as on Azure.
 	LockedOut string
+	// DataEndpoints are the registry's dedicated data endpoints while they are on (the
+	// checkbox, or a private endpoint); ByPrivateEndpoint says a private endpoint keeps them on.
+	DataEndpoints     []string
+	ByPrivateEndpoint bool
 	// Connections are the Private access tab: the registry's private endpoint connections.
 	Connections []*store.PrivateEndpoint
 	Connection  *store.PrivateEndpoint // the one just approved, rejected or removed
@@ -206,7 +214,7 @@ func (p *portal) save(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusBadRequest, reg, NetworkingOf(reg), false, "The form could not be read: "+err.Error())
 		return
 	}
-	form := Networking{Access: r.PostForm.Get("access"), Trusted: r.PostForm.Get("trusted") == "on"}
+	form := Networking{Access: r.PostForm.Get("access"), Trusted: r.PostForm.Get("trusted") == "on", DataEndpoint: r.PostForm.Get("dataEndpoint") == "on"}
 	for _, line := range strings.FieldsFunc(r.PostForm.Get("ipRules"), func(c rune) bool { return c == '\n' || c == '\r' || c == ',' }) {
 		if v := strings.TrimSpace(line); v != "" && !slices.Contains(form.IPRules, v) {
 			form.IPRules = append(form.IPRules, v)
@@ -223,7 +231,7 @@ func (p *portal) save(w http.ResponseWriter, r *http.Request) {
 	}
 	n := NetworkingOf(next)
 	p.cfg.Logger.Info("registry updated from the portal", "registry", next.Name, "publicNetworkAccess", n.Access, "ipRules", n.IPRules,
-		"trustedServices", n.Trusted)
+		"trustedServices", n.Trusted, "dataEndpointEnabled", n.DataEndpoint)
 	http.Redirect(w, r, Prefix+"registries/"+next.Name+"/networking?saved=1", http.StatusSeeOther)
 }
 
@@ -253,6 +261,17 @@ func (p *portal) render(w http.ResponseWriter, r *http.Request, status int, reg 
 	}
 	pg := page{Registry: reg, Form: form, Premium: reg.SKU == "Premium", ClientIP: clientIPv4(r), Saved: saved, Error: errMsg,
 		Decisions: decisions, Connections: pes}
+	if arm.DataEndpointsOn(p.cfg.Store, reg) {
+		pg.ByPrivateEndpoint = !reg.DataEndpointEnabled
+		locs, err := arm.RegistryLocations(p.cfg.Store, reg, p.cfg.Location)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		for _, l := range locs {
+			pg.DataEndpoints = append(pg.DataEndpoints, arm.DataEndpointHost(reg.Name, l))
+		}
+	}
 	if o, ok := network.OriginFrom(r.Context()); ok && LockedOut(reg, o) {
 		pg.LockedOut = o.IP.String()
 	}

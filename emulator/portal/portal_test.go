@@ -42,6 +42,7 @@ func TestPatchBodyRoundTrip(t *testing.T) {
 		{Access: AccessSelected, Trusted: false},
 		{Access: AccessDisabled, Trusted: false},
 		{Access: AccessDisabled, IPRules: []string{"198.51.100.7"}, Trusted: true},
+		{Access: AccessAll, Trusted: true, DataEndpoint: true},
 	} {
 		body, err := PatchBody(form)
 		if err != nil {
@@ -54,7 +55,7 @@ func TestPatchBodyRoundTrip(t *testing.T) {
 			t.Fatalf("%+v: %v", form, err)
 		}
 		got := NetworkingOf(next)
-		if got.Access != form.Access || got.Trusted != form.Trusted || !slices.Equal(got.IPRules, form.IPRules) {
+		if got.Access != form.Access || got.Trusted != form.Trusted || !slices.Equal(got.IPRules, form.IPRules) || got.DataEndpoint != form.DataEndpoint {
 			t.Errorf("%+v: saved as %+v (%s)", form, got, body)
 		}
 		if !next.AdminUserEnabled || !next.AnonymousPullEnabled || !before.PublicNetworkAccess {
@@ -78,6 +79,7 @@ func TestPatchBodyRejectedAsARMRejects(t *testing.T) {
 		{premium(), Networking{Access: AccessSelected, IPRules: []string{"not-an-ip"}}, "The IP address or range 'not-an-ip' is invalid"},
 		{basic, Networking{Access: AccessDisabled}, "Disabling public network access is not supported for the SKU Basic"},
 		{basic, Networking{Access: AccessSelected}, "Network rule set is not supported for the SKU Basic"},
+		{basic, Networking{Access: AccessAll, DataEndpoint: true}, "Dedicated data endpoint is not supported for the SKU Basic"},
 	} {
 		body, err := PatchBody(tc.form)
 		if err != nil {

@@ -151,6 +151,13 @@ func TestControlAllowed(t *testing.T) {
 		{"AcrPull", "Microsoft.ContainerRegistry/registries/write", false},
 		{"Container Registry Tasks Contributor", "Microsoft.ContainerRegistry/registries/tasks/write", true},
 		{"Container Registry Data Importer and Data Reader", "Microsoft.ContainerRegistry/registries/importImage/action", true},
+		{"Managed Identity Operator", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", true},
+		{"Managed Identity Operator", "Microsoft.ManagedIdentity/userAssignedIdentities/read", true},
+		{"Managed Identity Operator", "Microsoft.ManagedIdentity/userAssignedIdentities/write", false},
+		{"Managed Identity Operator", "Microsoft.ContainerRegistry/registries/write", false},
+		{"Contributor", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", true},
+		{"Reader", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", false},
+		{"AcrPush", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", false},
 	}
 	for _, tc := range tests {
 		if got := ControlAllowed([]Assignment{assign(tc.role, sub)}, me, registry, tc.action); got != tc.want {

@@ -73,6 +73,12 @@ func BuiltInRoles() []RoleDefinition {
 				"Microsoft.Compute/galleries/share/action"}},
 		{ID: "acdd72a7-3385-48ef-bd42-f606fba81ae7", Name: "Reader", Description: "View all resources, but does not allow you to make any changes.",
 			Actions: []string{"*/read"}},
+		// What attaching a user-assigned identity to a resource needs on the identity
+		// (ARM's linked authorization), besides Owner and Contributor.
+		{ID: "f1a07417-d97a-45cb-824c-7a7467783830", Name: "Managed Identity Operator", Description: "Read and Assign User Assigned Identity",
+			Actions: []string{"Microsoft.ManagedIdentity/userAssignedIdentities/*/read", "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
+				"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
+				"Microsoft.Resources/deployments/*", "Microsoft.Support/*"}},
 		{ID: "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", Name: "User Access Administrator", Description: "Lets you manage user access to Azure resources.",
 			Actions: []string{"*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"}},
 	}
@@ -112,6 +118,11 @@ func matchAction(pattern, op string) bool {
 	p, o := strings.ToLower(pattern), strings.ToLower(op)
 	if !strings.Contains(p, "*") {
 		return p == o
+	}
+	// A wildcard segment also matches no segment: Managed Identity Operator's
+	// ".../userAssignedIdentities/*/assign/action" grants ".../userAssignedIdentities/assign/action".
+	if i := strings.Index(p, "/*/"); i >= 0 && matchAction(p[:i]+p[i+2:], o) {
+		return true
 	}
 	parts := strings.Split(p, "*")
 	if !strings.HasPrefix(o, parts[0]) {

@@ -86,9 +86,17 @@ func (g *Registry) acrPatchRepository(w http.ResponseWriter, r *http.Request, rt
 // acrDeleteRepository serves DELETE /acr/v1/{name} (SDK Client.DeleteRepository): 202 with
 // what was removed; refused (errDisallowed) when the repository or anything in it is locked.
 func (g *Registry) acrDeleteRepository(w http.ResponseWriter, r *http.Request, rt acrRoute) error {
+	before, tagsOf := g.repositoryContent(rt.name)
 	out, err := g.st.DeleteRepository(g.name, rt.name)
 	if err != nil {
 		return storeError(err, rt.name)
+	}
+	for _, d := range out.ManifestsDeleted {
+		e := Event{Action: EventDelete, Repo: rt.name, Digest: d, Tags: tagsOf[d]}
+		if m := before[d]; m != nil {
+			e.MediaType, e.Size = m.MediaType, m.Size
+		}
+		g.emit(r, e)
 	}
 	manifests := make([]string, 0, len(out.ManifestsDeleted))
 	for _, d := range out.ManifestsDeleted {

@@ -455,7 +455,7 @@ func TestACRLocks(t *testing.T) {
 			call: call{method: "GET", path: "/v2/team/app/manifests/v1"}, status: 405, code: "UNSUPPORTED"},
 		{desc: "tag readEnabled=false leaves pulling by digest",
 			lock: []call{tag("v1", `{"readEnabled":false}`)},
-			call: call{method: "GET", path: "/v2/team/app/manifests/" + acrD1.String()}, status: 200, body: string(acrMan1)},
+			call: call{method: "GET", path: "/v2/team/app/manifests/" + acrD1.String(), header: acceptOCI}, status: 200, body: string(acrMan1)},
 		{desc: "manifest readEnabled=false blocks pulling by tag",
 			lock: []call{manifest(acrD1, `{"readEnabled":false}`)},
 			call: call{method: "GET", path: "/v2/team/app/manifests/v1"}, status: 405, code: "UNSUPPORTED"},
@@ -524,13 +524,13 @@ func TestACRDeletesTakeEffect(t *testing.T) {
 	}{
 		{call{method: "DELETE", path: "/acr/v1/team%2Fapp/_tags/v1"}, 202, ""},
 		{call{method: "GET", path: "/v2/team/app/manifests/v1"}, 404, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest tagged by \"v1\" is not found","detail":{"Tag":"v1"}}]}`},
-		{call{method: "GET", path: "/v2/team/app/manifests/" + acrD1.String()}, 200, string(acrMan1)}, // the manifest stays
+		{call{method: "GET", path: "/v2/team/app/manifests/" + acrD1.String(), header: acceptOCI}, 200, string(acrMan1)}, // the manifest stays
 		{call{method: "DELETE", path: "/acr/v1/team%2Fapp/_manifests/" + acrD2.String()}, 202, ""},
 		{call{method: "GET", path: "/v2/team/app/tags/list"}, 200, `{"name":"team/app","tags":[]}`}, // its tags went with it
 		{call{method: "DELETE", path: "/acr/v1/team%2Fapp"}, 202, fmt.Sprintf(`{"manifestsDeleted":[%q],"tagsDeleted":[]}`, acrD1)},
 		{call{method: "GET", path: "/acr/v1/team%2Fapp"}, 404, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository \"team/app\" is not found"}]}`},
 		{call{method: "GET", path: "/acr/v1/_catalog"}, 200, `{"repositories":["other","team/multi"]}`},
-		{call{method: "GET", path: "/v2/other/manifests/x"}, 200, string(acrMan1)}, // shared content survives
+		{call{method: "GET", path: "/v2/other/manifests/x", header: acceptOCI}, 200, string(acrMan1)}, // shared content survives
 	}
 	for i, s := range steps {
 		r := do(t, srv, s.call)

@@ -18,7 +18,8 @@ func parseDigest(s string) (digest.Digest, error) {
 	return d, nil
 }
 
-// getBlob serves GET and HEAD /v2/<name>/blobs/<digest>, with Range support on GET (206).
+// getBlob serves GET and HEAD /v2/<name>/blobs/<digest>, with Range support on GET (206); a
+// GET may be redirected instead (WithBlobRedirect).
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pulling-blobs
 func (g *Registry) getBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 	d, err := parseDigest(rt.ref)
@@ -41,6 +42,13 @@ func (g *Registry) getBlob(w http.ResponseWriter, r *http.Request, rt route) err
 	}
 	if link == nil {
 		return errBlobUnknown.WithDetail(map[string]string{"Digest": d.String()})
+	}
+	if loc, err := g.redirectTo(r, rt.name, d); err != nil || loc != "" {
+		if err == nil {
+			w.Header().Set("Docker-Content-Digest", d.String())
+			http.Redirect(w, r, loc, http.StatusTemporaryRedirect)
+		}
+		return err
 	}
 	blob, held := g.st.Blobs().Open(d)
 	if !held {

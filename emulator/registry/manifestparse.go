@@ -10,8 +10,8 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Manifest media types the registry stores. Docker schema 1 is accepted for old clients; its
-// layers are its fsLayers.
+// Manifest media types the registry stores. Docker schema 1 is accepted, signed, for old
+// clients (schema1.go); its layers are its fsLayers.
 const (
 	mtOCIManifest     = "application/vnd.oci.image.manifest.v1+json"
 	mtOCIIndex        = "application/vnd.oci.image.index.v1+json"
@@ -57,9 +57,6 @@ type rawManifest struct {
 	Manifests     []rawDescriptor   `json:"manifests"`
 	Subject       *rawDescriptor    `json:"subject"`
 	Annotations   map[string]string `json:"annotations"`
-	FSLayers      []struct {
-		BlobSum string `json:"blobSum"`
-	} `json:"fsLayers"`
 }
 
 // parsedManifest is what the registry learns from a manifest body.
@@ -71,6 +68,9 @@ type parsedManifest struct {
 	Layers       []store.Descriptor
 	Manifests    []store.Descriptor
 	Annotations  map[string]string
+	// Canonical is what the store keeps instead of the body: a schema 1 manifest's signed
+	// payload without its signatures (its digest is computed over it). nil: the body itself.
+	Canonical []byte
 }
 
 // parseManifest validates a manifest body against its Content-Type. Errors are wire errors
@@ -101,23 +101,21 @@ func parseManifest(body []byte, contentType string) (*parsedManifest, error) {
 				mt = mtOCIManifest
 			}
 		}
+		if mt == "" && raw.SchemaVersion != nil && *raw.SchemaVersion == 1 {
+			// distribution reads a body of no known type as signed schema 1.
+			mt = mtDockerV1Signed
+		}
 	default:
 		return nil, invalid("unsupported manifest media type %q", ct)
 	}
 	if !knownManifestType(mt) {
 		return nil, invalid("unsupported manifest media type %q", mt)
 	}
-	p := &parsedManifest{MediaType: mt, ArtifactType: raw.ArtifactType, Annotations: raw.Annotations}
 	if mt == mtDockerV1 || mt == mtDockerV1Signed {
-		for i, l := range raw.FSLayers {
-			d, err := digest.Parse(l.BlobSum)
-			if err != nil {
-				return nil, invalid("fsLayers[%d].blobSum: %v", i, err)
-			}
-			p.Layers = append(p.Layers, store.Descriptor{Digest: d, Size: -1})
-		}
-		return p, nil
+		// Both types must carry valid signatures: distribution reads either as signed schema 1.
+		return schema1Signed(body)
 	}
+	p := &parsedManifest{MediaType: mt, ArtifactType: raw.ArtifactType, Annotations: raw.Annotations}
 	if raw.SchemaVersion == nil || *raw.SchemaVersion != manifestSchemaVer {
 		return nil, invalid("schemaVersion must be 2")
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/registry/schema1"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 	"github.com/opencontainers/go-digest"
 )
@@ -40,7 +41,12 @@ func (g *Registry) resolveManifest(rt route) (*store.Manifest, error) {
 		}
 		d = t.Digest
 	}
-	m, err := g.st.GetManifest(g.name, rt.name, d)
+	return g.readableManifest(rt.name, d)
+}
+
+// readableManifest loads a manifest of the repository, applying its readEnabled lock.
+func (g *Registry) readableManifest(repo string, d digest.Digest) (*store.Manifest, error) {
+	m, err := g.st.GetManifest(g.name, repo, d)
 	if err != nil {
 		return nil, err
 	}
@@ -53,27 +59,66 @@ func (g *Registry) resolveManifest(rt route) (*store.Manifest, error) {
 	return m, nil
 }
 
-// getManifest serves GET and HEAD /v2/<name>/manifests/<reference>.
+// getManifest serves GET and HEAD /v2/<name>/manifests/<reference>, negotiating with the Accept
+// header as ACR does (negotiate.go): old clients get a signed schema 1 rewrite.
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pulling-manifests
 func (g *Registry) getManifest(w http.ResponseWriter, r *http.Request, rt route) error {
 	m, err := g.resolveManifest(rt)
 	if err != nil {
 		return err
 	}
-	body, ok := g.st.ManifestBytes(m.Digest)
-	if !ok {
-		return errManifestUnknownDigest(m.Digest)
+	acc := parseAccept(r.Header)
+	plan, err := negotiate(m.MediaType, !isDigestRef(rt.ref), acc)
+	if err != nil {
+		return err
+	}
+	if plan == servePlatform {
+		if m, err = g.platformImage(rt.name, m); err != nil {
+			return err
+		}
+		plan = negotiateChild(m.MediaType, acc)
+	}
+	mediaType, d, body := m.MediaType, m.Digest, []byte(nil)
+	switch {
+	case plan == serveSchema1:
+		mediaType = schema1.MediaTypeSigned
+		if d, body, err = g.schema1Rewrite(r.Context(), rt, m); err != nil {
+			return err
+		}
+	case m.MediaType == schema1.MediaTypeSigned:
+		// Stored schema 1 manifests keep only their canonical payload; every read is signed
+		// afresh with the registry's key, as distribution does.
+		if body, err = g.signStoredSchema1(m); err != nil {
+			return err
+		}
+	default:
+		var ok bool
+		if body, ok = g.st.ManifestBytes(m.Digest); !ok {
+			return errManifestUnknownDigest(m.Digest)
+		}
 	}
 	h := w.Header()
-	h.Set("Content-Type", m.MediaType)
-	h.Set("Docker-Content-Digest", m.Digest.String())
-	h.Set("ETag", `"`+m.Digest.String()+`"`)
+	h.Set("Content-Type", mediaType)
+	h.Set("Docker-Content-Digest", d.String())
+	h.Set("ETag", `"`+d.String()+`"`)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
 	return nil
+}
+
+// platformImage is the linux/amd64 image of a manifest list, which a client that cannot read
+// lists gets in its place.
+func (g *Registry) platformImage(repo string, list *store.Manifest) (*store.Manifest, error) {
+	for _, c := range list.Manifests {
+		if c.Platform == nil || c.Platform.OS != defaultOS || c.Platform.Architecture != defaultArch {
+			continue
+		}
+		return g.readableManifest(repo, c.Digest)
+	}
+	return nil, errNoDefaultPlatform
 }
 
 // putManifest serves PUT /v2/<name>/manifests/<reference>[?tag=...]: every blob and child
@@ -112,6 +157,9 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 	if err != nil {
 		return err
 	}
+	if p.Canonical != nil {
+		body = p.Canonical
+	}
 	alg := digest.Canonical
 	if want != "" {
 		alg = want.Algorithm()
@@ -143,9 +191,7 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 	if err := g.st.PutManifest(m, body, tags, func(d store.Descriptor) bool { return !d.Foreign }); err != nil {
 		return storeError(err, rt.name)
 	}
-	if g.pushHook != nil {
-		g.pushHook(rt.name, d, m.MediaType)
-	}
+	g.emit(r, Event{Action: EventPush, Repo: rt.name, Digest: d, MediaType: m.MediaType, Size: m.Size, Tags: tags})
 	h := w.Header()
 	if p.Subject != nil {
 		h.Set("OCI-Subject", p.Subject.Digest.String())
@@ -166,12 +212,21 @@ func (g *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, rt rou
 	if err != nil {
 		return err
 	}
-	if _, err := g.st.DeleteManifest(g.name, rt.name, d); err != nil {
+	deleted := Event{Action: EventDelete, Repo: rt.name, Digest: d}
+	if g.events != nil {
+		if m, err := g.st.GetManifest(g.name, rt.name, d); err == nil && m != nil {
+			deleted.MediaType, deleted.Size = m.MediaType, m.Size
+		}
+	}
+	removed, err := g.st.DeleteManifest(g.name, rt.name, d)
+	if err != nil {
 		if err == store.ErrManifestNotFound {
 			return errManifestUnknownDigest(d)
 		}
 		return storeError(err, rt.name)
 	}
+	deleted.Tags = removed
+	g.emit(r, deleted)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
 	return nil

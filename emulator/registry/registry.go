@@ -2,8 +2,8 @@
 // API v1.1 under /v2/ and ACR's metadata API under /acr/v1/, on top of emulator/store.
 //
 // It knows nothing of authentication or network rules: the emulator wraps this handler with
-// those checks, so every request reaching it is already allowed. Blob GETs are served directly
-// (real ACR redirects to a storage URL; every client follows either way).
+// those checks, so every request reaching it is already allowed. Blob GETs are served here
+// unless WithBlobRedirect sends them elsewhere, as ACR sends them to its storage.
 //
 // Spec: https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md
 // ACR specifics: https://learn.microsoft.com/azure/container-registry/ and the Azure SDK
@@ -14,10 +14,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
+	"github.com/acr-emulator/acr-emulator/emulator/registry/schema1"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
-	"github.com/opencontainers/go-digest"
 )
 
 // Defaults for the size limits. 4 MiB is the manifest size ACR accepts; blob uploads are held in
@@ -39,13 +40,6 @@ func WithMaxManifestBytes(n int64) Option { return func(r *Registry) { r.maxMani
 // WithMaxUploadBytes bounds one blob upload; a chunk that would pass it gets 413 SIZE_INVALID.
 func WithMaxUploadBytes(n int64) Option { return func(r *Registry) { r.maxUpload = n } }
 
-// PushHook is told about every manifest stored (after the push succeeded); it must not block.
-type PushHook func(repo string, d digest.Digest, mediaType string)
-
-// WithPushHook registers a hook called after each successful manifest push (Defender for
-// Cloud scans pushed images this way).
-func WithPushHook(h PushHook) Option { return func(r *Registry) { r.pushHook = h } }
-
 // Registry is the content API of one registry. Create it with New.
 type Registry struct {
 	st          *store.Store
@@ -54,14 +48,19 @@ type Registry struct {
 	maxManifest int64
 	maxUpload   int64
 	routes      map[routeKind]map[string]routeHandler
-	pushHook    PushHook
+	events      EventHook
+	redirect    BlobRedirect
+	// schema1Key signs schema 1 manifests; made on first use and kept for the handler's life,
+	// like distribution's ephemeral key.
+	schema1Key func() (*schema1.Key, error)
 }
 
 type routeHandler func(http.ResponseWriter, *http.Request, route) error
 
 // New returns the handler for the registry named name, whose records live in st.
 func New(st *store.Store, name string, opts ...Option) *Registry {
-	r := &Registry{st: st, name: name, log: slog.Default(), maxManifest: DefaultMaxManifestBytes, maxUpload: DefaultMaxUploadBytes}
+	r := &Registry{st: st, name: name, log: slog.Default(), maxManifest: DefaultMaxManifestBytes, maxUpload: DefaultMaxUploadBytes,
+		schema1Key: sync.OnceValues(schema1.GenerateKey)}
 	for _, o := range opts {
 		o(r)
 	}

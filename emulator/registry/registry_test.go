@@ -17,6 +17,9 @@ import (
 
 const regName = "myregistry"
 
+// acceptOCI is the Accept header of a client that reads OCI manifests and indexes.
+var acceptOCI = map[string]string{"Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"}
+
 func newServer(t *testing.T, opts ...registry.Option) (*httptest.Server, *store.Store) {
 	t.Helper()
 	st := store.New()
@@ -118,9 +121,9 @@ func TestCalls(t *testing.T) {
 	}{
 		{desc: "ping", call: call{method: "GET", path: "/v2/"}, status: 200, wantBody: "{}",
 			header: map[string]string{"Docker-Distribution-Api-Version": "registry/2.0", "Server": "openresty"}},
-		{desc: "manifest by tag", call: call{method: "GET", path: "/v2/app/manifests/v1"}, status: 200, wantBody: string(man),
+		{desc: "manifest by tag", call: call{method: "GET", path: "/v2/app/manifests/v1", header: acceptOCI}, status: 200, wantBody: string(man),
 			header: map[string]string{"Docker-Content-Digest": manDigest.String(), "Content-Type": "application/vnd.oci.image.manifest.v1+json"}},
-		{desc: "manifest by digest, percent-encoded name", call: call{method: "HEAD", path: "/v2/app/manifests/" + manDigest.String()}, status: 200,
+		{desc: "manifest by digest", call: call{method: "HEAD", path: "/v2/app/manifests/" + manDigest.String(), header: acceptOCI}, status: 200,
 			header: map[string]string{"Content-Length": fmt.Sprint(len(man))}},
 		{desc: "unknown tag", call: call{method: "GET", path: "/v2/app/manifests/nope"}, status: 404, code: "MANIFEST_UNKNOWN",
 			wantBody: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest tagged by \"nope\" is not found","detail":{"Tag":"nope"}}]}`},

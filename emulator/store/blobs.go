@@ -36,6 +36,8 @@ func (s *Store) link(txn *memdb.Txn, registry, repo string, d digest.Digest, siz
 
 // PutBlob stores verified bytes for d and links them into the repository.
 func (s *Store) PutBlob(registry, repo string, d digest.Digest, data []byte) error {
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
 	if err := s.blobs.Put(d, data); err != nil {
 		return err
 	}
@@ -46,16 +48,18 @@ func (s *Store) PutBlob(registry, repo string, d digest.Digest, data []byte) err
 // the caller verified, and links it into the repository.
 func (s *Store) PutUploadedBlob(registry, repo string, d digest.Digest, u *blobstore.Upload) error {
 	size := u.Size()
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
 	if err := s.blobs.Commit(u, d); err != nil {
 		return err
 	}
 	return s.linkHeld(registry, repo, d, size)
 }
 
-// linkHeld links d, whose reference the caller holds, into the repository, giving the
-// reference back when the link exists already or cannot be made.
+// linkHeld links d, whose reference the caller holds (and quiesce with it), into the
+// repository, giving the reference back when the link exists already or cannot be made.
 func (s *Store) linkHeld(registry, repo string, d digest.Digest, size int64) error {
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	return s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		used, err := s.link(txn, registry, repo, d, size)
 		if err != nil || !used {
 			s.blobs.Release(d)
@@ -143,13 +147,15 @@ func (s *Store) GetUpload(registry, repo, id string) (*Upload, error) {
 // CompleteUpload closes the session and stores its bytes as blob d, which the caller verified.
 func (s *Store) CompleteUpload(u *Upload, d digest.Digest) error {
 	size := u.Data.Size()
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
 	if err := s.blobs.Commit(u.Data, d); err != nil {
 		if errors.Is(err, blobstore.ErrUploadClosed) {
 			err = ErrUploadNotFound // cancelled or expired meanwhile
 		}
 		return err
 	}
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	return s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		cur, err := first[Upload](txn, TableUploads, indexID, u.ID)
 		if err != nil || cur == nil {
 			s.blobs.Release(d)

@@ -30,11 +30,13 @@ func (s *Store) ManifestBytes(d digest.Digest) ([]byte, bool) { return s.blobs.G
 // repository (a *MissingReferenceError otherwise); nothing is stored on any error.
 // Re-pushing an existing digest keeps its creation time and attributes.
 func (s *Store) PutManifest(m *Manifest, body []byte, tags []string, required func(Descriptor) bool) error {
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
 	if err := s.blobs.Put(m.Digest, body); err != nil {
 		return err
 	}
 	keepRef := false
-	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	err := s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		repo, err := s.ensureRepository(txn, m.Registry, m.Repo)
 		if err != nil {
 			return nil, err

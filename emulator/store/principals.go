@@ -2,6 +2,9 @@ package store
 
 import (
 	"errors"
+	"maps"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
@@ -142,12 +145,73 @@ func (s *Store) ListResources() ([]*Resource, error) {
 	return all[Resource](s.db.Txn(false), TableResources, indexID)
 }
 
-// PutPrivateEndpoint inserts or replaces a private endpoint.
+// PutPrivateEndpoint inserts or replaces a private endpoint. Member IPs already handed out are
+// kept when pe carries none (a replacement through ARM keeps its addresses).
 func (s *Store) PutPrivateEndpoint(pe *PrivateEndpoint) error {
 	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		c := *pe
-		return nil, txn.Insert(TableEndpoints, &c)
+		c := pe.Copy()
+		if len(c.IPs) == 0 {
+			old, err := first[PrivateEndpoint](txn, TableEndpoints, indexID, strings.ToLower(pe.ID))
+			if err != nil {
+				return nil, err
+			}
+			if old != nil {
+				c.IPs = maps.Clone(old.IPs)
+			}
+		}
+		return nil, txn.Insert(TableEndpoints, c)
 	})
+}
+
+// AllocateEndpointIPs gives the named members of a private endpoint that have no address yet
+// the next free ones of its VNet, counting up from first (the VNet's addresses are shared by
+// all its private endpoints), in one transaction so that concurrent allocations never hand out
+// an address twice. It returns the endpoint as stored, nil when there is none.
+func (s *Store) AllocateEndpointIPs(id string, members []string, first netip.Addr) (*PrivateEndpoint, error) {
+	var out *PrivateEndpoint
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		pe, err := firstOf(txn, id)
+		if err != nil || pe == nil {
+			return nil, err
+		}
+		missing := slices.DeleteFunc(slices.Clone(members), func(m string) bool { return pe.IPs[m] != "" })
+		if len(missing) == 0 {
+			out = pe
+			return nil, nil
+		}
+		vnet, err := all[PrivateEndpoint](txn, TableEndpoints, indexID)
+		if err != nil {
+			return nil, err
+		}
+		used := map[netip.Addr]bool{}
+		for _, other := range vnet {
+			if strings.EqualFold(other.VNet, pe.VNet) {
+				for _, ip := range other.IPs {
+					if a, err := netip.ParseAddr(ip); err == nil {
+						used[a] = true
+					}
+				}
+			}
+		}
+		next := pe.Copy()
+		if next.IPs == nil {
+			next.IPs = map[string]string{}
+		}
+		ip := first
+		for _, m := range missing {
+			for used[ip] {
+				ip = ip.Next()
+			}
+			next.IPs[m], used[ip] = ip.String(), true
+		}
+		out = next
+		return nil, txn.Insert(TableEndpoints, next)
+	})
+	return out, err
+}
+
+func firstOf(txn *memdb.Txn, id string) (*PrivateEndpoint, error) {
+	return first[PrivateEndpoint](txn, TableEndpoints, indexID, strings.ToLower(id))
 }
 
 // GetPrivateEndpoint returns a private endpoint by ARM id, nil when absent.

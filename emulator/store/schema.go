@@ -9,16 +9,21 @@ import (
 // Table and index names. Compound ids put the registry first so every per-registry scan is a
 // prefix scan, and the repository second so a repository's children sort together.
 const (
-	TableRegistries   = "registries"
-	TableRepositories = "repositories"
-	TableManifests    = "manifests"
-	TableTags         = "tags"
-	TableBlobLinks    = "blob_links"
-	TableUploads      = "uploads"
-	TablePrincipals   = "principals"
-	TableAssignments  = "role_assignments"
-	TableResources    = "resources"
-	TableEndpoints    = "private_endpoints"
+	TableRegistries     = "registries"
+	TableRepositories   = "repositories"
+	TableManifests      = "manifests"
+	TableTags           = "tags"
+	TableBlobLinks      = "blob_links"
+	TableUploads        = "uploads"
+	TablePrincipals     = "principals"
+	TableAssignments    = "role_assignments"
+	TableResources      = "resources"
+	TableEndpoints      = "private_endpoints"
+	TableResourceGroups = "resource_groups"
+	TableReplications   = "replications"
+	TableWebhooks       = "webhooks"
+	TableScopeMaps      = "scope_maps"
+	TableTokens         = "tokens"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -43,6 +48,11 @@ func schema() *memdb.DBSchema {
 		assignmentsTableSchema,
 		resourcesTableSchema,
 		endpointsTableSchema,
+		resourceGroupsTableSchema,
+		replicationsTableSchema,
+		webhooksTableSchema,
+		scopeMapsTableSchema,
+		tokensTableSchema,
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {

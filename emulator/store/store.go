@@ -11,6 +11,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
@@ -51,6 +52,10 @@ type Store struct {
 	db    *memdb.MemDB
 	blobs *blobstore.Store
 	now   func() time.Time
+	// quiesce is held for reading by every write from its first blob reference to its last
+	// release, and for writing by Check: references are taken before a commit and released
+	// after it, so only a quiet store has exactly one reference per record.
+	quiesce sync.RWMutex
 }
 
 // New returns an empty store whose content lives in memory.
@@ -96,6 +101,13 @@ func all[T any](txn *memdb.Txn, table, index string, args ...any) ([]*T, error) 
 // are given back to the blobstore only after the commit, so no reader can see a record whose
 // bytes are gone.
 func (s *Store) write(fn func(txn *memdb.Txn) (releases []digest.Digest, err error)) error {
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
+	return s.commit(fn)
+}
+
+// commit is write for callers that already hold quiesce (they took a reference first).
+func (s *Store) commit(fn func(txn *memdb.Txn) (releases []digest.Digest, err error)) error {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	releases, err := fn(txn)
@@ -153,31 +165,6 @@ func (s *Store) ListRegistries() ([]*Registry, error) {
 	return all[Registry](s.db.Txn(false), TableRegistries, indexID)
 }
 
-// Reset removes all content (repositories, manifests, tags, blob links, uploads) and frees every
-// blob; registries stay. In-flight requests finish against the emptied state.
-func (s *Store) Reset() error {
-	var uploads []*Upload
-	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		var err error
-		if uploads, err = all[Upload](txn, TableUploads, indexID); err != nil {
-			return nil, err
-		}
-		for _, table := range []string{TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads} {
-			if _, err := txn.DeleteAll(table, indexID); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
-	if err == nil {
-		for _, u := range uploads {
-			u.Data.Discard()
-		}
-		s.blobs.Clear()
-	}
-	return err
-}
-
 // DeleteRegistry removes a registry with all its content, whatever its locks (deleting the
 // resource is a management-plane operation), and frees the blobs only it held.
 func (s *Store) DeleteRegistry(name string) error {
@@ -202,7 +189,8 @@ func (s *Store) DeleteRegistry(name string) error {
 		for _, l := range links {
 			releases = append(releases, l.Digest)
 		}
-		for _, table := range []string{TableManifests, TableBlobLinks, TableTags, TableRepositories} {
+		for _, table := range []string{TableManifests, TableBlobLinks, TableTags, TableRepositories, TableReplications, TableWebhooks,
+			TableScopeMaps, TableTokens} {
 			if _, err := txn.DeleteAll(table, indexID+"_prefix", name, ""); err != nil {
 				return nil, err
 			}

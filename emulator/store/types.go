@@ -2,6 +2,7 @@ package store
 
 import (
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
@@ -41,17 +42,42 @@ type Registry struct {
 
 	// Policies (ARM properties.policies). ExportDisabled is enforced (import from this
 	// registry is refused); the others are kept and shown, not applied.
-	ExportDisabled    bool
-	RetentionEnabled  bool
-	RetentionDays     int // ACR's default is 7
-	TrustEnabled      bool
-	QuarantineEnabled bool
+	ExportDisabled      bool
+	RetentionEnabled    bool
+	RetentionDays       int // ACR's default is 7
+	RetentionUpdatedAt  time.Time
+	TrustEnabled        bool
+	QuarantineEnabled   bool
+	SoftDeleteEnabled   bool
+	SoftDeleteDays      int // ACR's default is 7
+	SoftDeleteUpdatedAt time.Time
+
+	// System is the ARM systemData: who created and last changed the registry.
+	System SystemData
+	// SystemIdentity is the object id of the registry's system-assigned identity ("" for
+	// none); UserIdentities are the ARM ids of its user-assigned identities.
+	SystemIdentity string
+	UserIdentities []string
+	// Kept and shown as ARM sets them; the data plane does not act on them.
+	ZoneRedundancy      bool
+	DataEndpointEnabled bool
+	MetadataSearch      bool
+	VirtualNetworkRules []string // subnet ids (preview api-versions)
+	Encryption          Encryption
+}
+
+// Encryption is a registry's customer-managed key; an empty KeyIdentifier is encryption off.
+type Encryption struct {
+	KeyIdentifier string // a Key Vault key id, with or without its version
+	Identity      string // the client id of the user-assigned identity that reads the key
 }
 
 // Copy returns a copy safe to modify.
 func (r *Registry) Copy() *Registry {
 	c := *r
 	c.IPRules = append([]string(nil), r.IPRules...)
+	c.UserIdentities = append([]string(nil), r.UserIdentities...)
+	c.VirtualNetworkRules = append([]string(nil), r.VirtualNetworkRules...)
 	c.Tags = maps.Clone(r.Tags)
 	return &c
 }
@@ -266,4 +292,37 @@ type PrivateEndpoint struct {
 	ConnectionName string // the registry-side privateEndpointConnections name
 	Status         string // Approved, Pending, Rejected, Disconnected
 	Description    string
+	// Manual marks a connection requested for approval (manualPrivateLinkServiceConnections).
+	Manual bool
+	// Subnet is the ARM id of the subnet it was created in ("": the VNet's default subnet).
+	Subnet string
+	// IPs are the private addresses of its group members in the VNet, by member name
+	// (registry, registry_data_<region>); AllocateEndpointIPs hands them out.
+	IPs map[string]string
+	// ZoneGroups are its privateDnsZoneGroups, kept and shown.
+	ZoneGroups []DNSZoneGroup
+}
+
+// DNSZoneGroup is a private endpoint's privateDnsZoneGroups child: the private DNS zones its
+// names are registered in.
+type DNSZoneGroup struct {
+	Name  string
+	Zones []DNSZoneConfig
+}
+
+// DNSZoneConfig links a zone group to one private DNS zone (privatelink.azurecr.io).
+type DNSZoneConfig struct {
+	Name   string
+	ZoneID string // ARM id of the Microsoft.Network/privateDnsZones resource
+}
+
+// Copy returns a copy safe to modify.
+func (pe *PrivateEndpoint) Copy() *PrivateEndpoint {
+	c := *pe
+	c.IPs = maps.Clone(pe.IPs)
+	c.ZoneGroups = make([]DNSZoneGroup, len(pe.ZoneGroups))
+	for i, g := range pe.ZoneGroups {
+		c.ZoneGroups[i] = DNSZoneGroup{Name: g.Name, Zones: slices.Clone(g.Zones)}
+	}
+	return &c
 }

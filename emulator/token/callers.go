@@ -11,13 +11,14 @@ import (
 
 // caller is who a request or token request speaks for.
 type caller struct {
-	kind      string // callerPrincipal, callerAdmin or "anonymous"
+	kind      string // callerPrincipal, callerAdmin, callerToken or "anonymous"
 	principal *store.Principal
-	subject   string // sub claim and audit name
+	token     *store.Token // a repository-scoped token
+	subject   string       // sub claim and audit name
 	appID     string
 	tenant    string
-	// credential binds a refresh token to the admin password it came from, so regenerating
-	// that password revokes it (see credentialMark).
+	// credential binds a refresh token to the admin or token password it came from, so
+	// regenerating that password revokes it (see credentialMark).
 	credential string
 }
 
@@ -32,6 +33,8 @@ func (c *caller) Name() string {
 		return name + " (" + c.principal.AppID + ")"
 	case callerAdmin:
 		return "admin user " + c.subject
+	case callerToken:
+		return "token " + c.subject
 	}
 	return "anonymous"
 }
@@ -39,8 +42,8 @@ func (c *caller) Name() string {
 var errBadCredentials = errors.New("invalid credentials")
 
 // basicCaller resolves Basic credentials the way ACR does: the null GUID with an ACR refresh
-// token (what az acr login hands to docker), the admin user, or a service principal's client id
-// and secret. An access token is never a password: renewing one with itself would make a
+// token (what az acr login hands to docker), the admin user, a repository-scoped token's name
+// and password, or a service principal's client id and secret. An access token is never a password: renewing one with itself would make a
 // chain of tokens that outlives every revocation.
 func (s *Service) basicCaller(reg *store.Registry, user, pass string) (*caller, error) {
 	if user == nullGUID {
@@ -53,10 +56,13 @@ func (s *Service) basicCaller(reg *store.Registry, user, pass string) (*caller, 
 	if reg.AdminUserEnabled && strings.EqualFold(user, reg.AdminUsername) {
 		for _, p := range reg.AdminPasswords {
 			if p != "" && subtle.ConstantTimeCompare([]byte(p), []byte(pass)) == 1 {
-				return &caller{kind: callerAdmin, subject: reg.AdminUsername, credential: s.signer.credentialMark(reg.ID, p)}, nil
+				return &caller{kind: callerAdmin, subject: reg.AdminUsername, credential: s.signer.credentialMark(callerAdmin, reg.ID, p)}, nil
 			}
 		}
 		return nil, errBadCredentials
+	}
+	if c, err := s.tokenCaller(reg, user, pass); c != nil || err != nil {
+		return c, err
 	}
 	p, err := s.cfg.Store.PrincipalByAppID(user)
 	if err != nil {
@@ -88,7 +94,7 @@ func (s *Service) refreshCaller(reg *store.Registry, c *claims) (*caller, error)
 			return nil, errBadCredentials
 		}
 		for _, p := range reg.AdminPasswords {
-			if p != "" && c.Credential != "" && subtle.ConstantTimeCompare([]byte(s.signer.credentialMark(reg.ID, p)), []byte(c.Credential)) == 1 {
+			if p != "" && c.Credential != "" && subtle.ConstantTimeCompare([]byte(s.signer.credentialMark(callerAdmin, reg.ID, p)), []byte(c.Credential)) == 1 {
 				return &caller{kind: callerAdmin, subject: reg.AdminUsername, credential: c.Credential}, nil
 			}
 		}
@@ -102,15 +108,18 @@ func (s *Service) refreshCaller(reg *store.Registry, c *claims) (*caller, error)
 			return nil, errBadCredentials
 		}
 		return principalCaller(p), nil
+	case callerToken:
+		return s.tokenRefreshCaller(reg, c)
 	}
 	return nil, errBadCredentials
 }
 
 // grant is what a caller may do on a registry right now.
 type grant struct {
-	all       bool            // admin user
-	data      *rbac.DataGrant // principals
-	anonymous bool            // anonymous pull enabled on the registry
+	all       bool             // admin user
+	data      *rbac.DataGrant  // principals
+	scoped    *rbac.TokenGrant // repository-scoped tokens
+	anonymous bool             // anonymous pull enabled on the registry
 }
 
 func (s *Service) grantFor(reg *store.Registry, c *caller) (grant, error) {
@@ -128,6 +137,9 @@ func (s *Service) grantFor(reg *store.Registry, c *caller) (grant, error) {
 		}
 		d := rbac.Data(assignments, c.principal.ObjectID, reg.ID, rbac.Mode(reg.RoleAssignmentMode))
 		return grant{data: &d}, nil
+	case callerToken:
+		tg, err := s.scopeMapGrant(reg, c.token)
+		return grant{scoped: &tg}, err
 	}
 	return grant{anonymous: reg.AnonymousPullEnabled}, nil
 }
@@ -142,6 +154,9 @@ func (g grant) allowed(typ, name, action string) bool {
 			return name == "catalog" && g.data.Catalog()
 		}
 		return typ == typeRepository && g.data.Allowed(name, action)
+	case g.scoped != nil:
+		// A token never lists the catalog, whatever its scope map.
+		return typ == typeRepository && g.scoped.Allowed(name, action)
 	case g.anonymous:
 		// Anonymous pull makes every repository readable, and the catalog listable.
 		return (typ == typeRepository && (action == "pull" || action == "metadata_read")) ||
@@ -152,7 +167,7 @@ func (g grant) allowed(typ, name, action string) bool {
 
 // any reports whether the grant permits anything at all on the registry.
 func (g grant) any() bool {
-	return g.all || (g.data != nil && g.data.Any()) || g.anonymous
+	return g.all || (g.data != nil && g.data.Any()) || (g.scoped != nil && g.scoped.Any()) || g.anonymous
 }
 
 // authorize keeps, of the requested scopes, the actions the grant permits ("*" on a repository

@@ -131,6 +131,8 @@ func (s *Service) tokenCallerName(c *claims) string {
 		if p, err := s.cfg.Store.GetPrincipal(c.OID); err == nil && p != nil {
 			return principalCaller(p).Name()
 		}
+	case callerToken:
+		return (&caller{kind: callerToken, subject: c.Sub}).Name()
 	}
 	return "anonymous"
 }

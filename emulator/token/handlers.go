@@ -199,7 +199,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, registry string)
 		return err
 	}
 	out := map[string]string{"access_token": tok}
-	if offline && (c.kind == callerAdmin || c.kind == callerPrincipal) {
+	if offline && c.kind != "anonymous" {
 		rt, err := s.refreshToken(reg, c, g)
 		if err != nil {
 			return err

@@ -36,6 +36,7 @@ const (
 const (
 	callerPrincipal = "principal"
 	callerAdmin     = "admin"
+	callerToken     = "token" // a repository-scoped token (registries/tokens)
 )
 
 type permissions struct {
@@ -60,8 +61,8 @@ type claims struct {
 	Permissions *permissions  `json:"permissions,omitempty"`
 	Access      []AccessEntry `json:"access,omitempty"`
 	Roles       []string      `json:"roles"`
-	// Emulator claims: which caller a refresh token stands for, and for the admin user a mark
-	// of the password it came from.
+	// Emulator claims: which caller a refresh token stands for, and for the admin user and
+	// repository-scoped tokens a mark of the password it came from.
 	OID        string `json:"oid,omitempty"`
 	Caller     string `json:"caller,omitempty"`
 	Credential string `json:"credential,omitempty"`
@@ -83,16 +84,17 @@ func newSigner(now func() time.Time, key *rsa.PrivateKey) (*signer, error) {
 	return &signer{key: key, now: now}, nil
 }
 
-// credentialMark names an admin password inside a refresh token without revealing it: an HMAC
-// keyed by a secret only this signer holds, so the readable token gives nothing to guess
-// against.
-func (s *signer) credentialMark(registryID, password string) string {
+// credentialMark names the password a refresh token came from (an admin password, a token's
+// password) without revealing it: an HMAC keyed by a secret only this signer holds, over the
+// credential's owner (the registry's id, a token's id) and the password, so the readable token
+// gives nothing to guess against and a regenerated password no longer matches.
+func (s *signer) credentialMark(kind, owner, password string) string {
 	key := sha256.Sum256(s.key.D.Bytes())
 	m := hmac.New(sha256.New, key[:])
-	m.Write([]byte(strings.ToLower(registryID)))
+	m.Write([]byte(strings.ToLower(owner)))
 	m.Write([]byte{0})
 	m.Write([]byte(password))
-	return "admin:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+	return kind + ":" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
 }
 
 func marshal(c *claims) ([]byte, error) {

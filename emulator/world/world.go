@@ -4,15 +4,16 @@
 package world
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"regexp"
+	"path/filepath"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/parser"
 )
 
 //go:embed default.yaml
@@ -27,7 +28,9 @@ type World struct {
 	// LoginServerSuffix, when set (e.g. ".azurecr.io"), makes each registry's login server
 	// <name><suffix>, routed by the Host header: for docker compose networks and clients that
 	// bring their own name resolution. Empty: login servers are localhost:<port>.
-	LoginServerSuffix string             `json:"loginServerSuffix,omitempty" yaml:"loginServerSuffix,omitempty"`
+	LoginServerSuffix string `json:"loginServerSuffix,omitempty" yaml:"loginServerSuffix,omitempty"`
+	// AllowedHosts are host names the emulator serves besides its own (see emulator.Config).
+	AllowedHosts      []string           `json:"allowedHosts,omitempty" yaml:"allowedHosts,omitempty"`
 	Registries        []Registry         `json:"registries" yaml:"registries"`
 	ServicePrincipals []ServicePrincipal `json:"servicePrincipals,omitempty" yaml:"servicePrincipals,omitempty"`
 	RoleAssignments   []RoleAssignment   `json:"roleAssignments,omitempty" yaml:"roleAssignments,omitempty"`
@@ -41,6 +44,8 @@ type World struct {
 	// networkRuleBypassAllowedForTasks; ACI pulls only with user-assigned identities); the
 	// default "seed" follows the trusted-services document.
 	Profile string `json:"profile,omitempty" yaml:"profile,omitempty"`
+
+	src *source // where the world was read from, for the positions of later errors
 }
 
 // ManagedIdentity is a user-assigned managed identity (Microsoft.ManagedIdentity/userAssignedIdentities).
@@ -85,8 +90,31 @@ type Origin struct {
 	VNet bool `json:"vnet,omitempty" yaml:"vnet,omitempty"`
 	// PrivateEndpoints names the registries this VNet has approved private endpoints to.
 	PrivateEndpoints []string `json:"privateEndpoints,omitempty" yaml:"privateEndpoints,omitempty"`
+	// Endpoints are private endpoints of this VNet written in full: a name of their own, or a
+	// connection the registry's owner has not approved (Pending, Rejected, Disconnected),
+	// which carries no traffic. Either list implies VNet.
+	Endpoints []PrivateEndpoint `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	// PrivateDNSRecords are the names the VNet's DNS resolves to its private endpoints
+	// (myregistry.azurecr.io, myregistry.eastus.data.azurecr.io). Unset: every name of its
+	// approved private endpoints, as a linked privatelink.azurecr.io zone does. A name left out
+	// resolves to the public endpoint, reached from IP, as on Azure when a record is missing.
+	PrivateDNSRecords []string `json:"privateDnsRecords,omitempty" yaml:"privateDnsRecords,omitempty"`
+	// PrivateIP is the VNet machine's own address, which registries see on requests through a
+	// private endpoint (default 10.0.0.4; private endpoints get addresses from 10.0.0.5 on).
+	PrivateIP string `json:"privateIp,omitempty" yaml:"privateIp,omitempty"`
 	// Port of the proxy listener (0: a free port, printed at start).
 	Port int `json:"port,omitempty" yaml:"port,omitempty"`
+}
+
+// PrivateEndpoint is a Microsoft.Network/privateEndpoints resource in an origin's VNet and its
+// connection to a registry (the registry's privateEndpointConnections entry).
+type PrivateEndpoint struct {
+	Registry string `json:"registry" yaml:"registry"`
+	// Name of the private endpoint and of its connection (default <origin>-<registry>).
+	Name string `json:"name,omitempty" yaml:"name,omitempty"`
+	// Status of the connection: Approved (default), Pending, Rejected or Disconnected.
+	Status      string `json:"status,omitempty" yaml:"status,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 }
 
 // ServicePrincipal is an Entra application with a client secret.
@@ -98,20 +126,31 @@ type ServicePrincipal struct {
 }
 
 // RoleAssignment grants a built-in role (name or GUID) to a principal (name, client id or
-// object id) at a scope: "subscription", "resourceGroup", a registry name, or a full ARM id.
+// object id; <registry>/tasks/<task> for a task's system-assigned identity) at a scope:
+// "subscription", "resourceGroup", a registry name, or a full ARM id.
 type RoleAssignment struct {
 	Principal string `json:"principal" yaml:"principal"`
 	Role      string `json:"role" yaml:"role"`
 	Scope     string `json:"scope" yaml:"scope"`
+	// Name is the assignment's GUID (default: derived from principal, role and scope, so
+	// the world's assignments keep their ids from one start to the next).
+	Name        string `json:"name,omitempty" yaml:"name,omitempty"`
+	Description string `json:"description,omitempty" yaml:"description,omitempty"`
+	// Condition is an ABAC condition (version 2.0) limiting the grant to repositories, as
+	// ACR's AbacRepositoryPermissions mode reads it.
+	Condition string `json:"condition,omitempty" yaml:"condition,omitempty"`
 }
 
 // Registry is one container registry of the world.
 type Registry struct {
-	Name             string `json:"name" yaml:"name"`
-	SKU              string `json:"sku,omitempty" yaml:"sku,omitempty"`
-	AdminUserEnabled bool   `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
-	AdminPassword    string `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
-	AdminPassword2   string `json:"adminPassword2,omitempty" yaml:"adminPassword2,omitempty"`
+	Name string `json:"name" yaml:"name"`
+	// Faults are failures injected on this registry's requests (see emulator/faults); their
+	// registry is this one.
+	Faults           []faults.Rule `json:"faults,omitempty" yaml:"faults,omitempty"`
+	SKU              string        `json:"sku,omitempty" yaml:"sku,omitempty"`
+	AdminUserEnabled bool          `json:"adminUserEnabled,omitempty" yaml:"adminUserEnabled,omitempty"`
+	AdminPassword    string        `json:"adminPassword,omitempty" yaml:"adminPassword,omitempty"`
+	AdminPassword2   string        `json:"adminPassword2,omitempty" yaml:"adminPassword2,omitempty"`
 	// AnonymousPullEnabled lets anyone pull (Standard and Premium only, as on Azure).
 	AnonymousPullEnabled bool `json:"anonymousPullEnabled,omitempty" yaml:"anonymousPullEnabled,omitempty"`
 	// AuthenticationAsArm (default true) lets /oauth2/exchange accept ARM-audience Entra tokens.
@@ -123,11 +162,81 @@ type Registry struct {
 	NetworkRuleSet                   *NetworkRuleSet `json:"networkRuleSet,omitempty" yaml:"networkRuleSet,omitempty"`
 	NetworkRuleBypassOptions         string          `json:"networkRuleBypassOptions,omitempty" yaml:"networkRuleBypassOptions,omitempty"` // AzureServices (default) or None
 	NetworkRuleBypassAllowedForTasks bool            `json:"networkRuleBypassAllowedForTasks,omitempty" yaml:"networkRuleBypassAllowedForTasks,omitempty"`
+	// DataEndpointEnabled gives the registry dedicated data endpoints,
+	// <name>.<region>.data.azurecr.io, where blob downloads are redirected (Premium only; a
+	// private endpoint turns them on too).
+	DataEndpointEnabled bool `json:"dataEndpointEnabled,omitempty" yaml:"dataEndpointEnabled,omitempty"`
 	// Port gives the registry an HTTPS listener of its own on the emulator's host, so its
 	// login server is localhost:<port>. 0: the registry is served on the main HTTPS listener
 	// (one registry only may do so).
 	Port int `json:"port,omitempty" yaml:"port,omitempty"`
+	// Location is the Azure region the registry is in (default: the world's), normalized as
+	// ARM answers it ("West Europe" is westeurope).
+	Location string `json:"location,omitempty" yaml:"location,omitempty"`
+	// Tags are the registry's ARM resource tags.
+	Tags map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	// Policies are ARM's properties.policies (azureADAuthenticationAsArmPolicy is
+	// authenticationAsArm above).
+	Policies *Policies `json:"policies,omitempty" yaml:"policies,omitempty"`
+	// Images are in the registry from the start, as if pushed before the emulator started.
+	Images []Image `json:"images,omitempty" yaml:"images,omitempty"`
+	// Tasks are the registry's ACR tasks.
+	Tasks []Task `json:"tasks,omitempty" yaml:"tasks,omitempty"`
+	// ScopeMaps and Tokens are the registry's repository-scoped permissions (tokens.go).
+	ScopeMaps []ScopeMap `json:"scopeMaps,omitempty" yaml:"scopeMaps,omitempty"`
+	Tokens    []Token    `json:"tokens,omitempty" yaml:"tokens,omitempty"`
 }
+
+// Policies are a registry's policies, as ARM names them. Only exportPolicy is enforced (import
+// from a registry with export disabled is refused); the others are kept and shown.
+type Policies struct {
+	// ExportPolicy disabled needs the Premium SKU and public network access disabled.
+	ExportPolicy     *PolicyStatus    `json:"exportPolicy,omitempty" yaml:"exportPolicy,omitempty"`
+	QuarantinePolicy *PolicyStatus    `json:"quarantinePolicy,omitempty" yaml:"quarantinePolicy,omitempty"`
+	TrustPolicy      *PolicyStatus    `json:"trustPolicy,omitempty" yaml:"trustPolicy,omitempty"`
+	RetentionPolicy  *RetentionPolicy `json:"retentionPolicy,omitempty" yaml:"retentionPolicy,omitempty"`
+}
+
+// PolicyStatus switches a policy: enabled or disabled.
+type PolicyStatus struct {
+	Status string `json:"status" yaml:"status"`
+}
+
+// RetentionPolicy keeps untagged manifests for Days (0-365, default 7).
+type RetentionPolicy struct {
+	Status string `json:"status" yaml:"status"`
+	Days   *int   `json:"days,omitempty" yaml:"days,omitempty"`
+}
+
+// Task is an ACR task of a registry (Microsoft.ContainerRegistry/registries/tasks) in the shape
+// ARM stores it, which is what az acr task create sends: it is created through the same ACR
+// Tasks API, so it is checked as that API checks it.
+type Task struct {
+	Name     string            `json:"name" yaml:"name"`
+	Location string            `json:"location,omitempty" yaml:"location,omitempty"` // default: the registry's
+	Tags     map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
+	Identity *TaskIdentity     `json:"identity,omitempty" yaml:"identity,omitempty"`
+	// Properties are the task's ARM properties: step (type Docker, FileTask or EncodedTask;
+	// the emulator runs EncodedTask steps), platform, credentials, status, timeout... An
+	// EncodedTask step may give its YAML as text in taskYaml instead of base64 in
+	// encodedTaskContent, and credentials.customRegistries may be keyed by the name of a
+	// registry of the world, which becomes its login server.
+	Properties map[string]any `json:"properties" yaml:"properties"`
+}
+
+// TaskIdentity is a task's managed identity block.
+type TaskIdentity struct {
+	// Type: SystemAssigned, UserAssigned, "SystemAssigned, UserAssigned" or None.
+	Type string `json:"type" yaml:"type"`
+	// PrincipalID pins the system-assigned identity's object id (default: derived from the
+	// task's id, stable from one start to the next).
+	PrincipalID string `json:"principalId,omitempty" yaml:"principalId,omitempty"`
+	// UserAssignedIdentities names identities of the world (managedIdentities) or ARM ids.
+	UserAssignedIdentities []string `json:"userAssignedIdentities,omitempty" yaml:"userAssignedIdentities,omitempty"`
+}
+
+// MaxFileBytes bounds a world file: worlds are small, and a file is read whole.
+const MaxFileBytes = 16 << 20
 
 // Default returns the embedded default world.
 func Default() *World {
@@ -138,201 +247,72 @@ func Default() *World {
 	return w
 }
 
-// Load reads a world file; .json files are JSON, anything else YAML.
+// Load reads a world file (YAML, or JSON, which YAML includes). Relative paths in it (image
+// layouts and archives) are relative to the file's directory.
 func Load(path string) (*World, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(b, path)
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, &FieldError{File: path, Msg: fmt.Sprintf("a world file may be at most %d MiB", MaxFileBytes>>20)}
+	}
+	return parse(b, path, filepath.Dir(path))
 }
 
-// Parse decodes and validates a world. Unknown fields are errors, so typos do not pass silently.
-func Parse(b []byte, name string) (*World, error) {
-	var w World
-	var err error
-	if strings.HasSuffix(strings.ToLower(name), ".json") {
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(&w)
-	} else {
-		err = yaml.UnmarshalWithOptions(b, &w, yaml.Strict())
-	}
+// Parse decodes and validates a world; name is what errors call it. Relative paths in it are
+// relative to the working directory. Unknown fields are errors, so typos do not pass
+// silently; every mistake is a *FieldError naming the field and its line (errors.Join of
+// them when there are several).
+func Parse(b []byte, name string) (*World, error) { return parse(b, name, ".") }
+
+func parse(b []byte, name, dir string) (*World, error) {
+	src := &source{file: name, dir: dir}
+	f, err := parser.ParseBytes(b, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, decodeError(name, err)
 	}
-	if err := w.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	src.ast = f
+	var w World
+	if err := yaml.UnmarshalWithOptions(b, &w, yaml.Strict()); err != nil {
+		return nil, decodeError(name, err)
+	}
+	w.src = src
+	if err := w.validate(true); err != nil {
+		return nil, err
 	}
 	return &w, nil
 }
 
-// Registry names follow ARM's rule: 5-50 alphanumerics (ACR lowercases login servers; the
-// emulator requires lowercase so names and login servers agree).
-var registryNameRE = regexp.MustCompile(`^[a-z0-9]{5,50}$`)
-
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-var ipv4RuleRE = regexp.MustCompile(`^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)(/([0-9]|[12]\d|3[0-2]))?$`)
-
-var skus = map[string]bool{"Basic": true, "Standard": true, "Premium": true}
-
-func (w *World) validate() error {
-	if len(w.Registries) == 0 {
-		return fmt.Errorf("registries: at least one registry is required")
+// Validate checks a world built in Go (a test fixture's) and fills in its defaults, as Parse
+// does for a file. Relative paths are relative to the working directory.
+func (w *World) Validate() error {
+	if w.src == nil {
+		w.src = &source{file: "world", dir: "."}
 	}
-	names := map[string]bool{}
-	ports := map[int]bool{}
-	onMain := 0
-	for i := range w.Registries {
-		r := &w.Registries[i]
-		if !registryNameRE.MatchString(r.Name) {
-			return fmt.Errorf("registries[%d].name %q: must be 5-50 lowercase letters and digits", i, r.Name)
-		}
-		if names[r.Name] {
-			return fmt.Errorf("registries[%d].name %q: defined twice", i, r.Name)
-		}
-		names[r.Name] = true
-		if r.SKU == "" {
-			r.SKU = "Premium"
-		}
-		if !skus[r.SKU] {
-			return fmt.Errorf("registries[%d].sku %q: must be Basic, Standard or Premium", i, r.SKU)
-		}
-		switch {
-		case r.Port < 0 || r.Port > 65535:
-			return fmt.Errorf("registries[%d].port %d: out of range", i, r.Port)
-		case r.Port == 0:
-			onMain++
-		case ports[r.Port]:
-			return fmt.Errorf("registries[%d].port %d: used twice", i, r.Port)
-		}
-		ports[r.Port] = true
-	}
-	for i := range w.Registries {
-		r := &w.Registries[i]
-		if r.NetworkRuleSet == nil {
-			r.NetworkRuleSet = &NetworkRuleSet{}
-		}
-		for _, e := range []struct {
-			field string
-			v     *string
-			enum  []string // the first value is the default
-		}{
-			{"roleAssignmentMode", &r.RoleAssignmentMode, []string{"LegacyRegistryPermissions", "AbacRepositoryPermissions"}},
-			{"publicNetworkAccess", &r.PublicNetworkAccess, []string{"Enabled", "Disabled"}},
-			{"networkRuleBypassOptions", &r.NetworkRuleBypassOptions, []string{"AzureServices", "None"}},
-			{"networkRuleSet.defaultAction", &r.NetworkRuleSet.DefaultAction, []string{"Allow", "Deny"}},
-		} {
-			if err := defaultEnum(e.v, e.enum); err != nil {
-				return fmt.Errorf("registries[%d].%s %w", i, e.field, err)
-			}
-		}
-		restricted := r.PublicNetworkAccess == "Disabled" || r.NetworkRuleSet.DefaultAction == "Deny" || len(r.NetworkRuleSet.IPRules) > 0
-		if restricted && r.SKU != "Premium" {
-			return fmt.Errorf("registries[%d]: network rules and disabling public network access need the Premium SKU", i)
-		}
-		if len(r.NetworkRuleSet.IPRules) > 200 {
-			return fmt.Errorf("registries[%d].networkRuleSet.ipRules: at most 200 rules", i)
-		}
-		for _, ip := range r.NetworkRuleSet.IPRules {
-			if !ipv4RuleRE.MatchString(ip) {
-				return fmt.Errorf("registries[%d].networkRuleSet.ipRules: %q is not an IPv4 address or CIDR range", i, ip)
-			}
-		}
-		if r.AnonymousPullEnabled && r.SKU == "Basic" {
-			return fmt.Errorf("registries[%d]: anonymous pull needs the Standard or Premium SKU", i)
-		}
-	}
-	principals := map[string]bool{}
-	for i, sp := range w.ServicePrincipals {
-		if sp.Name == "" || !guidRE.MatchString(sp.ClientID) || (sp.ObjectID != "" && !guidRE.MatchString(sp.ObjectID)) || sp.Secret == "" {
-			return fmt.Errorf("servicePrincipals[%d]: name, a GUID clientId and a secret are required (objectId, if given, is a GUID)", i)
-		}
-		for _, k := range []string{sp.Name, strings.ToLower(sp.ClientID), strings.ToLower(sp.ObjectID)} {
-			if k != "" && principals[k] {
-				return fmt.Errorf("servicePrincipals[%d]: %q is used twice", i, k)
-			}
-			principals[k] = true
-		}
-	}
-	identities := map[string]bool{}
-	for i, mi := range w.ManagedIdentities {
-		if mi.Name == "" || (mi.ClientID != "" && !guidRE.MatchString(mi.ClientID)) || (mi.PrincipalID != "" && !guidRE.MatchString(mi.PrincipalID)) {
-			return fmt.Errorf("managedIdentities[%d]: a name is required; clientId and principalId, if given, are GUIDs", i)
-		}
-		if identities[mi.Name] || principals[mi.Name] {
-			return fmt.Errorf("managedIdentities[%d]: %q is used twice", i, mi.Name)
-		}
-		identities[mi.Name] = true
-	}
-	headers, imds := map[string]bool{}, 0
-	for i := range w.ComputeResources {
-		c := &w.ComputeResources[i]
-		if c.Name == "" || c.IdentityHeader == "" || headers[c.IdentityHeader] {
-			return fmt.Errorf("computeResources[%d]: a name and a unique identityHeader are required", i)
-		}
-		headers[c.IdentityHeader] = true
-		if c.Type == "" {
-			c.Type = "Microsoft.Compute/virtualMachines"
-		}
-		for _, u := range c.UserAssignedIdentities {
-			if !identities[u] {
-				return fmt.Errorf("computeResources[%d]: unknown user-assigned identity %q", i, u)
-			}
-		}
-		if c.IMDS {
-			imds++
-		}
-	}
-	if imds > 1 {
-		return fmt.Errorf("computeResources: only one resource can answer the IMDS endpoint")
-	}
-	for i, ra := range w.RoleAssignments {
-		if ra.Principal == "" || ra.Role == "" || ra.Scope == "" {
-			return fmt.Errorf("roleAssignments[%d]: principal, role and scope are required", i)
-		}
-	}
-	switch w.Profile {
-	case "":
-		w.Profile = "seed"
-	case "seed", "current":
-	default:
-		return fmt.Errorf("profile %q: must be seed or current", w.Profile)
-	}
-	originNames := map[string]bool{}
-	for i, o := range w.Origins {
-		if o.Name == "" || originNames[o.Name] || (o.IP != "" && !ipv4RuleRE.MatchString(o.IP)) || strings.Contains(o.IP, "/") {
-			return fmt.Errorf("origins[%d]: a unique name is required, and ip, if given, is an IPv4 address", i)
-		}
-		originNames[o.Name] = true
-		for _, pe := range o.PrivateEndpoints {
-			if !names[pe] {
-				return fmt.Errorf("origins[%d].privateEndpoints: unknown registry %q", i, pe)
-			}
-		}
-	}
-	if w.LocalClientIP != "" && (!ipv4RuleRE.MatchString(w.LocalClientIP) || strings.Contains(w.LocalClientIP, "/")) {
-		return fmt.Errorf("localClientIP %q: must be an IPv4 address", w.LocalClientIP)
-	}
-	if onMain > 1 && w.LoginServerSuffix == "" {
-		return fmt.Errorf("registries: %d registries have no port; only one can use the main HTTPS listener (give the others a port, or set loginServerSuffix)", onMain)
-	}
-	return nil
+	return w.validate(true)
 }
 
-// defaultEnum sets an empty *v to enum[0] and checks a set one is one of enum.
-func defaultEnum(v *string, enum []string) error {
-	if *v == "" {
-		*v = enum[0]
-		return nil
+// Revalidate checks a world the emulator itself wrote as JSON (a snapshot's) and fills in its
+// defaults; name is what errors call it. Its images' layouts and archives need not exist any
+// more: their content is in the snapshot.
+func (w *World) Revalidate(name string) error {
+	w.src = &source{file: name, dir: "."}
+	return w.validate(false)
+}
+
+// Path resolves a path written in the world file (an image layout, an archive) against the
+// file's directory.
+func (w *World) Path(p string) string {
+	if filepath.IsAbs(p) || w.src == nil {
+		return p
 	}
-	for _, e := range enum {
-		if *v == e {
-			return nil
-		}
-	}
-	return fmt.Errorf("%q: must be %s", *v, strings.Join(enum, " or "))
+	return filepath.Join(w.src.dir, p)
 }
 
 // RegistryID is the ARM id of a registry of this world.
@@ -364,6 +344,11 @@ func (w *World) ResolveScope(scope string) string {
 // ManagedIdentityID is the ARM id of a user-assigned identity of this world.
 func (w *World) ManagedIdentityID(name string) string {
 	return w.ResourceGroupID() + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name
+}
+
+// TaskID is the ARM id of a task of a registry of this world.
+func (w *World) TaskID(registry, task string) string {
+	return w.RegistryID(registry) + "/tasks/" + task
 }
 
 // ComputeID is the ARM id of a compute resource of this world.

@@ -3,63 +3,33 @@
 // way ACI does, with the identity named in imageRegistryCredentials, from ACI's (trusted)
 // Azure-service origin; the group's instance view then shows the containers Running, or the
 // registry's error in a Failed event.
+// https://learn.microsoft.com/azure/container-instances/using-azure-container-registry-mi
 //
 // Limits: containers do not run; only image pulls happen. Username/password credentials pull
 // from ACI's public outbound IP, which is not a trusted path.
 package aci
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
-	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
-// ACI's origins: with a managed identity, the trusted service; with username/password, its
-// public outbound IP, which no bypass covers.
-const (
-	serviceACI       = "aci"
-	serviceACIPublic = "aci-public"
-)
-
-// Service serves container groups.
-type Service struct {
-	p      platform.Platform
-	mu     sync.Mutex
-	groups map[string]map[string]any // by lowercase ARM id: the resource as GET returns it
-}
-
-// New returns the service.
-func New(p platform.Platform) *Service { return &Service{p: p, groups: map[string]map[string]any{}} }
-
-// Handler serves the Microsoft.ContainerInstance provider (already authenticated by ARM).
-func (s *Service) Handler() http.Handler {
-	r := chi.NewRouter()
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		base := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.ContainerInstance/containerGroups"
-		r.Get(base, s.list)
-		r.Put(base+"/{name}", s.put)
-		r.Get(base+"/{name}", s.get)
-		r.Delete(base+"/{name}", s.delete)
-	}
-	return r
-}
-
-func resourceID(r *http.Request) string {
-	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
-		"/providers/Microsoft.ContainerInstance/containerGroups/" + chi.URLParam(r, "name")
+// ContainerGroups is the declaration of container groups.
+func ContainerGroups() *platform.Workload[groupBody] {
+	return &platform.Workload[groupBody]{Type: "Microsoft.ContainerInstance/containerGroups", Noun: "container group",
+		// With a managed identity, ACI is the trusted service; with username/password, its
+		// public outbound IP, which no bypass covers.
+		Origin: network.ServiceACI, PublicOrigin: network.ServiceACIPublic,
+		Identity: func(b *groupBody) (bool, []string) { return b.Identity.Assigned() },
+		Pulls:    groupPulls, Outcome: groupJSON}
 }
 
 type container struct {
@@ -92,35 +62,54 @@ type groupBody struct {
 	} `json:"properties"`
 }
 
-// put creates or updates a container group and pulls its images, as ACI does on creation.
-// https://learn.microsoft.com/azure/container-instances/using-azure-container-registry-mi
-func (s *Service) put(w http.ResponseWriter, r *http.Request) {
-	var b groupBody
-	if !armio.Decode(w, r, &b) {
-		return
+// groupPulls pulls each container's image with the credential for its registry: a managed
+// identity (trusted path), username/password (untrusted), or none (anonymous).
+func groupPulls(r platform.Request[groupBody]) ([]platform.Pull, error) {
+	props := r.Body.Properties
+	if len(props.Containers) == 0 {
+		return nil, platform.BadRequest("NoContainersInContainerGroup", "The container group must contain at least one container.")
 	}
-	if len(b.Properties.Containers) == 0 {
-		armio.Error(w, http.StatusBadRequest, "NoContainersInContainerGroup", "The container group must contain at least one container.")
-		return
-	}
-	id := resourceID(r)
-	system, user := b.Identity.Assigned()
-	ids, err := s.p.Attach(id, system, user)
-	if err != nil {
-		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
-		return
-	}
-	events := []map[string]any{}
-	failed := false
-	containers := []any{}
-	for _, c := range b.Properties.Containers {
-		now := time.Now().UTC().Format(time.RFC3339)
-		ev := func(name, typ, msg string) map[string]any {
-			return map[string]any{"count": 1, "firstTimestamp": now, "lastTimestamp": now, "name": name, "message": msg, "type": typ}
+	var out []platform.Pull
+	for _, c := range props.Containers {
+		p := platform.Pull{Image: c.Properties.Image}
+		ref, err := name.ParseReference(c.Properties.Image)
+		if err != nil {
+			p.Refused = err
+			out = append(out, p)
+			continue
 		}
+		for _, cr := range props.ImageRegistryCredentials {
+			if !strings.EqualFold(cr.Server, ref.Context().RegistryStr()) {
+				continue
+			}
+			switch {
+			case cr.Identity != "" && platform.IsSystem(cr.Identity) && r.CurrentAzure:
+				p.Refused = errors.New("system-assigned managed identity is not supported for image pulls from Azure Container Registry; use a user-assigned identity")
+			case cr.Identity != "":
+				p.Identity = cr.Identity
+			default:
+				p.Basic = &authn.Basic{Username: cr.Username, Password: cr.Password}
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// groupJSON is the group as ACI reports it: Succeeded with Running containers, or Failed
+// with each failed pull's event.
+func groupJSON(r platform.Request[groupBody], pulls []platform.PullResult) any {
+	b := r.Body
+	now := time.Now().UTC().Format(time.RFC3339)
+	ev := func(name, typ, msg string) map[string]any {
+		return map[string]any{"count": 1, "firstTimestamp": now, "lastTimestamp": now, "name": name, "message": msg, "type": typ}
+	}
+	events, containers := []map[string]any{}, []any{}
+	failed := false
+	for i, c := range b.Properties.Containers {
 		cevents := []any{ev("Pulling", "Normal", "pulling image \""+c.Properties.Image+"\"")}
 		state, detail := "Running", ""
-		if err := s.pull(r.Context(), c.Properties.Image, b.Properties.ImageRegistryCredentials, ids); err != nil {
+		if err := pulls[i].Err; err != nil {
 			failed = true
 			state, detail = "Waiting", "ErrImagePull"
 			msg := fmt.Sprintf("Failed to pull image %q: %v", c.Properties.Image, err)
@@ -143,130 +132,13 @@ func (s *Service) put(w http.ResponseWriter, r *http.Request) {
 		prov, groupState = "Failed", "Pending"
 	}
 	res := map[string]any{
-		"id": id, "name": chi.URLParam(r, "name"), "type": "Microsoft.ContainerInstance/containerGroups", "location": b.Location, "tags": b.Tags,
+		"id": r.ID.String(), "name": r.ID.Name(), "type": "Microsoft.ContainerInstance/containerGroups", "location": b.Location, "tags": b.Tags,
 		"properties": map[string]any{"provisioningState": prov, "containers": containers, "imageRegistryCredentials": creds,
 			"osType": b.Properties.OSType, "restartPolicy": b.Properties.RestartPolicy, "ipAddress": b.Properties.IPAddress,
 			"instanceView": map[string]any{"state": groupState, "events": events}},
 	}
 	if b.Identity != nil {
-		ident := map[string]any{"type": b.Identity.Type, "tenantId": s.p.TenantID()}
-		if ids.System != nil {
-			ident["principalId"] = ids.System.PrincipalID
-		}
-		if len(ids.User) > 0 {
-			ua := map[string]any{}
-			for uid, u := range ids.User {
-				ua[uid] = map[string]string{"principalId": u.PrincipalID, "clientId": u.ClientID}
-			}
-			ident["userAssignedIdentities"] = ua
-		}
-		res["identity"] = ident
+		res["identity"] = r.Identities.JSON(b.Identity.Type, r.TenantID)
 	}
-	s.mu.Lock()
-	_, existed := s.groups[strings.ToLower(id)]
-	s.groups[strings.ToLower(id)] = res
-	s.mu.Unlock()
-	code := http.StatusCreated
-	if existed {
-		code = http.StatusOK
-	}
-	armio.WriteJSON(w, code, res)
-}
-
-// pull fetches one image with the matching registry credential: a managed identity (trusted
-// path), username/password (untrusted), or none (anonymous).
-func (s *Service) pull(ctx context.Context, image string, creds []credential, ids platform.Identities) error {
-	ref, err := name.ParseReference(image)
-	if err != nil {
-		return err
-	}
-	server := ref.Context().RegistryStr()
-	var cred *credential
-	for i := range creds {
-		if strings.EqualFold(creds[i].Server, server) {
-			cred = &creds[i]
-		}
-	}
-	switch {
-	case cred != nil && cred.Identity != "":
-		identity := acrclient.Identity{Endpoint: s.p.IdentityEndpoint(), Header: ids.Header}
-		system := strings.EqualFold(cred.Identity, "[system]") || strings.EqualFold(cred.Identity, "system")
-		if system {
-			if ids.System == nil {
-				return errors.New("the container group has no system-assigned identity")
-			}
-			if s.p.CurrentAzure() {
-				return errors.New("system-assigned managed identity is not supported for image pulls from Azure Container Registry; use a user-assigned identity")
-			}
-		} else {
-			u := ids.UserIdentity(cred.Identity)
-			if u == nil {
-				return fmt.Errorf("the identity %s is not assigned to the container group", cred.Identity)
-			}
-			identity.ClientID = u.ClientID
-		}
-		_, err := (&acrclient.Client{Transport: s.p.Transport(serviceACI, system), Identity: identity}).Pull(ctx, image)
-		return err
-	case cred != nil:
-		return pullWith(ctx, ref, s.p.Transport(serviceACIPublic, false), &authn.Basic{Username: cred.Username, Password: cred.Password})
-	}
-	return pullWith(ctx, ref, s.p.Transport(serviceACIPublic, false), authn.Anonymous)
-}
-
-func pullWith(ctx context.Context, ref name.Reference, tr http.RoundTripper, auth authn.Authenticator) error {
-	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(tr), remote.WithAuth(auth))
-	if err != nil {
-		return err
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return err
-	}
-	for _, l := range layers {
-		rc, err := l.Compressed()
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(io.Discard, rc)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Service) get(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	g, ok := s.groups[strings.ToLower(resourceID(r))]
-	s.mu.Unlock()
-	if !ok {
-		armio.NotFound(w, "Microsoft.ContainerInstance/containerGroups", chi.URLParam(r, "name"), chi.URLParam(r, "rg"))
-		return
-	}
-	armio.WriteJSON(w, http.StatusOK, g)
-}
-
-func (s *Service) list(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	out := []any{}
-	for _, g := range s.groups {
-		out = append(out, g)
-	}
-	s.mu.Unlock()
-	armio.WriteJSON(w, http.StatusOK, map[string]any{"value": out})
-}
-
-func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
-	id := strings.ToLower(resourceID(r))
-	s.mu.Lock()
-	_, ok := s.groups[id]
-	delete(s.groups, id)
-	s.mu.Unlock()
-	if !ok {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	_ = s.p.Detach(resourceID(r))
-	w.WriteHeader(http.StatusOK)
+	return res
 }

@@ -72,6 +72,12 @@ func (c *Client) Login(ctx context.Context, loginServer string) (authn.Authentic
 	if err != nil {
 		return nil, err
 	}
+	return c.Exchange(ctx, loginServer, entra)
+}
+
+// Exchange trades an Entra access token at loginServer's /oauth2/exchange for an ACR refresh
+// token, and returns an authenticator holding it.
+func (c *Client) Exchange(ctx context.Context, loginServer, entra string) (authn.Authenticator, error) {
 	form := url.Values{"grant_type": {"access_token"}, "service": {loginServer}, "access_token": {entra}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+loginServer+"/oauth2/exchange", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -164,6 +170,19 @@ func Wrap(err error, step string) error {
 		return &Error{Status: te.StatusCode, Code: string(te.Errors[0].Code), Message: te.Errors[0].Message, Step: step}
 	}
 	return err
+}
+
+// Message is a registry refusal as docker prints it ("denied: client with IP ..."): the
+// registry's code in lower case and its message; any other error's own text.
+func Message(err error) string {
+	var e *Error
+	if errors.As(Wrap(err, ""), &e) {
+		if e.Code == "" {
+			return e.Message
+		}
+		return strings.ToLower(e.Code) + ": " + e.Message
+	}
+	return err.Error()
 }
 
 // registryMessage reads the registry's error envelope (code, message), or the raw body.

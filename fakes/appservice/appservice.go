@@ -11,44 +11,20 @@ package appservice
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync"
 
+	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
-	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// service is the origin name: not a trusted service.
-const service = "appservice"
-
-// Service serves sites.
-type Service struct {
-	p     platform.Platform
-	mu    sync.Mutex
-	sites map[string]map[string]any
-}
-
-// New returns the service.
-func New(p platform.Platform) *Service { return &Service{p: p, sites: map[string]map[string]any{}} }
-
-// Handler serves the Microsoft.Web provider (already authenticated by ARM).
-func (s *Service) Handler() http.Handler {
-	r := chi.NewRouter()
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		base := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.Web/sites"
-		r.Put(base+"/{name}", s.put)
-		r.Get(base+"/{name}", s.get)
-		r.Delete(base+"/{name}", s.delete)
-	}
-	return r
-}
-
-func siteID(r *http.Request) string {
-	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") + "/providers/Microsoft.Web/sites/" + chi.URLParam(r, "name")
+// Sites is the declaration of web apps.
+func Sites() *platform.Workload[siteBody] {
+	return &platform.Workload[siteBody]{Type: "Microsoft.Web/sites", Noun: "site", Origin: network.ServiceAppService,
+		Identity: func(b *siteBody) (bool, []string) { return b.Identity.Assigned() },
+		Pulls:    sitePulls, Outcome: siteJSON}
 }
 
 type siteBody struct {
@@ -64,113 +40,55 @@ type siteBody struct {
 	} `json:"properties"`
 }
 
-// put creates or updates a site and pulls its container image, as App Service does on start.
-func (s *Service) put(w http.ResponseWriter, r *http.Request) {
-	var b siteBody
-	if !armio.Decode(w, r, &b) {
-		return
+func image(b *siteBody) string {
+	img, _ := strings.CutPrefix(b.Properties.SiteConfig.LinuxFxVersion, "DOCKER|")
+	return img
+}
+
+// sitePulls pulls the site's image with its managed identity, as App Service does on start.
+func sitePulls(r platform.Request[siteBody]) ([]platform.Pull, error) {
+	cfg := r.Body.Properties.SiteConfig
+	img := image(r.Body)
+	if !strings.HasPrefix(cfg.LinuxFxVersion, "DOCKER|") || img == "" {
+		return nil, platform.BadRequest("BadRequest", "siteConfig.linuxFxVersion must be DOCKER|<image>: the emulator simulates container sites only.")
 	}
-	image, ok := strings.CutPrefix(b.Properties.SiteConfig.LinuxFxVersion, "DOCKER|")
-	if !ok || image == "" {
-		armio.Error(w, http.StatusBadRequest, "BadRequest", "siteConfig.linuxFxVersion must be DOCKER|<image>: the emulator simulates container sites only.")
-		return
+	p := platform.Pull{Image: img, Identity: platform.SystemIdentity}
+	switch {
+	case !cfg.AcrUseManagedIdentityCreds:
+		p.Refused = errors.New("the emulator simulates managed-identity pulls only: set siteConfig.acrUseManagedIdentityCreds")
+	case cfg.AcrUserManagedIdentityID != "":
+		p.Identity = cfg.AcrUserManagedIdentityID
 	}
-	id := siteID(r)
-	system, user := b.Identity.Assigned()
-	ids, err := s.p.Attach(id, system, user)
-	if err != nil {
-		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
-		return
-	}
+	return []platform.Pull{p}, nil
+}
+
+func siteJSON(r platform.Request[siteBody], pulls []platform.PullResult) any {
+	b, cfg := r.Body, r.Body.Properties.SiteConfig
 	state, startupErr := "Running", ""
-	if err := s.pull(r, image, b, ids); err != nil {
-		state = "Stopped"
-		startupErr = err.Error()
+	if err := pulls[0].Err; err != nil {
+		state, startupErr = "Stopped", dockerError(image(b), err)
 	}
 	res := map[string]any{
-		"id": id, "name": chi.URLParam(r, "name"), "type": "Microsoft.Web/sites", "kind": b.Kind, "location": b.Location,
+		"id": r.ID.String(), "name": r.ID.Name(), "type": "Microsoft.Web/sites", "kind": b.Kind, "location": b.Location,
 		"properties": map[string]any{"state": state, "provisioningState": "Succeeded", "containerStartupError": startupErr,
-			"defaultHostName": chi.URLParam(r, "name") + ".azurewebsites.net",
-			"siteConfig": map[string]any{"linuxFxVersion": b.Properties.SiteConfig.LinuxFxVersion,
-				"acrUseManagedIdentityCreds": b.Properties.SiteConfig.AcrUseManagedIdentityCreds,
-				"acrUserManagedIdentityID":   b.Properties.SiteConfig.AcrUserManagedIdentityID}},
+			"defaultHostName": r.ID.Name() + ".azurewebsites.net",
+			"siteConfig": map[string]any{"linuxFxVersion": cfg.LinuxFxVersion, "acrUseManagedIdentityCreds": cfg.AcrUseManagedIdentityCreds,
+				"acrUserManagedIdentityID": cfg.AcrUserManagedIdentityID}},
 	}
 	if b.Identity != nil {
-		ident := map[string]any{"type": b.Identity.Type, "tenantId": s.p.TenantID()}
-		if ids.System != nil {
-			ident["principalId"] = ids.System.PrincipalID
-		}
-		res["identity"] = ident
+		res["identity"] = r.Identities.JSON(b.Identity.Type, r.TenantID)
 	}
-	s.mu.Lock()
-	_, existed := s.sites[strings.ToLower(id)]
-	s.sites[strings.ToLower(id)] = res
-	s.mu.Unlock()
-	code := http.StatusCreated
-	if existed {
-		code = http.StatusOK
-	}
-	armio.WriteJSON(w, code, res)
+	return res
 }
 
-// pull fetches the image with the site's managed identity, from App Service's origin. A
-// failure reads as App Service reports it (a Docker API error wrapping the registry's text).
-func (s *Service) pull(r *http.Request, image string, b siteBody, ids platform.Identities) error {
-	if !b.Properties.SiteConfig.AcrUseManagedIdentityCreds {
-		return fmt.Errorf("the emulator simulates managed-identity pulls only: set siteConfig.acrUseManagedIdentityCreds")
-	}
-	identity := acrclient.Identity{Endpoint: s.p.IdentityEndpoint(), Header: ids.Header}
-	if uid := b.Properties.SiteConfig.AcrUserManagedIdentityID; uid != "" {
-		u := ids.UserIdentity(uid)
-		if u == nil {
-			return fmt.Errorf("the identity %s is not assigned to the site", uid)
-		}
-		identity.ClientID = u.ClientID
-	} else if ids.System == nil {
-		return fmt.Errorf("the site has no system-assigned identity")
-	}
-	_, err := (&acrclient.Client{Transport: s.p.Transport(service, identity.ClientID == ""), Identity: identity}).Pull(r.Context(), image)
-	if err == nil {
-		return nil
-	}
+// dockerError reads a failed pull as App Service reports it: a Docker API error wrapping the
+// registry's text.
+func dockerError(image string, err error) string {
 	ref, perr := name.ParseReference(image)
-	if perr != nil {
-		return err
-	}
-	msg := err.Error()
 	var e *acrclient.Error
-	if errors.As(err, &e) {
-		// Docker prints the registry's code in lower case: "denied: client with IP ...".
-		msg = e.Message
-		if e.Code != "" {
-			msg = strings.ToLower(e.Code) + ": " + e.Message
-		}
+	if perr != nil || !errors.As(err, &e) {
+		return err.Error()
 	}
-	return fmt.Errorf(`DockerApiException: Docker API responded with status code=InternalServerError, response={"message":"Head \"https://%s/v2/%s/manifests/%s\": %s"}`,
-		ref.Context().RegistryStr(), ref.Context().RepositoryStr(), ref.Identifier(), msg)
-}
-
-func (s *Service) get(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	site, ok := s.sites[strings.ToLower(siteID(r))]
-	s.mu.Unlock()
-	if !ok {
-		armio.NotFound(w, "Microsoft.Web/sites", chi.URLParam(r, "name"), chi.URLParam(r, "rg"))
-		return
-	}
-	armio.WriteJSON(w, http.StatusOK, site)
-}
-
-func (s *Service) delete(w http.ResponseWriter, r *http.Request) {
-	id := strings.ToLower(siteID(r))
-	s.mu.Lock()
-	_, ok := s.sites[id]
-	delete(s.sites, id)
-	s.mu.Unlock()
-	if !ok {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	_ = s.p.Detach(siteID(r))
-	w.WriteHeader(http.StatusOK)
+	return fmt.Sprintf(`DockerApiException: Docker API responded with status code=InternalServerError, response={"message":"Head \"https://%s/v2/%s/manifests/%s\": %s"}`,
+		ref.Context().RegistryStr(), ref.Context().RepositoryStr(), ref.Identifier(), acrclient.Message(err))
 }

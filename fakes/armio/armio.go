@@ -4,6 +4,7 @@ package armio
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -25,20 +26,21 @@ func Error(w http.ResponseWriter, status int, code, msg string) {
 	WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
+// Read reads a JSON body into v (bounded); its error is ARM's InvalidRequestContent text.
+func Read(r *http.Request, v any) error {
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(v); err != nil {
+		return errors.New("The request content was invalid and could not be deserialized: " + err.Error())
+	}
+	return nil
+}
+
 // Decode reads a JSON body into v, or answers ARM's 400 InvalidRequestContent and returns false.
 func Decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(v); err != nil {
-		Error(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
+	if err := Read(r, v); err != nil {
+		Error(w, http.StatusBadRequest, "InvalidRequestContent", err.Error())
 		return false
 	}
 	return true
-}
-
-// NotFound answers ARM's 404 ResourceNotFound for a resource of a type (such as
-// Microsoft.Web/sites) in a resource group.
-func NotFound(w http.ResponseWriter, resourceType, name, resourceGroup string) {
-	Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource '"+resourceType+"/"+name+"' under resource group '"+resourceGroup+
-		"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
 }
 
 // Identity is the identity block of an ARM resource body.

@@ -15,26 +15,29 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
+	"github.com/acr-emulator/acr-emulator/emulator/network"
+	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
+	"github.com/acr-emulator/acr-emulator/fakes/archive"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // AssessmentKey is the assessment "Container registry images should have vulnerability
 // findings resolved".
 const AssessmentKey = "dbd0cb49-b563-45e7-9724-889e799fa648"
 
-const service = "defender"
+// maxScannedLayer bounds what a scan decompresses of one layer.
+const maxScannedLayer = 1 << 30
 
 // Result is one image's scan.
 type Result struct {
@@ -49,7 +52,7 @@ type Result struct {
 // Service scans pushed images while the Containers plan is on.
 type Service struct {
 	p       platform.Platform
-	auth    authn.Authenticator
+	auth    *authn.Basic
 	mu      sync.Mutex
 	enabled bool
 	results map[string][]Result // by registry id (lowercase)
@@ -57,7 +60,7 @@ type Service struct {
 }
 
 // New returns the service; auth is Defender's own identity on the registries.
-func New(p platform.Platform, auth authn.Authenticator) *Service {
+func New(p platform.Platform, auth *authn.Basic) *Service {
 	return &Service{p: p, auth: auth, results: map[string][]Result{}}
 }
 
@@ -66,9 +69,7 @@ func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Put("/subscriptions/{sub}/providers/Microsoft.Security/pricings/{plan}", s.putPricing)
 	r.Get("/subscriptions/{sub}/providers/Microsoft.Security/pricings/{plan}", s.getPricing)
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		r.Get("/subscriptions/{sub}/"+rgs+"/{rg}/providers/Microsoft.ContainerRegistry/registries/{name}/providers/Microsoft.Security/assessments/{key}/subAssessments", s.subAssessments)
-	}
+	r.Get("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{name}/providers/Microsoft.Security/assessments/{key}/subAssessments", s.subAssessments)
 	return r
 }
 
@@ -145,21 +146,25 @@ func (s *Service) scan(ctx context.Context, loginServer, repo, digest string) Re
 	if err != nil {
 		return Result{Status: "NotApplicable", Error: err.Error()}
 	}
-	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(s.p.Transport(service, false)), remote.WithAuth(s.auth))
+	// Defender's own credential, from its origin; Login cannot fail for a username/password.
+	auth, tr, _ := platform.Puller{Platform: s.p, Origin: network.ServiceDefender}.Login(ctx, platform.Pull{Basic: s.auth}, loginServer)
+	img, err := remote.Image(ref, remote.WithContext(ctx), remote.WithTransport(tr), remote.WithAuth(auth))
 	if err != nil {
-		return Result{Status: "NotApplicable", Error: "The image could not be scanned: " + registryText(err)}
+		return Result{Status: "NotApplicable", Error: "The image could not be scanned: " + acrclient.Message(err)}
 	}
 	layers, err := img.Layers()
 	if err != nil {
-		return Result{Status: "NotApplicable", Error: "The image could not be scanned: " + registryText(err)}
+		return Result{Status: "NotApplicable", Error: "The image could not be scanned: " + acrclient.Message(err)}
 	}
 	res := Result{Status: "Healthy"}
 	for _, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
-			return Result{Status: "NotApplicable", Error: "The image could not be scanned: " + registryText(err)}
+			return Result{Status: "NotApplicable", Error: "The image could not be scanned: " + acrclient.Message(err)}
 		}
-		inspect(rc, &res)
+		// A scan reads what a pushed layer decompresses to: bounded, so a crafted layer cannot
+		// keep the scanner busy for hours (what it found until then stands).
+		inspect(archive.Limit(rc, maxScannedLayer, "the layer"), &res)
 		rc.Close()
 	}
 	return res
@@ -207,18 +212,10 @@ func fields(r io.Reader, prefix string) []string {
 	return out
 }
 
-func registryText(err error) string {
-	var te *transport.Error
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		return strings.ToLower(string(te.Errors[0].Code)) + ": " + te.Errors[0].Message
-	}
-	return err.Error()
-}
-
 // subAssessments lists the registry's scan results, one sub-assessment per scanned image.
 func (s *Service) subAssessments(w http.ResponseWriter, r *http.Request) {
-	regID := "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
-		"/providers/Microsoft.ContainerRegistry/registries/" + chi.URLParam(r, "name")
+	id, _ := armid.Parse(r.URL.Path)
+	regID := id.ScopePath()
 	s.mu.Lock()
 	results := append([]Result(nil), s.results[strings.ToLower(regID)]...)
 	s.mu.Unlock()

@@ -87,11 +87,17 @@ var knownResources = []string{
 // "https://management.core.windows.net//.default" and gets aud
 // "https://management.core.windows.net/", which ACR must accept as an ARM audience.
 func Audience(scopeOrResource string) (string, bool) {
+	return audienceAmong(scopeOrResource, knownResources)
+}
+
+// audienceAmong is Audience over a list of resources (canonical spelling, no trailing slash).
+func audienceAmong(scopeOrResource string, resources []string) (string, bool) {
 	r := strings.TrimSuffix(scopeOrResource, "/.default")
 	slash := strings.HasSuffix(r, "/")
 	base := strings.ToLower(strings.TrimSuffix(r, "/"))
-	for _, known := range knownResources {
-		if base == known {
+	for _, known := range resources {
+		if base != "" && base == strings.ToLower(strings.TrimSuffix(known, "/")) {
+			known = strings.TrimSuffix(known, "/")
 			if slash {
 				return known + "/", true
 			}
@@ -122,7 +128,12 @@ func isWellKnownTenant(t string) bool {
 // id (a GUID) or one of common, organizations, consumers. No other surface of the emulator
 // (/v2/, /oauth2/, /acr/, /subscriptions/, /_emulator/...) starts that way, so the emulator
 // can mount this handler at its HTTPS root next to the registry.
+//
+// Leading slashes are not significant: clients that join a login endpoint ending in "/" with
+// "/{tenant}/..." send "//{tenant}/oauth2/v2.0/token" (hashicorp/go-azure-sdk, the azurerm
+// provider's SDK, does with a custom cloud's metadata), and Entra answers those requests
+// (go-azure-sdk issue #1329: the doubled slash works with client secrets in sovereign clouds).
 func IsEntraPath(path string) bool {
-	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	first, _, _ := strings.Cut(strings.TrimLeft(path, "/"), "/")
 	return guidRE.MatchString(first) || isWellKnownTenant(first)
 }

@@ -7,9 +7,23 @@ import (
 )
 
 type handler struct {
-	dir  Directory
-	iss  *Issuer
-	base func(*http.Request) string
+	dir   Directory
+	iss   *Issuer
+	base  func(*http.Request) string
+	local func(*http.Request) []string
+}
+
+// HandlerOption configures NewHandler.
+type HandlerOption func(*handler)
+
+// WithLocalResources names resources Entra issues tokens for besides Azure's own, for a
+// request: in the emulator, its ARM endpoint, which its cloud metadata names as
+// resourceManager. Clients configured from that metadata (the azurerm provider's custom-cloud
+// mode) ask for "<resourceManager>/.default", as they ask for
+// "https://management.azure.com/.default" in Azure's public cloud, where the resource manager
+// URL is an identifier of ARM's application too. The token's aud is the resource as asked for.
+func WithLocalResources(f func(r *http.Request) []string) HandlerOption {
+	return func(h *handler) { h.local = f }
 }
 
 // route is one endpoint under /{tenant}/.
@@ -43,15 +57,31 @@ var routes = map[string]route{
 // the authority base URL clients use (scheme://host[:port], no trailing slash), for the URLs in
 // discovery documents; nil means "https://" + r.Host, right whenever clients reach the handler
 // directly. Paths are relative to the authority host: /{tenant}/oauth2/v2.0/token and so on.
-func NewHandler(dir Directory, iss *Issuer, base func(r *http.Request) string) http.Handler {
+func NewHandler(dir Directory, iss *Issuer, base func(r *http.Request) string, opts ...HandlerOption) http.Handler {
 	if base == nil {
 		base = func(r *http.Request) string { return "https://" + r.Host }
 	}
-	return &handler{dir: dir, iss: iss, base: base}
+	h := &handler{dir: dir, iss: iss, base: base}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// audience is the aud of a token for the requested scope or resource, ok=false when Entra
+// does not know the resource.
+func (h *handler) audience(r *http.Request, requested string) (string, bool) {
+	if aud, ok := Audience(requested); ok {
+		return aud, true
+	}
+	if h.local == nil {
+		return "", false
+	}
+	return audienceAmong(requested, h.local(r))
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	tenant, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	tenant, rest, _ := strings.Cut(strings.TrimLeft(r.URL.Path, "/"), "/")
 	rt, ok := routes[strings.TrimSuffix(rest, "/")]
 	var err *oauthError
 	switch {

@@ -352,3 +352,57 @@ func TestRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomCloudToken: what the azurerm provider sends in custom-cloud mode (metadata_host),
+// joining a loginEndpoint that ends in "/" with "/{tenant}/..." and asking for the metadata's
+// resourceManager URL as a scope.
+func TestCustomCloudToken(t *testing.T) {
+	iss := newIssuer(t)
+	local := httptest.NewTLSServer(NewHandler(directory(), iss, nil, WithLocalResources(func(r *http.Request) []string {
+		return []string{"https://" + r.Host}
+	})))
+	t.Cleanup(local.Close)
+	plain, plainIss := newServer(t)
+	form := func(scope string) url.Values {
+		return url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {scope}}
+	}
+	for _, tc := range []struct {
+		desc   string
+		srv    *httptest.Server
+		path   string
+		scope  string
+		status int
+		aud    string
+	}{
+		{"doubled slash, Azure resource", plain, "//" + tenant + "/oauth2/v2.0/token", "https://management.azure.com/.default", 200, "https://management.azure.com"},
+		{"the local resource", local, "//" + tenant + "/oauth2/v2.0/token", local.URL + "/.default", 200, local.URL},
+		{"the local resource, trailing slash kept", local, "/" + tenant + "/oauth2/v2.0/token", local.URL + "//.default", 200, local.URL + "/"},
+		{"the local resource, other casing", local, "/" + tenant + "/oauth2/v2.0/token", strings.ToUpper(local.URL) + "/.default", 200, local.URL},
+		{"another host", local, "/" + tenant + "/oauth2/v2.0/token", "https://localhost:1/.default", 400, ""},
+		{"no local resources", plain, "/" + tenant + "/oauth2/v2.0/token", plain.URL + "/.default", 400, ""},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			res, body := call(t, tc.srv, "POST", tc.path, form(tc.scope), nil)
+			if res.StatusCode != tc.status {
+				t.Fatalf("%d %v", res.StatusCode, body)
+			}
+			if tc.status != 200 {
+				if body["error"] != "invalid_resource" {
+					t.Errorf("error = %v", body)
+				}
+				return
+			}
+			verifier := iss
+			if tc.srv == plain {
+				verifier = plainIss
+			}
+			c, err := verifier.Verify(body["access_token"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Audience != tc.aud || c.ObjectID != objectID {
+				t.Errorf("aud = %q, oid = %q; want aud %q", c.Audience, c.ObjectID, tc.aud)
+			}
+		})
+	}
+}

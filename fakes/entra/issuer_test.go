@@ -287,6 +287,8 @@ func TestAudience(t *testing.T) {
 func TestIsEntraPath(t *testing.T) {
 	tests := map[string]bool{
 		"/" + tenant + "/oauth2/v2.0/token":                     true,
+		"//" + tenant + "/oauth2/v2.0/token":                    true,
+		"//v2/":                                                 false,
 		"/" + strings.ToUpper(tenant) + "/oauth2/token":         true,
 		"/" + tenant + "/v2.0/.well-known/openid-configuration": true,
 		"/common/discovery/instance":                            true,
@@ -310,4 +312,24 @@ func TestIsEntraPath(t *testing.T) {
 			t.Errorf("IsEntraPath(%q) = %v, want %v", p, got, want)
 		}
 	}
+}
+
+// FuzzVerify: no string is taken for a token this issuer did not sign.
+func FuzzVerify(f *testing.F) {
+	iss, err := NewIssuer()
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, _, err := iss.Mint(&Principal{ObjectID: objectID, AppID: clientID, TenantID: tenant, Kind: KindServicePrincipal}, acrAud, AuthSecret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{good, good[:len(good)-3], "a.b.c", "eyJhbGciOiJub25lIn0.e30.", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if c, err := iss.Verify(raw); err == nil && raw != good {
+			t.Fatalf("Verify accepted %q as %+v", raw, c)
+		}
+	})
 }

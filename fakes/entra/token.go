@@ -68,7 +68,7 @@ func (h *handler) token(w http.ResponseWriter, r *http.Request, tenant string, v
 	if oerr != nil {
 		return oerr
 	}
-	aud, ok := Audience(requested)
+	aud, ok := h.audience(r, requested)
 	if !ok {
 		return errResourceNotFound(strings.TrimSuffix(requested, "/.default"), tenant)
 	}

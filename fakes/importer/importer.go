@@ -1,7 +1,12 @@
 // Package importer simulates ACR import (registries/importImage): it copies an image, by tag
-// or digest, from one registry of the emulator into another. Import runs inside ACR, so it
-// acts as ACR's own service identity, from the trusted "import" origin: it reaches registries
-// whose network rules allow trusted services, and fails with the registry's 403 otherwise.
+// or digest, from one registry of the emulator into another. Import runs inside ACR: it
+// writes the target as ACR's own service identity from the trusted "import" origin. The
+// source is read as the request says: a source named by resource id as ACR's service (the
+// management plane has checked the caller's pull right on it) from the same trusted origin,
+// so it reaches registries whose network rules allow trusted services; a source named by
+// registry URI with the request's credentials, or anonymously, from import's public side,
+// which no bypass covers (as Azure documents: a registry with public access disabled can be
+// imported from only by resource id).
 package importer
 
 import (
@@ -17,12 +22,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
-// Request is an import, with the source resolved to a login server.
+// Request is an import, with the source resolved to a login server and a credential.
 type Request struct {
 	SourceLoginServer string
 	SourceImage       string // repo[:tag] or repo@digest
-	// SourceAuth overrides the service identity for the source (import with --username/--password).
+	// SourceAuth is what reads the source (nil: anonymous); SourceTransport is the origin it
+	// reads from.
 	SourceAuth                 authn.Authenticator
+	SourceTransport            http.RoundTripper
 	TargetLoginServer          string
 	TargetTags                 []string // repo[:tag]; default: the source's repo and tag
 	UntaggedTargetRepositories []string
@@ -31,7 +38,7 @@ type Request struct {
 
 // Importer copies images between registries.
 type Importer struct {
-	// Transport reaches the emulator from the import origin.
+	// Transport reaches the emulator from the trusted import origin.
 	Transport http.RoundTripper
 	// Auth is ACR's service identity, allowed to read and write every registry.
 	Auth authn.Authenticator
@@ -52,26 +59,29 @@ func (im *Importer) Import(ctx context.Context, req Request) error {
 	if err != nil {
 		return &Error{"InvalidParameters", "The source image '" + req.SourceImage + "' is not valid: " + err.Error()}
 	}
+	// "When tag is omitted the source will be used (or 'latest' if source tag is also omitted)."
+	sourceTag := "latest"
+	if t, ok := srcRef.(name.Tag); ok {
+		sourceTag = t.TagStr()
+	}
 	targets := req.TargetTags
 	if len(targets) == 0 && len(req.UntaggedTargetRepositories) == 0 {
-		repo := srcRef.Context().RepositoryStr()
-		if t, ok := srcRef.(name.Tag); ok {
-			targets = []string{repo + ":" + t.TagStr()}
-		} else {
-			targets = []string{repo}
-		}
+		targets = []string{srcRef.Context().RepositoryStr()}
 	}
 	srcAuth := req.SourceAuth
 	if srcAuth == nil {
-		srcAuth = im.Auth
+		srcAuth = authn.Anonymous
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(im.Transport)}
-	desc, err := remote.Get(srcRef, append(opts, remote.WithAuth(srcAuth))...)
+	desc, err := remote.Get(srcRef, remote.WithContext(ctx), remote.WithTransport(req.SourceTransport), remote.WithAuth(srcAuth))
 	if err != nil {
 		return registryFailure("source", err)
 	}
 	var refs []name.Reference
 	for _, t := range targets {
+		if !strings.Contains(t[strings.LastIndex(t, "/")+1:], ":") {
+			t += ":" + sourceTag
+		}
 		tag, err := name.NewTag(req.TargetLoginServer + "/" + t)
 		if err != nil {
 			return &Error{"InvalidParameters", "The target tag '" + t + "' is not valid: " + err.Error()}

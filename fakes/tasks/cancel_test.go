@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 )
 
@@ -19,7 +20,7 @@ type stallPlatform struct {
 	reached           chan struct{}
 }
 
-func (p stallPlatform) Transport(string, bool) http.RoundTripper { return stall(p.reached) }
+func (p stallPlatform) Transport(platform.From) http.RoundTripper { return stall(p.reached) }
 
 type stall chan struct{}
 
@@ -40,7 +41,8 @@ func (o oneRegistry) LoginServer(string) string { return string(o) }
 // log and its Complete metadata saying so.
 func TestCancelRun(t *testing.T) {
 	reached := make(chan struct{}, 1)
-	s := New(stallPlatform{reached: reached}, oneRegistry("reg.example"), nil)
+	blobs := storage.New()
+	s := New(stallPlatform{reached: reached}, oneRegistry("reg.example"), nil, blobs)
 	defer s.Close()
 	h := s.Handler()
 	const reg = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/reg"
@@ -62,9 +64,8 @@ func TestCancelRun(t *testing.T) {
 	}
 	logBlob := func() (string, string) {
 		t.Helper()
-		w := httptest.NewRecorder()
-		s.Storage().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/logs/s1/rg/reg/ca1/rawtext.log", nil))
-		return w.Body.String(), w.Header().Get("x-ms-meta-Complete")
+		w := blobCall(blobs, http.MethodGet, logLinkOf(t, s, "ca1"), nil)
+		return w.Body.String(), strings.Join(w.Header()["x-ms-meta-Complete"], ",") // as set, not canonicalised
 	}
 
 	yaml := base64.StdEncoding.EncodeToString([]byte("steps:\n  - cmd: reg.example/app:v1\n"))

@@ -1,7 +1,6 @@
 package tasks
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,9 +10,9 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/fakes/acrclient"
 	"github.com/acr-emulator/acr-emulator/fakes/dockerfile"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
@@ -132,6 +131,7 @@ func parseBuild(s string) (*buildSpec, error) {
 // runSpec is what a run acts with.
 type runSpec struct {
 	id, login string
+	registry  string // ARM id
 	actions   []action
 	ids       platform.Identities
 	creds     any
@@ -152,33 +152,12 @@ type outcome struct {
 	outputs []map[string]string
 }
 
-// logBuffer is a run's log as the run writes it; the storage account serves it meanwhile, so
-// az acr task run shows the steps as they go. Lines end in CRLF, as the agent's do: az prints
-// the log up to each \r\n it reads.
-type logBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))...)
-	return len(p), nil
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
-}
-
 // prepare loads what a run needs before its first step, as the agent does: its uploaded source,
 // and its task YAML rendered and parsed into actions.
 func (s *Service) prepare(spec runSpec) (runSpec, error) {
 	var err error
 	if spec.sourceLocation != "" {
-		if spec.source, err = s.sourceFS(spec.sourceLocation); err != nil {
+		if spec.source, err = s.sourceFS(spec.registry, spec.sourceLocation); err != nil {
 			return spec, err
 		}
 	}
@@ -241,8 +220,8 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 			logf("Launching container with name: %s", a.id)
 			digest, err := (&acrclient.Client{Transport: tr}).PullWith(ctx, image, auth)
 			if err != nil {
-				fmt.Fprintf(log, "Unable to find image '%s' locally\nError response from daemon: %s\n", image, registryMessage(err))
-				return finish(fmt.Errorf("step %s: pulling %s: %s", a.id, image, registryMessage(err)))
+				fmt.Fprintf(log, "Unable to find image '%s' locally\nError response from daemon: %s\n", image, acrclient.Message(err))
+				return finish(fmt.Errorf("step %s: pulling %s: %s", a.id, image, acrclient.Message(err)))
 			}
 			fmt.Fprintf(log, "%s: Pulling from %s\nDigest: %s\nStatus: Downloaded newer image for %s\n", image, image, digest, image)
 			logf("Successfully executed container: %s (the emulator pulls the image and runs nothing)", a.id)
@@ -328,7 +307,7 @@ func (s *Service) build(ctx context.Context, b *buildSpec, spec runSpec, log io.
 			img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(tr),
 				remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
 			if err != nil {
-				return nil, errors.New(registryMessage(acrclient.Wrap(err, "pull")))
+				return nil, errors.New(acrclient.Message(err))
 			}
 			return img, nil
 		}})
@@ -345,7 +324,7 @@ func (s *Service) pushImage(ctx context.Context, ref string, img v1.Image, spec 
 	}
 	logf("Pushing image: %s, attempt 1", ref)
 	if err := remote.Write(r, img, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(tr)); err != nil {
-		return nil, errors.New(registryMessage(acrclient.Wrap(err, "push")))
+		return nil, errors.New(acrclient.Message(err))
 	}
 	d, _ := img.Digest()
 	logf("Successfully pushed image: %s", ref)
@@ -371,40 +350,17 @@ func (s *Service) credential(ctx context.Context, server string, spec runSpec, l
 		src, _ := c["sourceRegistry"].(map[string]any)
 		if mode, _ := src["loginMode"].(string); strings.EqualFold(server, spec.login) && !strings.EqualFold(mode, "None") && s.runAuth != nil {
 			logf("Logging in to registry: %s", server)
-			return s.runAuth, s.p.Transport(service, true), nil
+			return s.runAuth, s.p.Transport(platform.From{Service: network.ServiceTasks, SystemIdentity: true}), nil
 		}
-		return authn.Anonymous, s.p.Transport(service, false), nil
-	}
-	identity := acrclient.Identity{Endpoint: s.p.IdentityEndpoint(), Header: spec.ids.Header}
-	if ident == "[system]" {
-		if spec.ids.System == nil {
-			return nil, nil, fmt.Errorf("the credential for %s uses the task's system-assigned identity, which the task does not have", server)
-		}
-	} else {
-		u := spec.ids.UserIdentity(ident)
-		if u == nil {
-			return nil, nil, fmt.Errorf("the identity %s for %s is not assigned to the task", ident, server)
-		}
-		identity.ClientID = u.ClientID
+		return authn.Anonymous, s.p.Transport(platform.From{Service: network.ServiceTasks}), nil
 	}
 	logf("Logging in to registry: %s (%s)", server, ident)
-	tr := s.p.Transport(service, identity.ClientID == "")
-	auth, err := (&acrclient.Client{Transport: tr, Identity: identity}).Login(ctx, server)
-	if err != nil {
+	pl := platform.Puller{Platform: s.p, Origin: network.ServiceTasks, Identities: spec.ids, Noun: "task"}
+	auth, tr, err := pl.Login(ctx, platform.Pull{Identity: ident}, server)
+	var rerr *acrclient.Error
+	if errors.As(err, &rerr) {
 		return nil, nil, fmt.Errorf("failed to login, ran out of retries: failed to set docker credentials: Error response from daemon: Get \"https://%s/v2/\": %s",
-			server, registryMessage(err))
+			server, acrclient.Message(err))
 	}
-	return auth, tr, nil
-}
-
-// registryMessage is a registry refusal as docker prints it ("denied: client with IP ...").
-func registryMessage(err error) string {
-	var e *acrclient.Error
-	if errors.As(err, &e) {
-		if e.Code == "" {
-			return e.Message
-		}
-		return strings.ToLower(e.Code) + ": " + e.Message
-	}
-	return err.Error()
+	return auth, tr, err
 }

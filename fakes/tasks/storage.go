@@ -4,177 +4,156 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/md5"
 	"crypto/rand"
-	"encoding/base64"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"testing/fstest"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
+	"github.com/acr-emulator/acr-emulator/fakes/archive"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/go-chi/chi/v5"
 )
 
 // ACR Tasks keeps run logs and uploaded build sources in Azure Storage and hands out SAS links
-// to them. The emulator serves both from one fake storage account, LogAccount.blob.<host>.
+// to them: one container per registry in the storage account LogAccount, named as ACR names
+// them (<32 hex digits>-<10 random characters>), holding logs/<runId>/rawtext.log (an append
+// blob the run writes as it goes, with its outcome in the Complete metadata at the end) and
+// source/<yyyyMMddHHmm>/<guid>.tar.gz (a block blob az uploads). The links are signed: a run's
+// log cannot be read by guessing its name.
 const (
 	// maxSource bounds an uploaded build context (compressed, and each of its files).
 	maxSource = 128 << 20
 	// maxContext bounds a build context's files once extracted.
 	maxContext = 256 << 20
-	// maxSources is how many uploaded sources are kept (the oldest go first).
+	// maxSources is how many upload links are kept (the oldest uploads go first).
 	maxSources = 32
-	sasQuery   = "?sv=2019-07-07&sr=b&sp=racwd&sig=acr-emulator"
+	// linkTTL is how long a log or upload link is valid (UNCONFIRMED: ACR's links carry an se
+	// of the same order).
+	linkTTL = time.Hour
 )
 
-func (s *Service) storageURL(p string) string { return "https://" + s.LogHost() + "/" + p + sasQuery }
-
-func (s *Service) logLink(w http.ResponseWriter, r *http.Request) {
-	if _, _, ok := s.logAndStatus(registryID(r), chi.URLParam(r, "run")); !ok {
-		armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
-		return
+// container is a registry's container in the storage account, created on first use.
+func (s *Service) container(registryID string) (string, error) {
+	key := strings.ToLower(registryID)
+	s.mu.Lock()
+	name := s.containers[key]
+	if name == "" {
+		sum := sha256.Sum256([]byte(key))
+		name = hex.EncodeToString(sum[:16]) + "-" + randomSuffix()
+		s.containers[key] = name
 	}
-	// The shape az acr task logs parses: https://<account>.blob.<suffix>/<container>/<blob>?<sas>.
-	armio.WriteJSON(w, http.StatusOK, map[string]string{"logLink": s.storageURL("logs/" + chi.URLParam(r, "sub") + "/" + chi.URLParam(r, "rg") + "/" +
-		chi.URLParam(r, "reg") + "/" + chi.URLParam(r, "run") + "/rawtext.log")})
+	s.mu.Unlock()
+	return name, s.blobs.EnsureContainer(LogAccount, name)
 }
 
-// sourceUploadURL answers listBuildSourceUploadUrl: where az acr build uploads its context.
-func (s *Service) sourceUploadURL(w http.ResponseWriter, r *http.Request) {
-	b := make([]byte, 16)
+func randomSuffix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 10)
 	_, _ = rand.Read(b)
-	rel := "source/" + time.Now().UTC().Format("20060102") + "/" + fmt.Sprintf("%x", b) + ".tar.gz"
-	s.mu.Lock()
-	s.sources[rel] = nil // issued, not uploaded yet
-	s.sourceOrder = append(s.sourceOrder, rel)
-	if len(s.sourceOrder) > maxSources {
-		delete(s.sources, s.sourceOrder[0])
-		s.sourceOrder = s.sourceOrder[1:]
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
-	s.mu.Unlock()
-	armio.WriteJSON(w, http.StatusOK, map[string]string{"uploadUrl": s.storageURL(rel), "relativePath": rel})
+	return string(b)
 }
 
-// Storage serves the fake storage account, as far as ACR Tasks clients go: run logs as the
-// append blobs the agent writes (HEAD with the Complete metadata, which az acr task run turns
-// into its exit status; GET with x-ms-range or Range), and PUT of the block blob an uploaded
-// build source is.
-func (s *Service) Storage() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("x-ms-version", "2019-07-07")
-		p := strings.TrimPrefix(r.URL.Path, "/")
-		if strings.HasPrefix(p, "source/") && r.Method == http.MethodPut {
-			s.putSource(w, r, p)
-			return
-		}
-		parts := strings.Split(p, "/")
-		var log, status string
-		var ok bool
-		if len(parts) == 6 && parts[0] == "logs" && parts[5] == "rawtext.log" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			regID := "/subscriptions/" + parts[1] + "/resourceGroups/" + parts[2] + "/providers/Microsoft.ContainerRegistry/registries/" + parts[3]
-			log, status, ok = s.logAndStatus(regID, parts[4])
-		}
-		if !ok {
-			storageError(w, r, http.StatusNotFound, "BlobNotFound", "The specified blob does not exist.")
-			return
-		}
-		w.Header().Set("x-ms-blob-type", "AppendBlob")
-		if status != "" {
-			w.Header().Set("x-ms-meta-Complete", status)
-		}
-		w.Header().Set("ETag", fmt.Sprintf(`"0x%X"`, len(log)))
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		rng := r.Header.Get("x-ms-range")
-		if rng == "" {
-			rng = r.Header.Get("Range")
-		}
-		start, end, ranged := parseRange(rng, len(log))
-		if ranged && start >= len(log) {
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", len(log)))
-			storageError(w, r, http.StatusRequestedRangeNotSatisfiable, "InvalidRange", "The range specified is invalid for the current size of the resource.")
-			return
-		}
-		body, code := log, http.StatusOK
-		if ranged {
-			body, code = log[start:end+1], http.StatusPartialContent
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end, len(log)))
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(code)
-		if r.Method == http.MethodGet {
-			_, _ = io.WriteString(w, body)
-		}
-	})
+// logRef is where a run's log is kept.
+func (s *Service) logRef(registryID, runID string) (storage.Ref, error) {
+	c, err := s.container(registryID)
+	return storage.Ref{Account: LogAccount, Container: c, Blob: "logs/" + runID + "/rawtext.log"}, err
 }
 
-func storageError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	w.Header().Set("x-ms-error-code", code)
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="utf-8"?><Error><Code>%s</Code><Message>%s</Message></Error>`, code, msg)
-	}
-}
-
-// putSource stores an uploaded build source, once, at a name listBuildSourceUploadUrl issued.
-func (s *Service) putSource(w http.ResponseWriter, r *http.Request, rel string) {
-	s.mu.Lock()
-	data, issued := s.sources[rel]
-	s.mu.Unlock()
-	if !issued || data != nil {
-		storageError(w, r, http.StatusForbidden, "AuthorizationFailure", "This request is not authorized to perform this operation.")
+// logLink answers listLogSasUrl: a read-only link to the run's log, on the host the caller
+// used (see storage.AccountURL), in the shape az acr task logs parses.
+func (s *Service) logLink(w http.ResponseWriter, r *http.Request) {
+	regID, runID := registryID(r), chi.URLParam(r, "run")
+	if s.findRun(regID, runID) == nil {
+		armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+runID+"' was not found.")
 		return
 	}
-	if !strings.EqualFold(r.Header.Get("x-ms-blob-type"), "BlockBlob") {
-		storageError(w, r, http.StatusBadRequest, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.")
-		return
+	ref, err := s.logRef(regID, runID)
+	if err == nil {
+		var link string
+		if link, err = s.blobs.SignedURL(s.AccountURL(r), ref, storage.PermRead, linkTTL); err == nil {
+			armio.WriteJSON(w, http.StatusOK, map[string]string{"logLink": link})
+			return
+		}
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxSource+1))
+	armio.Error(w, http.StatusInternalServerError, "InternalServerError", err.Error())
+}
+
+// sourceUploadURL answers listBuildSourceUploadUrl: where az acr build uploads its context, a
+// link that creates that one blob (create only: once uploaded, a context cannot be swapped
+// under a run; UNCONFIRMED which permissions ACR signs).
+func (s *Service) sourceUploadURL(w http.ResponseWriter, r *http.Request) {
+	c, err := s.container(registryID(r))
 	if err != nil {
-		storageError(w, r, http.StatusBadRequest, "InvalidInput", err.Error())
+		armio.Error(w, http.StatusInternalServerError, "InternalServerError", err.Error())
 		return
 	}
-	if len(b) > maxSource {
-		storageError(w, r, http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is too large and exceeds the maximum permissible limit of %d bytes in the emulator.", maxSource))
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	rel := "source/" + time.Now().UTC().Format("200601021504") + "/" + hex.EncodeToString(id) + ".tar.gz"
+	ref := storage.Ref{Account: LogAccount, Container: c, Blob: rel}
+	link, err := s.blobs.SignedURL(s.AccountURL(r), ref, storage.PermCreate, linkTTL)
+	if err != nil {
+		armio.Error(w, http.StatusInternalServerError, "InternalServerError", err.Error())
 		return
 	}
 	s.mu.Lock()
-	if _, still := s.sources[rel]; still {
-		s.sources[rel] = b
+	s.sources = append(s.sources, ref)
+	var drop []storage.Ref
+	if len(s.sources) > maxSources {
+		drop, s.sources = s.sources[:len(s.sources)-maxSources], s.sources[len(s.sources)-maxSources:]
 	}
 	s.mu.Unlock()
-	sum := md5.Sum(b)
-	w.Header().Set("Content-MD5", base64.StdEncoding.EncodeToString(sum[:]))
-	w.Header().Set("ETag", fmt.Sprintf(`"0x%X"`, sum[:8]))
-	w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
-	w.Header().Set("x-ms-request-server-encrypted", "true")
-	w.WriteHeader(http.StatusCreated)
+	for _, old := range drop {
+		_ = s.blobs.Delete(old) // an upload that never came is not there
+	}
+	armio.WriteJSON(w, http.StatusOK, map[string]string{"uploadUrl": link, "relativePath": rel})
 }
 
 // sourceFS extracts an uploaded source (a tar.gz, as az packs it) into a file system.
-func (s *Service) sourceFS(rel string) (fstest.MapFS, error) {
-	s.mu.Lock()
-	data := s.sources[rel]
-	s.mu.Unlock()
-	if data == nil {
-		if strings.Contains(rel, "://") {
-			return nil, fmt.Errorf("the source location %s is not emulated: upload the context (az acr build, az acr run with a directory)", rel)
-		}
+func (s *Service) sourceFS(registryID, rel string) (fstest.MapFS, error) {
+	if strings.Contains(rel, "://") {
+		return nil, fmt.Errorf("the source location %s is not emulated: upload the context (az acr build, az acr run with a directory)", rel)
+	}
+	c, err := s.container(registryID)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.blobs.Get(storage.Ref{Account: LogAccount, Container: c, Blob: rel})
+	if storage.IsNotFound(err) {
 		return nil, fmt.Errorf("the source location %s was not uploaded", rel)
 	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b.Data) > maxSource {
+		return nil, fmt.Errorf("the uploaded source is over %d bytes", maxSource)
+	}
+	return extract(b.Data, maxContext, maxContext+maxContext/8)
+}
+
+// extract unpacks a tar.gz into a file system: its regular files, at most maxFiles bytes of
+// them, decompressing at most maxWork bytes in all.
+func extract(data []byte, maxFiles, maxWork int64) (fstest.MapFS, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("the source is not a tar.gz: %v", err)
 	}
 	out := fstest.MapFS{}
 	total := int64(0)
-	tr := tar.NewReader(zr)
+	// Every byte decompressed counts, those of the entries skipped too: a small gzip can
+	// expand a thousandfold.
+	tr := tar.NewReader(archive.Limit(zr, maxWork, "the uploaded source"))
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -187,8 +166,8 @@ func (s *Service) sourceFS(rel string) (fstest.MapFS, error) {
 		if h.Typeflag != tar.TypeReg || name == "." || name == ".." || strings.HasPrefix(name, "../") {
 			continue
 		}
-		if total += h.Size; total > maxContext {
-			return nil, fmt.Errorf("the build context is over %d bytes", maxContext)
+		if total += h.Size; total > maxFiles {
+			return nil, fmt.Errorf("the build context is over %d bytes", maxFiles)
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, h.Size))
 		if err != nil {
@@ -198,44 +177,43 @@ func (s *Service) sourceFS(rel string) (fstest.MapFS, error) {
 	}
 }
 
-// parseRange reads "bytes=start-end" (end optional, clamped to the blob).
-func parseRange(h string, size int) (start, end int, ok bool) {
-	spec, found := strings.CutPrefix(h, "bytes=")
-	if !found {
-		return 0, 0, false
-	}
-	a, b, _ := strings.Cut(spec, "-")
-	start, err := strconv.Atoi(a)
-	if err != nil || start < 0 {
-		return 0, 0, false
-	}
-	end = size - 1
-	if e, err := strconv.Atoi(b); err == nil && e < end {
-		end = e
-	}
-	return start, end, true
+// runLog is a run's log as the run writes it: each write is a block appended to the log blob,
+// which the storage serves meanwhile, so az acr task run shows the steps as they go. Lines end
+// in CRLF, as the agent's do: az prints the log up to each \r\n it reads.
+type runLog struct {
+	blobs *storage.Store
+	ref   storage.Ref
 }
 
-// logAndStatus returns a run's log and its outcome as the Complete metadata names it ("" while
-// the run goes on).
-func (s *Service) logAndStatus(registryID, runID string) (string, string, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rn := range s.runs[strings.ToLower(registryID)] {
-		if strings.EqualFold(rn.res["name"].(string), runID) {
-			status := "" // no Complete metadata while the run goes on: log readers wait for more
-			if rn.done {
-				switch rn.res["properties"].(map[string]any)["status"] {
-				case "Succeeded":
-					status = "successful"
-				case "Canceled":
-					status = "canceled" // az: "Run was canceled"
-				default:
-					status = "failed"
-				}
-			}
-			return rn.log.String(), status, true
-		}
+func (l *runLog) Write(p []byte) (int, error) {
+	if err := l.blobs.AppendBlock(l.ref, bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
 	}
-	return "", "", false
+	return len(p), nil
+}
+
+// newRunLog creates a run's log blob, empty and without the Complete metadata: log readers wait
+// for more until it is there.
+func (s *Service) newRunLog(registryID, runID string) (*runLog, error) {
+	ref, err := s.logRef(registryID, runID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.blobs.CreateAppendBlob(ref, storage.Props{ContentType: "text/plain; charset=utf-8"}); err != nil {
+		return nil, err
+	}
+	return &runLog{blobs: s.blobs, ref: ref}, nil
+}
+
+// complete records a run's outcome on its log as the Complete metadata, which az acr task run
+// turns into its exit status.
+func (l *runLog) complete(status string) {
+	outcome := "failed"
+	switch status {
+	case "Succeeded":
+		outcome = "successful"
+	case "Canceled":
+		outcome = "canceled" // az: "Run was canceled"
+	}
+	_ = l.blobs.SetMetadata(l.ref, map[string]string{"Complete": outcome})
 }

@@ -26,19 +26,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
+	"github.com/acr-emulator/acr-emulator/emulator/storage"
 	"github.com/acr-emulator/acr-emulator/fakes/armio"
 	"github.com/acr-emulator/acr-emulator/fakes/platform"
 	"github.com/go-chi/chi/v5"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
 
-const service = "tasks"
-
 // maxRuns is how many runs a registry keeps, logs included.
 const maxRuns = 1000
 
-// LogAccount is the storage account name in run log links; requests for
-// <LogAccount>.blob.<anything> go to LogBlobs.
+// LogAccount is the storage account that holds run logs and uploaded sources.
 const LogAccount = "acrtasklogs"
 
 // Registries tells the service about the emulator's registries.
@@ -49,11 +48,12 @@ type Registries interface {
 
 // Service serves tasks, scheduleRun and runs of every registry.
 type Service struct {
-	p    platform.Platform
-	regs Registries
-	// LogHost is the host[:port] of the storage account that serves run logs
-	// (LogAccount.blob.<something>), as listLogSasUrl links name it.
-	LogHost func() string
+	p     platform.Platform
+	regs  Registries
+	blobs *storage.Store
+	// AccountURL is the base URL of LogAccount to put in the links handed to the client that
+	// made r (storage.AccountURL).
+	AccountURL func(r *http.Request) string
 
 	// runAuth is the registry's own run credential, what a run uses for its registry when
 	// the task's source registry login mode is not None.
@@ -64,12 +64,12 @@ type Service struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu          sync.Mutex
-	tasks       map[string]*task // by lowercase task ARM id
-	runs        map[string][]*run
-	seq         map[string]int    // run counter by lowercase registry id
-	sources     map[string][]byte // uploaded build sources by relative path (nil: issued, not uploaded)
-	sourceOrder []string
+	mu         sync.Mutex
+	tasks      map[string]*task // by lowercase task ARM id
+	runs       map[string][]*run
+	seq        map[string]int    // run counter by lowercase registry id
+	containers map[string]string // storage container by lowercase registry id
+	sources    []storage.Ref     // issued upload links, oldest first
 }
 
 type task struct {
@@ -79,38 +79,42 @@ type task struct {
 
 type run struct {
 	res  map[string]any
-	log  logBuffer
+	log  *runLog
 	done bool
 	// cancel stops the run (az acr task cancel-run); canceled records that it was asked to.
 	cancel   context.CancelFunc
 	canceled bool
 }
 
-// New returns the service.
-func New(p platform.Platform, regs Registries, runAuth authn.Authenticator) *Service {
+// New returns the service, keeping logs and sources in blobs' account LogAccount, which it
+// creates.
+func New(p platform.Platform, regs Registries, runAuth authn.Authenticator, blobs *storage.Store) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{p: p, regs: regs, runAuth: runAuth, ctx: ctx, cancel: cancel, tasks: map[string]*task{}, runs: map[string][]*run{},
-		seq: map[string]int{}, sources: map[string][]byte{}}
+	_ = blobs.AddAccount(LogAccount) // a constant, valid name
+	return &Service{p: p, regs: regs, runAuth: runAuth, blobs: blobs, ctx: ctx, cancel: cancel, tasks: map[string]*task{}, runs: map[string][]*run{},
+		seq: map[string]int{}, containers: map[string]string{},
+		AccountURL: func(r *http.Request) string {
+			return storage.AccountURL(LogAccount, r.Host, r.TLS != nil, false, "https://"+r.Host)
+		}}
 }
 
-// Handler serves the registry-scoped Tasks paths (already authenticated and authorized).
+// Handler serves the registry-scoped Tasks paths (already authenticated and authorized by ARM,
+// which hands over paths spelled as these routes are).
 func (s *Service) Handler() http.Handler {
 	r := chi.NewRouter()
-	for _, rgs := range []string{"resourceGroups", "resourcegroups"} {
-		reg := "/subscriptions/{sub}/" + rgs + "/{rg}/providers/Microsoft.ContainerRegistry/registries/{reg}"
-		r.Get(reg+"/tasks", s.listTasks)
-		r.Put(reg+"/tasks/{task}", s.putTask)
-		r.Patch(reg+"/tasks/{task}", s.patchTask)
-		r.Get(reg+"/tasks/{task}", s.getTask)
-		r.Post(reg+"/tasks/{task}/listDetails", s.getTask)
-		r.Delete(reg+"/tasks/{task}", s.deleteTask)
-		r.Post(reg+"/scheduleRun", s.scheduleRun)
-		r.Get(reg+"/runs", s.listRuns)
-		r.Get(reg+"/runs/{run}", s.getRun)
-		r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
-		r.Post(reg+"/runs/{run}/cancel", s.cancelRun)
-		r.Post(reg+"/listBuildSourceUploadUrl", s.sourceUploadURL)
-	}
+	reg := "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ContainerRegistry/registries/{reg}"
+	r.Get(reg+"/tasks", s.listTasks)
+	r.Put(reg+"/tasks/{task}", s.putTask)
+	r.Patch(reg+"/tasks/{task}", s.patchTask)
+	r.Get(reg+"/tasks/{task}", s.getTask)
+	r.Post(reg+"/tasks/{task}/listDetails", s.getTask)
+	r.Delete(reg+"/tasks/{task}", s.deleteTask)
+	r.Post(reg+"/scheduleRun", s.scheduleRun)
+	r.Get(reg+"/runs", s.listRuns)
+	r.Get(reg+"/runs/{run}", s.getRun)
+	r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
+	r.Post(reg+"/runs/{run}/cancel", s.cancelRun)
+	r.Post(reg+"/listBuildSourceUploadUrl", s.sourceUploadURL)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		armio.Error(w, http.StatusNotFound, "NotFound", "The requested resource does not exist or is not supported by the emulator: "+r.Method+" "+r.URL.Path)
 	})
@@ -118,8 +122,8 @@ func (s *Service) Handler() http.Handler {
 }
 
 func registryID(r *http.Request) string {
-	return "/subscriptions/" + chi.URLParam(r, "sub") + "/resourceGroups/" + chi.URLParam(r, "rg") +
-		"/providers/Microsoft.ContainerRegistry/registries/" + chi.URLParam(r, "reg")
+	id, _ := armid.Parse(r.URL.Path)
+	return id.Resource(1).String()
 }
 
 type taskBody struct {
@@ -194,23 +198,13 @@ func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, o
 			user = append(user, uid)
 		}
 	}
-	ids, err := s.p.Attach(id, system, user)
+	ids, err := s.p.Attach(r.Context(), "Microsoft.ContainerRegistry/registries/tasks", id, system, user)
 	if err != nil {
-		armio.Error(w, http.StatusBadRequest, "InvalidIdentity", err.Error())
+		platform.WriteError(w, err)
 		return
 	}
 	if ident != nil {
-		ident["tenantId"] = s.p.TenantID()
-		if ids.System != nil {
-			ident["principalId"] = ids.System.PrincipalID
-		}
-		if len(ids.User) > 0 {
-			ua := map[string]any{}
-			for uid, u := range ids.User {
-				ua[uid] = map[string]string{"principalId": u.PrincipalID, "clientId": u.ClientID}
-			}
-			ident["userAssignedIdentities"] = ua
-		}
+		ident = ids.JSON(ident["type"].(string), s.p.TenantID())
 	}
 	props["provisioningState"] = "Succeeded"
 	if props["status"] == nil {
@@ -498,7 +492,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	runID := "ca" + strconv.Itoa(s.seq[strings.ToLower(regID)])
 	s.mu.Unlock()
 
-	spec := runSpec{id: runID, login: login, actions: steps, taskYAML: taskYAML, ids: ids, creds: creds, sourceLocation: b.SourceLocation,
+	spec := runSpec{id: runID, registry: regID, login: login, actions: steps, taskYAML: taskYAML, ids: ids, creds: creds, sourceLocation: b.SourceLocation,
 		template: taskTemplate{registry: login, id: runID, task: taskName, values: values}}
 	if b.Type == "FileTaskRunRequest" {
 		spec.taskFile = b.TaskFilePath
@@ -522,8 +516,13 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		}
 		return map[string]any{"id": regID + "/runs/" + runID, "name": runID, "type": "Microsoft.ContainerRegistry/registries/runs", "properties": props}
 	}
+	log, err := s.newRunLog(regID, runID)
+	if err != nil {
+		armio.Error(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The run's log cannot be kept: "+err.Error())
+		return
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	rn := &run{res: res("Queued", nil), cancel: cancel}
+	rn := &run{res: res("Queued", nil), log: log, cancel: cancel}
 	s.mu.Lock()
 	if s.ctx.Err() != nil { // shutting down: no new run may start after Close waited
 		s.mu.Unlock()
@@ -533,12 +532,16 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	runs := append(s.runs[strings.ToLower(regID)], rn)
-	if len(runs) > maxRuns { // bounded memory: the oldest runs go, as ACR purges its run history
-		runs = runs[len(runs)-maxRuns:]
+	var purged []*run
+	if len(runs) > maxRuns { // bounded memory: the oldest runs go, with their logs, as ACR purges its run history
+		purged, runs = runs[:len(runs)-maxRuns], runs[len(runs)-maxRuns:]
 	}
 	s.runs[strings.ToLower(regID)] = runs
 	queued := rn.res
 	s.mu.Unlock()
+	for _, old := range purged {
+		_ = s.blobs.Delete(old.log.ref)
+	}
 
 	// The run goes on after the answer, Queued then Running then Succeeded or Failed, as in
 	// Azure; clients poll the run or stream its log.
@@ -549,7 +552,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		rn.res = res("Running", map[string]any{"startTime": started.Format(time.RFC3339Nano)})
 		s.mu.Unlock()
-		o := s.execute(ctx, spec, &rn.log)
+		o := s.execute(ctx, spec, rn.log)
 		extra := map[string]any{"startTime": started.Format(time.RFC3339Nano), "finishTime": time.Now().UTC().Format(time.RFC3339Nano)}
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -565,8 +568,21 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 			extra["outputImages"] = o.outputs
 		}
 		rn.res, rn.done = res(status, extra), true
+		rn.log.complete(status)
 	}()
 	armio.WriteJSON(w, http.StatusOK, queued)
+}
+
+// findRun finds a registry's run by id (nil when there is none).
+func (s *Service) findRun(registryID, runID string) *run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rn := range s.runs[strings.ToLower(registryID)] {
+		if strings.EqualFold(rn.res["name"].(string), runID) {
+			return rn
+		}
+	}
+	return nil
 }
 
 // cancelRun stops a run that has not ended (az acr task cancel-run); it ends Canceled. A run

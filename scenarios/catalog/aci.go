@@ -45,19 +45,7 @@ func deleteGroup(ctx context.Context, s *scenarios.Session, name string) error {
 // lockdownSteps push an image and disable public access; shared by the trusted-service stories.
 func lockdownSteps(ref *string, login *string, auth *authn.Authenticator, repo string) []scenarios.Step {
 	return []scenarios.Step{
-		{Do: "push an image to " + registry + " as its admin user", Expect: "the push succeeds",
-			Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-				var err error
-				if *login, err = s.LoginServer(ctx, registry); err != nil {
-					return "", err
-				}
-				if *auth, err = s.AdminAuth(ctx, registry); err != nil {
-					return "", err
-				}
-				*ref = *login + "/" + repo + ":v1"
-				d, err := s.Push(ctx, *ref, *auth)
-				return "pushed " + *ref + "@" + d.String(), err
-			}},
+		pushStep(ref, login, auth, repo),
 		{Do: "disable public network access (az acr update --public-network-enabled false)", Expect: "pulls from this machine get 403 DENIED",
 			Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
 				if err := s.PatchRegistry(ctx, registry, map[string]any{"publicNetworkAccess": "Disabled"}); err != nil {
@@ -68,6 +56,24 @@ func lockdownSteps(ref *string, login *string, auth *authn.Authenticator, repo s
 				return errText(err), derr
 			}},
 	}
+}
+
+// pushStep pushes an image to the registry as its admin user, keeping its reference, the
+// login server and the credentials for the steps after it.
+func pushStep(ref *string, login *string, auth *authn.Authenticator, repo string) scenarios.Step {
+	return scenarios.Step{Do: "push an image to " + registry + " as its admin user", Expect: "the push succeeds",
+		Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
+			var err error
+			if *login, err = s.LoginServer(ctx, registry); err != nil {
+				return "", err
+			}
+			if *auth, err = s.AdminAuth(ctx, registry); err != nil {
+				return "", err
+			}
+			*ref = *login + "/" + repo + ":v1"
+			d, err := s.Push(ctx, *ref, *auth)
+			return "pushed " + *ref + "@" + d.String(), err
+		}}
 }
 
 // reopen restores the registry's network settings and deletes what the scenario created (best

@@ -37,19 +37,7 @@ func appServiceNotTrusted() scenarios.Scenario {
 		Summary: "App Service is not a trusted service: with AcrPull it pulls from an open registry, never through network rules",
 		Steps: func() []scenarios.Step {
 			return []scenarios.Step{
-				{Do: "push an image to " + registry + " as its admin user", Expect: "the push succeeds",
-					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
-						var err error
-						if login, err = s.LoginServer(ctx, registry); err != nil {
-							return "", err
-						}
-						if auth, err = s.AdminAuth(ctx, registry); err != nil {
-							return "", err
-						}
-						ref = login + "/scenarios/webapp:v1"
-						d, err := s.Push(ctx, ref, auth)
-						return "pushed " + ref + "@" + d.String(), err
-					}},
+				pushStep(&ref, &login, &auth, "scenarios/webapp"),
 				{Do: "create a web app for containers with a system-assigned identity and give it AcrPull", Expect: "the site runs (the registry is open)",
 					Run: func(ctx context.Context, s *scenarios.Session) (string, error) {
 						_, _, principal, err := site(ctx, s)

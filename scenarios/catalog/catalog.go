@@ -16,7 +16,8 @@ import (
 
 // All returns every scenario, in the order `scenario run --all` runs them.
 func All() []scenarios.Scenario {
-	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), aciSystemIdentity(), trustedWithoutRole(), defenderScan(), importRestricted(), mlCustomImage(), tasksTrusted(), tasks2025Policy(), privateEndpoint(), appServiceNotTrusted()}
+	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), aciSystemIdentity(), trustedWithoutRole(), defenderScan(), importRestricted(), mlCustomImage(), tasksTrusted(), tasks2025Policy(), privateEndpoint(), appServiceNotTrusted(),
+		containerAppsNotTrusted(), aksPrivateEndpoint()}
 }
 
 // Find returns the scenario named name.

@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // LoadOrCreateSigningKey returns the RSA key kept in dir/name, creating it on first use. The
@@ -47,4 +49,38 @@ func LoadOrCreateSigningKey(dir, name string) (*rsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%s: not an RSA key of 2048 bits or more", path)
 	}
 	return key, nil
+}
+
+// LoadOrCreateSecret returns the random secret kept base64-encoded in dir/name, creating one of
+// size bytes on first use: for HMAC keys such as the fake storage's account keys, which sign
+// the SAS links the emulator hands out, so links stay valid across a restart as Azure's do. A
+// file that is there but unreadable, or shorter than size, is an error naming it.
+func LoadOrCreateSecret(dir, name string, size int) ([]byte, error) {
+	path := filepath.Join(dir, name)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		secret := make([]byte, size)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		enc := base64.StdEncoding.EncodeToString(secret) + "\n"
+		if err := writeAtomic(path, []byte(enc), 0o600); err != nil {
+			return nil, err
+		}
+		return secret, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	secret, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not base64: %w", path, err)
+	}
+	if len(secret) < size {
+		return nil, fmt.Errorf("%s: a secret of %d bytes, want %d or more", path, len(secret), size)
+	}
+	return secret, nil
 }

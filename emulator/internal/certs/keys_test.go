@@ -40,3 +40,30 @@ func TestLoadOrCreateSigningKey(t *testing.T) {
 		t.Fatalf("EC key: %v", err)
 	}
 }
+
+func TestLoadOrCreateSecret(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first, err := LoadOrCreateSecret(dir, "storage-account-key", 64)
+	if err != nil || len(first) != 64 {
+		t.Fatalf("secret: %d bytes, %v", len(first), err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "storage-account-key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", info, err)
+	}
+	again, err := LoadOrCreateSecret(dir, "storage-account-key", 64)
+	if err != nil || string(again) != string(first) {
+		t.Fatalf("the secret did not survive a restart: %v", err)
+	}
+	if other, err := LoadOrCreateSecret(dir, "other-key", 64); err != nil || string(other) == string(first) {
+		t.Fatalf("two names share a secret: %v", err)
+	}
+	for name, body := range map[string]string{"garbage": "not base64!", "short": "c2hvcnQ=\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadOrCreateSecret(dir, name, 64); err == nil || !strings.Contains(err.Error(), name) {
+			t.Fatalf("%s secret file: %v", name, err)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,23 @@ func TestObserveRecoversAndSetsHeaders(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusInternalServerError || !strings.Contains(logs.String(), "kaboom") {
 		t.Fatalf("panic: status %d, logs %s", res.StatusCode, logs.String())
+	}
+}
+
+// Capability parameters never reach the logs: a SAS link's signature is a password.
+func TestRedactedURI(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/v2/app/manifests/v1", "/v2/app/manifests/v1"},
+		{"/v2/_catalog?n=10&last=a", "/v2/_catalog?n=10&last=a"},
+		{"/acrtasklogs/runs/ca1.log?sv=2020-10-02&sp=r&se=2026-01-01&sig=c2VjcmV0", "/acrtasklogs/runs/ca1.log?se=2026-01-01&sig=REDACTED&sp=r&sv=2020-10-02"},
+		{"/oauth2/token?refresh_token=eyJ&scope=x", "/oauth2/token?refresh_token=REDACTED&scope=x"},
+	} {
+		u, err := url.ParseRequestURI(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := RedactedURI(u); got != tc.want {
+			t.Errorf("RedactedURI(%s) = %s, want %s", tc.in, got, tc.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
 
@@ -88,12 +89,37 @@ func Observe(base *slog.Logger, onPanic func(w http.ResponseWriter, r *http.Requ
 						onPanic(rec, r)
 					}
 				}
-				log.Debug("request", "method", r.Method, "host", r.Host, "path", r.URL.RequestURI(),
+				log.Debug("request", "method", r.Method, "host", r.Host, "path", RedactedURI(r.URL),
 					"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start), "remote", r.RemoteAddr)
 			}()
 			next.ServeHTTP(rec, r)
 		})
 	}
+}
+
+// capabilityParams are query parameters that grant access by themselves (a storage SAS's
+// signature sig, a data endpoint link's s): whoever reads a log with them could use the link.
+var capabilityParams = []string{"sig", "s", "code", "access_token", "refresh_token", "client_secret"}
+
+// RedactedURI is the request URI with capability parameters' values replaced, for logs.
+func RedactedURI(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.RequestURI()
+	}
+	q := u.Query()
+	redacted := false
+	for _, p := range capabilityParams {
+		if _, ok := q[p]; ok {
+			q.Set(p, "REDACTED")
+			redacted = true
+		}
+	}
+	if !redacted {
+		return u.RequestURI()
+	}
+	c := *u
+	c.RawQuery = q.Encode()
+	return c.RequestURI()
 }
 
 type correlationKey struct{}
