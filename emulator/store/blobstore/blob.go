@@ -20,6 +20,25 @@ type Blob struct {
 // Size is the blob's length.
 func (b *Blob) Size() int64 { return b.n }
 
+// Name is the path of the blob's file on disk, "" in memory: a snapshot links the file
+// instead of copying it.
+func (b *Blob) Name() string {
+	if b.f != nil {
+		return b.f.Name()
+	}
+	return ""
+}
+
+// ReadSeeker is the blob as an io.ReadSeeker for http.ServeContent and ranged copies: on disk
+// the *os.File itself, so the copy to a plain TCP connection is sendfile(2) (net/http hands
+// it, or an io.LimitedReader of it, to the connection's ReadFrom); in memory the Blob.
+func (b *Blob) ReadSeeker() io.ReadSeeker {
+	if b.f != nil {
+		return b.f
+	}
+	return b
+}
+
 // Read reads from the current offset.
 func (b *Blob) Read(p []byte) (int, error) {
 	if b.f != nil {
@@ -76,11 +95,17 @@ func (b *Blob) Seek(offset int64, whence int) (int64, error) {
 }
 
 // WriteTo writes the rest of the blob to w. Memory chunks go to w as they are, one Write each
-// (no copy, and large writes for TLS and TCP); a file goes through io.Copy, which ends in
-// sendfile(2) when w leads to a TCP connection (http.ResponseWriter on plain HTTP does).
+// (no copy, and large writes for TLS and TCP). A file goes to w's ReadFrom as an
+// io.LimitedReader of the *os.File, the form net's sendfile(2) path takes: an
+// http.ResponseWriter on plain HTTP passes it to the TCP connection (httpx.StatusRecorder and
+// the sniffed connection keep ReadFrom reachable), so the bytes never enter the process.
 func (b *Blob) WriteTo(w io.Writer) (int64, error) {
 	if b.f != nil {
-		return io.Copy(w, b.f)
+		off, err := b.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0, err
+		}
+		return io.Copy(w, &io.LimitedReader{R: b.f, N: b.n - off})
 	}
 	var total int64
 	off := b.off

@@ -9,28 +9,34 @@
 // The whole interface:
 //   - Writing: NewUpload starts an Upload (bytes hashed and stored as they arrive, never copied
 //     whole); Commit stores it under its verified digest; Put stores bytes already in memory
-//     (manifests).
-//   - References: Commit, Put and Acquire add one reference; the caller owns it until it hands
-//     it to a metadata record (a repository blob link, a manifest) or gives it back with Release.
-//     The bytes go with the last reference.
+//     (manifests); Ingest stores content read from elsewhere (a snapshot's files).
+//   - References: Commit, Put, Ingest and Acquire add one reference; the caller owns it until it
+//     hands it to a metadata record (a repository blob link, a manifest) or gives it back with
+//     Release. Pin and Unpin keep content without being a record's reference: a dump of the
+//     state (what a reset returns to, what a snapshot streams out) pins what it refers to. The
+//     bytes go with the last reference or pin.
 //   - Reading: Open gives a Blob to stream (Read/Seek/ReadAt, and WriteTo, which hands memory
-//     chunks or the file to the writer without copying); Get gives small content whole.
-//   - Accounting: Stats (stored), Pending (held by unfinished uploads, bounded by
+//     chunks to the writer without copying, or a file to sendfile(2)); Get gives small content
+//     whole; Stat gives one blob's size and counts.
+//   - Accounting: Stats (stored), Each, Pending (held by unfinished uploads, bounded by
 //     WithPendingLimit), Refs, and Clear for a whole reset.
 //
 // In memory a blob is a list of chunks sized from what the client announced (Content-Length,
 // Content-Range), up to 8 MiB each, so a stored blob costs its size and no more, and nothing is
-// ever copied to grow.
+// ever copied to grow. On disk a blob is one file named by its digest, written as it arrives.
 package blobstore
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
 )
 
-// MaxGet bounds what Get hands out whole: manifests and image configs are far smaller.
+// MaxGet bounds what Get hands out whole: manifests and image configs are far smaller (ACR
+// takes manifests up to 4 MiB). Larger content is streamed with Open.
 const MaxGet = 16 << 20
 
 // ErrPendingLimit is returned when unfinished uploads together would hold more than the
@@ -49,7 +55,8 @@ type Store struct {
 
 type entry struct {
 	c    content
-	refs int
+	refs int // records' references
+	pins int // holds that are not records' (dumps)
 }
 
 // backend is where content lives: memory or a directory.
@@ -58,6 +65,9 @@ type backend interface {
 	put(d digest.Digest, data []byte) (content, error)
 	// finish turns a complete sink into d's content.
 	finish(s sink, d digest.Digest) (content, error)
+	// link stores d from a file that already holds exactly its bytes without copying them,
+	// when it can (handled false: the caller copies).
+	link(d digest.Digest, path string, size int64) (c content, handled bool, err error)
 }
 
 // content is one stored blob's bytes.
@@ -134,6 +144,53 @@ func (s *Store) Commit(u *Upload, d digest.Digest) error {
 	return nil
 }
 
+// Ingest stores the size bytes r reads as d and adds a reference to d (when d is held already,
+// r is not read). The bytes are hashed as they are copied and refused unless they are d's. An
+// *os.File (anything with the Name of a file) is linked into a disk store instead of copied
+// when the two share a file system; its bytes are then trusted to be d's, as the snapshot
+// package checks them when it reads a snapshot. Ingest does not count against the pending
+// limit: it is how a reset or a snapshot puts back what the store held.
+func (s *Store) Ingest(d digest.Digest, size int64, r io.Reader) error {
+	if s.Acquire(d) {
+		return nil
+	}
+	if f, ok := r.(interface{ Name() string }); ok && f.Name() != "" {
+		c, handled, err := s.be.link(d, f.Name(), size)
+		if err != nil {
+			return err
+		}
+		if handled {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if e, ok := s.blobs[d]; ok {
+				c.remove()
+				e.refs++
+				return nil
+			}
+			s.add(d, c)
+			return nil
+		}
+	}
+	sk, err := s.be.newSink(&budget{})
+	if err != nil {
+		return err
+	}
+	u := newUpload(0, sk)
+	if _, err := u.Append(io.LimitReader(r, size+1), 0, size); err != nil {
+		u.Discard()
+		return fmt.Errorf("blobstore: reading %s: %w", d, err)
+	}
+	got, err := u.Digest(d.Algorithm())
+	if err == nil && (got != d || u.Size() != size) {
+		err = fmt.Errorf("blobstore: content read for %s (%d bytes) is %s (%d bytes)", d, size, got, u.Size())
+	}
+	if err != nil {
+		u.Discard()
+		return err
+	}
+	return s.Commit(u, d)
+}
+
 // Acquire adds a reference to d when it is present and reports whether it was.
 func (s *Store) Acquire(d digest.Digest) bool {
 	s.mu.Lock()
@@ -145,17 +202,37 @@ func (s *Store) Acquire(d digest.Digest) bool {
 	return ok
 }
 
-// Release drops one reference to d, freeing its bytes with the last one. Releasing an absent
-// digest is a no-op so cleanup paths stay simple.
+// Release drops one reference to d, freeing its bytes with the last reference or pin.
+// Releasing an absent digest is a no-op so cleanup paths stay simple.
 func (s *Store) Release(d digest.Digest) {
+	s.drop(d, func(e *entry) { e.refs-- })
+}
+
+// Pin keeps d's bytes, without a reference, until Unpin; false when d is not held.
+func (s *Store) Pin(d digest.Digest) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.blobs[d]
+	if ok {
+		e.pins++
+	}
+	return ok
+}
+
+// Unpin gives back one Pin of d, freeing its bytes when nothing else holds them.
+func (s *Store) Unpin(d digest.Digest) {
+	s.drop(d, func(e *entry) { e.pins-- })
+}
+
+func (s *Store) drop(d digest.Digest, dec func(*entry)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.blobs[d]
 	if !ok {
 		return
 	}
-	e.refs--
-	if e.refs <= 0 {
+	dec(e)
+	if e.refs <= 0 && e.pins <= 0 {
 		delete(s.blobs, d)
 		s.bytes -= e.c.size()
 		e.c.remove()
@@ -176,8 +253,8 @@ func (s *Store) Open(d digest.Digest) (*Blob, bool) {
 }
 
 // Get returns the whole content of d, for small content (manifests, configs): false when d is
-// absent or larger than MaxGet. In memory a one-chunk blob is shared, not copied: callers must
-// treat the slice as read-only.
+// absent or larger than MaxGet (Stat tells which). In memory a one-chunk blob is shared, not
+// copied: callers must treat the slice as read-only.
 func (s *Store) Get(d digest.Digest) ([]byte, bool) {
 	b, ok := s.Open(d)
 	if !ok {
@@ -189,6 +266,33 @@ func (s *Store) Get(d digest.Digest) ([]byte, bool) {
 	}
 	data, err := b.bytes()
 	return data, err == nil
+}
+
+// Info describes one held blob.
+type Info struct {
+	Size int64
+	Refs int // records' references
+	Pins int // other holds (dumps)
+}
+
+// Stat describes d; false when d is not held.
+func (s *Store) Stat(d digest.Digest) (Info, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.blobs[d]
+	if !ok {
+		return Info{}, false
+	}
+	return Info{Size: e.c.size(), Refs: e.refs, Pins: e.pins}, true
+}
+
+// Each calls f for every held blob, in no order; f must not call back into the store.
+func (s *Store) Each(f func(d digest.Digest, i Info)) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for d, e := range s.blobs {
+		f(d, Info{Size: e.c.size(), Refs: e.refs, Pins: e.pins})
+	}
 }
 
 // Refs reports the reference count of d (0 when absent). Tests and /_emulator/state use it.
@@ -236,6 +340,14 @@ func (b *budget) reserve(n int64) error {
 	}
 	b.used += n
 	return nil
+}
+
+// fits reports whether n more bytes would fit now (a body's announced length, checked before
+// any of it is read).
+func (b *budget) fits(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.max <= 0 || b.used+n <= b.max
 }
 
 func (b *budget) free(n int64) {

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -15,6 +18,13 @@ import (
 // stores runs a test against every backend.
 func stores(t *testing.T, f func(t *testing.T, s *Store), opts ...Option) {
 	t.Run("memory", func(t *testing.T) { f(t, New(opts...)) })
+	t.Run("disk", func(t *testing.T) {
+		s, err := NewDisk(t.TempDir(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, s)
+	})
 }
 
 func TestRefcounts(t *testing.T) {
@@ -174,7 +184,10 @@ func TestMemoryChunksAreExact(t *testing.T) {
 }
 
 func TestBlobReading(t *testing.T) {
-	s := New()
+	stores(t, testBlobReading)
+}
+
+func testBlobReading(t *testing.T, s *Store) {
 	u := upload(t, s, 0, "0123", "456", "789ab")
 	d := digest.FromString("0123456789ab")
 	if err := s.Commit(u, d); err != nil {
@@ -279,7 +292,10 @@ func TestDiscardWhileReading(t *testing.T) {
 }
 
 func TestGetIsBounded(t *testing.T) {
-	s := New()
+	stores(t, testGetIsBounded)
+}
+
+func testGetIsBounded(t *testing.T, s *Store) {
 	big := make([]byte, MaxGet+1)
 	d := digest.FromBytes(big)
 	if err := s.Put(d, big); err != nil {
@@ -290,5 +306,197 @@ func TestGetIsBounded(t *testing.T) {
 	}
 	if b, ok := s.Open(d); !ok || b.Size() != int64(len(big)) {
 		t.Fatal("Open must still stream it")
+	}
+}
+
+// A body whose announced length does not fit is refused before a byte of it is read.
+func TestPendingLimitRefusesAnnouncedLength(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store) {
+		u, _ := s.NewUpload(0)
+		r := &countingReader{r: bytes.NewReader(make([]byte, 4096))}
+		if _, err := u.Append(r, 0, 4096); !errors.Is(err, ErrPendingLimit) {
+			t.Fatalf("over the limit: %v", err)
+		}
+		if r.n != 0 {
+			t.Fatalf("read %d bytes of a refused body", r.n)
+		}
+		if _, err := u.Append(strings.NewReader("ok"), 0, 2); err != nil {
+			t.Fatalf("within the limit: %v", err)
+		}
+		if err := s.Commit(u, digest.FromString("ok")); err != nil {
+			t.Fatal(err)
+		}
+		if held, _ := s.Pending(); held != 0 {
+			t.Fatalf("pending after commit = %d", held)
+		}
+	}, WithPendingLimit(1024))
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// Pins keep content that no record refers to; Refs counts references only.
+func TestPins(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store) {
+		d := digest.FromString("kept")
+		if s.Pin(d) {
+			t.Fatal("pinned an absent digest")
+		}
+		if err := s.Put(d, []byte("kept")); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Pin(d) {
+			t.Fatal("pin failed")
+		}
+		s.Release(d)
+		if info, ok := s.Stat(d); !ok || info.Refs != 0 || info.Pins != 1 || info.Size != 4 {
+			t.Fatalf("stat after release = %+v, %v", info, ok)
+		}
+		if b, ok := s.Get(d); !ok || string(b) != "kept" {
+			t.Fatal("a pinned blob went with its last reference")
+		}
+		if !s.Acquire(d) || s.Refs(d) != 1 {
+			t.Fatal("a pinned blob cannot be referred to again")
+		}
+		s.Unpin(d)
+		s.Release(d)
+		if _, ok := s.Stat(d); ok {
+			t.Fatal("not freed with its last pin and reference")
+		}
+		if n, b := s.Stats(); n != 0 || b != 0 {
+			t.Fatalf("stats = %d, %d", n, b)
+		}
+	})
+}
+
+func TestIngest(t *testing.T) {
+	stores(t, func(t *testing.T, s *Store) {
+		data := bytes.Repeat([]byte("0123456789"), 300000) // several reads and chunks
+		d := digest.FromBytes(data)
+		if err := s.Ingest(digest.FromString("other"), int64(len(data)), bytes.NewReader(data)); err == nil {
+			t.Fatal("ingested bytes that are not the digest's")
+		}
+		if err := s.Ingest(d, int64(len(data))-1, bytes.NewReader(data)); err == nil {
+			t.Fatal("ingested more bytes than announced")
+		}
+		if n, _ := s.Stats(); n != 0 {
+			t.Fatal("a refused ingest left content")
+		}
+		if err := s.Ingest(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		// Held already: the reader is not read.
+		if err := s.Ingest(d, int64(len(data)), iotest.ErrReader(errors.New("read"))); err != nil || s.Refs(d) != 2 {
+			t.Fatalf("second ingest: %v, refs %d", err, s.Refs(d))
+		}
+		b, _ := s.Open(d)
+		defer b.Close()
+		var out bytes.Buffer
+		if _, err := b.WriteTo(&out); err != nil || !bytes.Equal(out.Bytes(), data) {
+			t.Fatalf("read back %d bytes, %v", out.Len(), err)
+		}
+	})
+}
+
+// A disk store links a file it is handed instead of copying it, and the link outlives the
+// source's removal.
+func TestDiskIngestLinks(t *testing.T) {
+	dir := t.TempDir()
+	s, err := NewDisk(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "src")
+	data := []byte("snapshot content")
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(src)
+	defer f.Close()
+	d := digest.FromBytes(data)
+	if err := s.Ingest(d, int64(len(data)), f); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.Stat(src)
+	b, ok := s.Open(d)
+	if !ok {
+		t.Fatal("not held")
+	}
+	defer b.Close()
+	bs, _ := os.Stat(b.Name())
+	if !os.SameFile(a, bs) {
+		t.Fatal("copied instead of linked")
+	}
+	os.Remove(src)
+	if got, ok := s.Get(d); !ok || !bytes.Equal(got, data) {
+		t.Fatalf("after the source went: %q", got)
+	}
+}
+
+// NewDisk empties its own directory and refuses anyone else's.
+func TestDiskDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "blobs")
+	s, err := NewDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := digest.FromString("x")
+	if err := s.Put(d, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	upload(t, s, 0, "unfinished")
+	if entries, _ := os.ReadDir(filepath.Join(dir, "uploads")); len(entries) != 1 {
+		t.Fatalf("uploads dir holds %d files", len(entries))
+	}
+	if _, err := NewDisk(dir); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && e.Name() != diskMarker {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) != 0 {
+		t.Fatalf("a new store kept %v", left)
+	}
+	foreign := t.TempDir()
+	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644)
+	if _, err := NewDisk(foreign); !errors.Is(err, ErrForeignDir) {
+		t.Fatalf("a foreign directory: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(foreign, "notes.txt")); string(b) != "mine" {
+		t.Fatal("a refused directory was touched")
+	}
+}
+
+// Releasing the last reference removes the file; an open handle still reads it.
+func TestDiskRemovesWithLastReference(t *testing.T) {
+	s, err := NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := upload(t, s, 0, "abc", "def")
+	d := digest.FromString("abcdef")
+	if err := s.Commit(u, d); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := s.Open(d)
+	defer b.Close()
+	s.Release(d)
+	if _, err := os.Stat(b.Name()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("file after the last reference: %v", err)
+	}
+	if got, err := io.ReadAll(b); err != nil || string(got) != "abcdef" {
+		t.Fatalf("open handle read %q, %v", got, err)
 	}
 }

@@ -47,6 +47,8 @@ func (memory) finish(s sink, _ digest.Digest) (content, error) {
 	return c, nil
 }
 
+func (memory) link(digest.Digest, string, int64) (content, bool, error) { return nil, false, nil }
+
 // sink is where an upload's bytes go as they arrive.
 type sink interface {
 	// room returns space to read the next bytes into; want is how many more bytes the client
@@ -57,6 +59,10 @@ type sink interface {
 	size() int64
 	// truncate drops everything past n (a chunk that failed part-way).
 	truncate(n int64) error
+	// flush ends a chunk: bytes still buffered go where they are kept.
+	flush() error
+	// fits reports whether n more bytes fit in the pending budget now.
+	fits(n int64) bool
 	// reader reads everything received (digests other than sha256 are computed at the end).
 	reader() io.Reader
 	// discard frees everything and gives the reservation back.
@@ -101,6 +107,15 @@ func (m *memSink) wrote(n int) error {
 }
 
 func (m *memSink) size() int64 { return m.n }
+
+func (m *memSink) flush() error { return nil }
+
+func (m *memSink) fits(n int64) bool {
+	if k := len(m.chunks); k > 0 {
+		n -= int64(cap(m.chunks[k-1]) - len(m.chunks[k-1])) // already reserved
+	}
+	return m.budget.fits(n)
+}
 
 func (m *memSink) truncate(n int64) error {
 	var kept int64

@@ -48,7 +48,11 @@ func (s *Store) NewUpload(limit int64) (*Upload, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Upload{h: sha256.New(), limit: limit, sk: sk, last: time.Now()}, nil
+	return newUpload(limit, sk), nil
+}
+
+func newUpload(limit int64, sk sink) *Upload {
+	return &Upload{h: sha256.New(), limit: limit, sk: sk, last: time.Now()}
 }
 
 // Size is the number of bytes received by completed chunks.
@@ -138,12 +142,20 @@ func (u *Upload) Append(r io.Reader, offset, want int64) (int64, error) {
 	if offset >= 0 && offset != start {
 		return 0, &OffsetError{Want: start, Got: offset}
 	}
+	if want > 0 && !u.sk.fits(want) {
+		// Refused before reading: the client learns at once, and no byte of it is held.
+		return 0, ErrPendingLimit
+	}
 	state, err := u.h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return 0, err
 	}
 	n, err := u.readFrom(r, want)
+	if err == nil {
+		err = u.sk.flush()
+	}
 	if err != nil {
+		// Roll back: the sink to where the chunk started, the hash to its state then.
 		if terr := u.sk.truncate(start); terr != nil {
 			return 0, errors.Join(err, terr)
 		}
