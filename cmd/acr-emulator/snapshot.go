@@ -66,12 +66,9 @@ func snapshotCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return 1
 	}
-	var bytes int64
-	for _, b := range snap.State.Blobs {
-		bytes += int64(len(b))
-	}
+	blobs, bytes := snap.Blobs()
 	fmt.Fprintf(stdout, "Saved %d registries, %d repositories, %d tags, %d tasks and %d blobs (%d bytes) to %s.\n",
-		len(snap.State.Registries), len(snap.State.Repositories), len(snap.State.Tags), len(snap.Tasks), len(snap.State.Blobs), bytes, dirs[0])
+		len(snap.State.Registries), len(snap.State.Repositories), len(snap.State.Tags), len(snap.Tasks), blobs, bytes, dirs[0])
 	fmt.Fprintf(stdout, "Start from it with: acr-emulator --snapshot %s\n", dirs[0])
 	return 0
 }
