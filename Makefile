@@ -103,7 +103,7 @@ az-setup:
 		--endpoint-active-directory https://localhost:8443 \
 		--endpoint-active-directory-resource-id https://management.core.windows.net/ \
 		--endpoint-active-directory-graph-resource-id https://graph.windows.net/ \
-		--suffix-acr-login-server-endpoint .azurecr.io -o none 2>/dev/null || true
+		--suffix-acr-login-server-endpoint .azurecr.io --suffix-keyvault-dns .vault.azure.net -o none 2>/dev/null || true
 	$(AZ_ENV) az cloud set -n AcrEmulator
 	$(AZ_ENV) az login --service-principal -u 33333333-3333-3333-3333-333333333333 \
 		-p acr-emulator-client-secret --tenant 11111111-1111-1111-1111-111111111111 -o none

@@ -163,7 +163,9 @@ func TestARMLockdown(t *testing.T) {
 		t.Fatalf("imported image: %v\n%s", err, out)
 	}
 	poller, err = client.BeginImportImage(ctx, "demo-rg", "myregistry", armcontainerregistry.ImportImageParameters{
-		Source:     &armcontainerregistry.ImportSource{RegistryURI: to.Ptr(emu.RegistryHost()), SourceImage: to.Ptr("arm/copy:v1")},
+		Source: &armcontainerregistry.ImportSource{RegistryURI: to.Ptr(emu.RegistryHost()), SourceImage: to.Ptr("arm/copy:v1"),
+			// A registry URI source is read with the request's credentials, as Azure reads it.
+			Credentials: &armcontainerregistry.ImportSourceCredentials{Username: to.Ptr("myregistry"), Password: to.Ptr(harness.AdminPassword)}},
 		TargetTags: []*string{to.Ptr("arm/imported:v2")}, Mode: to.Ptr(armcontainerregistry.ImportModeNoForce)}, nil)
 	if err == nil {
 		_, err = poller.PollUntilDone(ctx, nil)

@@ -41,7 +41,9 @@ func azLoginAs(t *testing.T, emu *harness.Emulator, clientID, secret string) (az
 	}
 	run("cloud", "register", "-n", "AcrEmulator", "--endpoint-resource-manager", base+"/", "--endpoint-active-directory", base,
 		"--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
-		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io")
+		"--endpoint-active-directory-graph-resource-id", "https://graph.windows.net/", "--suffix-acr-login-server-endpoint", ".azurecr.io",
+		// az acr task credential add -u/-p checks whether the name is a Key Vault secret's URI.
+		"--suffix-keyvault-dns", ".vault.azure.net")
 	run("cloud", "set", "-n", "AcrEmulator")
 	run("login", "--service-principal", "-u", clientID, "-p", secret, "--tenant", harness.TenantID)
 	return az, env, run

@@ -31,9 +31,15 @@ func TestAzureCLITasks(t *testing.T) {
 	}
 	run("rest", "--method", "put", "--url", base+"/subscriptions/"+subscription+"/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/providers/Microsoft.Authorization/roleAssignments/0c0c0c0c-0000-4000-8000-000000000001?api-version=2022-04-01",
 		"--body", `{"properties":{"roleDefinitionId":"/subscriptions/`+subscription+`/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d","principalId":"`+principal+`","principalType":"ServicePrincipal"}}`)
+	// credential add prints the PATCH's answer, where ACR writes each registry's credentials
+	// null; credential list reads them through listDetails.
 	if got := run("acr", "task", "credential", "add", "-n", "cross-task", "-r", "myregistry", "--login-server", emu.RegistryHost(),
-		"--use-identity", "[system]", "--query", "\""+emu.RegistryHost()+"\".identity", "-o", "tsv"); got != "[system]" {
+		"--use-identity", "[system]", "-o", "json"); strings.Join(strings.Fields(got), "") != `{"`+emu.RegistryHost()+`":null}` {
 		t.Fatalf("credential add = %q", got)
+	}
+	if got := run("acr", "task", "credential", "list", "-n", "cross-task", "-r", "myregistry",
+		"--query", "\""+emu.RegistryHost()+"\".identity", "-o", "tsv"); got != "[system]" {
+		t.Fatalf("credential list = %q", got)
 	}
 
 	// 4-5. public access is disabled, trusted services are on: the run succeeds, its log

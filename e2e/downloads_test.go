@@ -268,8 +268,10 @@ func TestAzureCLIPrivateEndpoint(t *testing.T) {
 	if got := az("acr", "private-endpoint-connection", "list", "-r", "myregistry", "--query", "[].privateLinkServiceConnectionState.status", "-o", "tsv"); got != "Approved" {
 		t.Fatalf("connections = %q", got)
 	}
-	if got := az("acr", "show", "-n", "myregistry", "--query", "dataEndpointEnabled", "-o", "tsv"); got != "True" && got != "true" {
-		t.Fatalf("a private endpoint turns data endpoints on: %q", got)
+	// The private endpoint serves the data endpoints (their host names show); the flag stays as
+	// set, so templates that never set it see no drift.
+	if got := az("acr", "show", "-n", "myregistry", "--query", "[dataEndpointEnabled, dataEndpointHostNames[0]]", "-o", "tsv"); got != "False\nmyregistry.eastus.data.azurecr.io" && got != "false\nmyregistry.eastus.data.azurecr.io" {
+		t.Fatalf("a private endpoint serves the data endpoints: %q", got)
 	}
 	src := t.TempDir()
 	writeLayout(t, src, 1)

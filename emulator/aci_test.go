@@ -90,7 +90,7 @@ func TestACIPullsWithManagedIdentity(t *testing.T) {
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	patch := func(props map[string]any) {
 		t.Helper()
-		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 201 {
+		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 200 {
 			t.Fatalf("PATCH registry: %d %v", status, out)
 		}
 	}
@@ -174,7 +174,7 @@ func TestAppServiceIsNotTrusted(t *testing.T) {
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	patch := func(props map[string]any) {
 		t.Helper()
-		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 201 {
+		if status, out := arm("PATCH", reg, map[string]any{"properties": props}); status != 200 {
 			t.Fatalf("PATCH registry: %d %v", status, out)
 		}
 	}

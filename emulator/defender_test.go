@@ -92,7 +92,7 @@ func TestDefenderScansPushes(t *testing.T) {
 	// A firewall that lets this machine push, with trusted services off: Defender's scan is
 	// refused.
 	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None",
-		"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": []any{map[string]string{"value": "127.0.0.1"}}}}}); status != 201 {
+		"networkRuleSet": map[string]any{"defaultAction": "Deny", "ipRules": []any{map[string]string{"value": "127.0.0.1"}}}}}); status != 200 {
 		t.Fatalf("firewall: %d %v", status, out)
 	}
 	push("v2", "c")
@@ -103,7 +103,7 @@ func TestDefenderScansPushes(t *testing.T) {
 		t.Fatalf("blocked scan = %v", second)
 	}
 	// Trusted services on again: the scan passes the firewall.
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}}); status != 200 {
 		t.Fatalf("bypass on: %d %v", status, out)
 	}
 	push("v3", "d")

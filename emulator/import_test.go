@@ -29,7 +29,7 @@ func TestImportBetweenRestrictedRegistries(t *testing.T) {
 	srcID := rg + "/providers/Microsoft.ContainerRegistry/registries/sourceregistry"
 	dstID := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	for _, id := range []string{srcID, dstID} {
-		if status, out := arm("PATCH", id, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 201 {
+		if status, out := arm("PATCH", id, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
 			t.Fatalf("lock %s: %d %v", id, status, out)
 		}
 	}
@@ -66,7 +66,7 @@ func TestImportBetweenRestrictedRegistries(t *testing.T) {
 	}
 	// Export disabled on the source (Premium, public access disabled): no import from it, and
 	// nothing written; enabled again, import works.
-	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "disabled"}}}}); status != 201 ||
+	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "disabled"}}}}); status != 200 ||
 		get(out, "properties", "policies", "exportPolicy", "status") != "disabled" {
 		t.Fatalf("export off: %d %v", status, out)
 	}
@@ -83,14 +83,14 @@ func TestImportBetweenRestrictedRegistries(t *testing.T) {
 		get(out, "error", "code") != "ExportPolicyRequiresPublicNetworkAccessDisabled" {
 		t.Fatalf("public access with export disabled: %d %v", status, out)
 	}
-	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "Enabled"}}}}); status != 201 {
+	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"policies": map[string]any{"exportPolicy": map[string]any{"status": "Enabled"}}}}); status != 200 {
 		t.Fatalf("export on: %d %v", status, out)
 	}
 	if status, out := importImage(body); status != 200 {
 		t.Fatalf("import after export is enabled again: %d %v", status, out)
 	}
 	// With trusted services off on the source, import is refused with the registry's text.
-	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 201 {
+	if status, out := arm("PATCH", srcID, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 200 {
 		t.Fatalf("bypass off: %d %v", status, out)
 	}
 	status, out = importImage(body)

@@ -57,7 +57,7 @@ func TestImportReadsTheSourceAsTheRequestSays(t *testing.T) {
 	dstID := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	setPublic := func(state string) {
 		t.Helper()
-		if status, out := owner("PATCH", srcID, map[string]any{"properties": map[string]any{"publicNetworkAccess": state}}); status != 201 {
+		if status, out := owner("PATCH", srcID, map[string]any{"properties": map[string]any{"publicNetworkAccess": state}}); status != 200 {
 			t.Fatalf("public access %s: %d %v", state, status, out)
 		}
 	}

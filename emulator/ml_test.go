@@ -30,7 +30,7 @@ func TestMachineLearningPullsThroughTrustedServices(t *testing.T) {
 	if status != 201 || get(out, "identity", "principalId") == nil {
 		t.Fatalf("PUT workspace: %d %v", status, out)
 	}
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
 		t.Fatalf("PATCH: %d %v", status, out)
 	}
 	job := func(name string, props map[string]any) map[string]any {
@@ -54,7 +54,7 @@ func TestMachineLearningPullsThroughTrustedServices(t *testing.T) {
 	if status, got := arm("GET", ws+"/jobs/j2", nil); status != 200 || get(got, "properties", "status") != "Completed" {
 		t.Fatalf("GET job: %d %v", status, got)
 	}
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 200 {
 		t.Fatalf("PATCH: %d %v", status, out)
 	}
 	out = job("j3", map[string]any{"image": image, "identityClientId": "55555555-5555-5555-5555-555555555555"})

@@ -119,14 +119,31 @@ func (p servicePlatform) CurrentAzure() bool       { return p.e.world.Profile ==
 
 // LoginServer tells the simulated ACR Tasks about a registry by ARM id.
 func (p servicePlatform) LoginServer(registryID string) string {
-	regs, err := p.e.st.ListRegistries()
-	if err != nil {
-		return ""
-	}
-	for _, r := range regs {
-		if strings.EqualFold(r.ID, registryID) {
-			return r.LoginServer
-		}
+	if r := p.registry(registryID); r != nil {
+		return r.LoginServer
 	}
 	return ""
+}
+
+// AgentPool tells the simulated ACR Tasks whether a registry (by ARM id) has an agent pool.
+func (p servicePlatform) AgentPool(registryID, name string) bool {
+	r := p.registry(registryID)
+	if r == nil {
+		return false
+	}
+	pool, err := p.e.st.GetAgentPool(r.Name, name)
+	return err == nil && pool != nil
+}
+
+func (p servicePlatform) registry(id string) *store.Registry {
+	regs, err := p.e.st.ListRegistries()
+	if err != nil {
+		return nil
+	}
+	for _, r := range regs {
+		if strings.EqualFold(r.ID, id) {
+			return r
+		}
+	}
+	return nil
 }

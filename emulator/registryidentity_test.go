@@ -20,7 +20,7 @@ func TestRegistryIdentityGetsTokens(t *testing.T) {
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	status, out := arm("PATCH", reg, map[string]any{"identity": map[string]any{"type": "SystemAssigned"}})
 	principal, _ := get(out, "identity", "principalId").(string)
-	if status != 201 || principal == "" {
+	if status != 200 || principal == "" {
 		t.Fatalf("PATCH identity: %d %v", status, out)
 	}
 	res, err := emu.Store().GetResource(reg)

@@ -62,9 +62,9 @@ func TestResetReturnsToTheWorld(t *testing.T) {
 		body         any
 		want         int
 	}{
-		{"PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}, "tags": map[string]string{"changed": "yes"}}, 201},
+		{"PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}, "tags": map[string]string{"changed": "yes"}}, 200},
 		{"PUT", rg + "/providers/Microsoft.ContainerRegistry/registries/newregistry", map[string]any{"location": "eastus", "sku": map[string]string{"name": "Basic"}}, 201},
-		{"DELETE", rg + "/providers/Microsoft.ContainerRegistry/registries/otherregistry", nil, 202},
+		{"DELETE", rg + "/providers/Microsoft.ContainerRegistry/registries/otherregistry", nil, 200},
 		{"PUT", rg + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/new-identity", map[string]any{"location": "eastus"}, 201},
 		{"DELETE", reg + "/tasks/build-task", nil, 200},
 		{"PUT", reg + "/tasks/another-task", map[string]any{"location": "eastus", "properties": task["properties"]}, 200},

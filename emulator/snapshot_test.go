@@ -111,7 +111,7 @@ func TestSnapshotRestart(t *testing.T) {
 		t.Fatalf("otherregistry: %d", status)
 	}
 	// What a reset returns to is the snapshot.
-	if status, _ := barm("DELETE", rg+"/providers/Microsoft.ContainerRegistry/registries/newregistry", nil); status != 202 {
+	if status, _ := barm("DELETE", rg+"/providers/Microsoft.ContainerRegistry/registries/newregistry", nil); status != 200 {
 		t.Fatal("DELETE newregistry")
 	}
 	if err := b.Reset(); err != nil {

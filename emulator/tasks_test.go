@@ -33,7 +33,7 @@ func tasksFixture(t *testing.T, emu *emulatortest.Emulator) (arm func(string, st
 		t.Fatal(err)
 	}
 	reg = rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
 		t.Fatalf("PATCH registry: %d %v", status, out)
 	}
 	yaml := "version: v1.1.0\nsteps:\n  - cmd: $Registry/tasks/base:v1 echo hello\n"
@@ -150,7 +150,7 @@ func TestTaskRunThroughTrustedServices(t *testing.T) {
 		t.Fatalf("log of %s:\n%s", runID, log)
 	}
 
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "None"}}); status != 200 {
 		t.Fatalf("PATCH registry: %d %v", status, out)
 	}
 	out = run()
@@ -191,7 +191,7 @@ func TestTaskRunCurrentPolicy(t *testing.T) {
 		!strings.Contains(fmt.Sprint(get(out, "properties", "runErrorMessage")), "is not allowed access") {
 		t.Fatalf("system identity without networkRuleBypassAllowedForTasks: %v", out)
 	}
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassAllowedForTasks": true}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassAllowedForTasks": true}}); status != 200 {
 		t.Fatalf("PATCH registry: %d %v", status, out)
 	}
 	if out := run(); get(out, "properties", "status") != "Succeeded" {
@@ -365,7 +365,7 @@ func TestQuickBuild(t *testing.T) {
 	}
 	u, p := emu.Admin()
 	ref, _ := name.ParseReference(host + "/built/app:" + runID)
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 200 {
 		t.Fatalf("reopen: %d %v", status, out)
 	}
 	img, err := remote.Image(ref, remote.WithTransport(emu.Transport()), remote.WithAuth(&authn.Basic{Username: u, Password: p}))
@@ -383,7 +383,7 @@ func TestQuickBuild(t *testing.T) {
 	}
 
 	// With trusted services off, the run cannot reach its registry.
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled", "networkRuleBypassOptions": "None"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled", "networkRuleBypassOptions": "None"}}); status != 200 {
 		t.Fatalf("PATCH: %d %v", status, out)
 	}
 	run = build(files)
@@ -391,7 +391,7 @@ func TestQuickBuild(t *testing.T) {
 		t.Fatalf("build with trusted services off: %v", run)
 	}
 	// A Dockerfile with RUN fails the run with the reason.
-	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}}); status != 201 {
+	if status, out := arm("PATCH", reg, map[string]any{"properties": map[string]any{"networkRuleBypassOptions": "AzureServices"}}); status != 200 {
 		t.Fatalf("PATCH: %d %v", status, out)
 	}
 	run = build(map[string]string{"Dockerfile": "FROM scratch\nRUN make\n"})
@@ -411,7 +411,7 @@ func TestTaskPushesToAnotherRegistry(t *testing.T) {
 	other := rg + "/providers/Microsoft.ContainerRegistry/registries/otherregistry"
 	otherHost := emu.Registry("otherregistry").Host
 	for _, id := range []string{reg, other} {
-		if status, out := arm("PATCH", id, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 201 {
+		if status, out := arm("PATCH", id, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Disabled"}}); status != 200 {
 			t.Fatalf("lock %s: %d %v", id, status, out)
 		}
 	}
@@ -455,7 +455,7 @@ func TestTaskPushesToAnotherRegistry(t *testing.T) {
 		t.Fatalf("cross-registry push: %v", out)
 	}
 	tag := fmt.Sprint(get(out, "properties", "outputImages", 0, "tag"))
-	if status, out := arm("PATCH", other, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 201 {
+	if status, out := arm("PATCH", other, map[string]any{"properties": map[string]any{"publicNetworkAccess": "Enabled"}}); status != 200 {
 		t.Fatalf("reopen: %d %v", status, out)
 	}
 	ref, _ := name.ParseReference(otherHost + "/app:" + tag)
@@ -504,5 +504,55 @@ func TestTaskTemplateValues(t *testing.T) {
 	}
 	if log, _ := runLog(t, emu, arm, reg, id); !strings.Contains(log, "Status: Downloaded newer image for "+host+"/tasks/base:v1") {
 		t.Fatalf("log of %s:\n%s", id, log)
+	}
+}
+
+// A task with a Docker build step (az acr task create -t ... -f Dockerfile) runs on the
+// context az acr task run -c uploads: it builds, pushes its image names, and records the base
+// image on the task's step; a run on an agent pool needs the pool.
+func TestDockerTaskRun(t *testing.T) {
+	emu := emulatortest.New(t)
+	arm, reg, _ := tasksFixture(t, emu) // public access disabled, trusted services on
+	host := emu.Registry().Host
+	status, out := arm("PUT", reg+"/tasks/docker-task", map[string]any{"location": "eastus", "properties": map[string]any{
+		"platform": map[string]any{"os": "linux", "architecture": "amd64"}, "step": map[string]any{"type": "Docker",
+			"contextPath": "https://github.com/Azure-Samples/acr-build-helloworld-node", "imageNames": []string{"docker-task:{{.Run.ID}}"}}}})
+	if status != 200 || get(out, "properties", "step", "dockerFilePath") != "Dockerfile" || get(out, "properties", "step", "isPushEnabled") != true {
+		t.Fatalf("PUT Docker task: %d %v", status, out)
+	}
+	src := uploadSource(t, emu, arm, reg, map[string]string{"Dockerfile": "FROM " + host + "/tasks/base:v1\nCMD [\"/app\"]\n"})
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task",
+		"overrideTaskStepProperties": map[string]any{"contextPath": src}})
+	if status != 200 {
+		t.Fatalf("scheduleRun: %d %v", status, out)
+	}
+	run := waitRun(t, arm, reg, out)
+	id := fmt.Sprint(get(run, "properties", "runId"))
+	if get(run, "properties", "status") != "Succeeded" || get(run, "properties", "outputImages", 0, "repository") != "docker-task" ||
+		get(run, "properties", "outputImages", 0, "tag") != id || get(run, "properties", "task") != "docker-task" {
+		t.Fatalf("run: %v", run)
+	}
+	_, out = arm("GET", reg+"/tasks/docker-task", nil)
+	if get(out, "properties", "step", "baseImageDependencies", 0, "repository") != "tasks/base" ||
+		get(out, "properties", "step", "baseImageDependencies", 0, "type") != "Runtime" {
+		t.Fatalf("task after the run: %v", out)
+	}
+	// Its own context, a remote one, is not fetched: the run says so.
+	_, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task"})
+	if run := waitRun(t, arm, reg, out); get(run, "properties", "status") != "Failed" ||
+		!strings.Contains(fmt.Sprint(get(run, "properties", "runErrorMessage")), "is not emulated") {
+		t.Fatalf("run of the remote context: %v", run)
+	}
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task", "agentPoolName": "pool1"})
+	if status != 400 || get(out, "error", "code") != "AgentPoolNotFound" {
+		t.Fatalf("run on a missing agent pool: %d %v", status, out)
+	}
+	if status, out := arm("PUT", reg+"/agentPools/pool1", map[string]any{"location": "eastus", "properties": map[string]any{"count": 1, "tier": "S1", "os": "Linux"}}); status != 201 {
+		t.Fatalf("agent pool: %d %v", status, out)
+	}
+	status, out = arm("POST", reg+"/scheduleRun", map[string]any{"type": "TaskRunRequest", "taskId": reg + "/tasks/docker-task", "agentPoolName": "pool1",
+		"overrideTaskStepProperties": map[string]any{"contextPath": src}})
+	if run := waitRun(t, arm, reg, out); status != 200 || get(run, "properties", "status") != "Succeeded" || get(run, "properties", "agentPoolName") != "pool1" {
+		t.Fatalf("run on the agent pool: %d %v", status, run)
 	}
 }

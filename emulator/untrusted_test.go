@@ -55,7 +55,7 @@ func deniedFor(t *testing.T, emu *emulatortest.Emulator, origin, ip string) bool
 
 func lockdown(t *testing.T, arm func(string, string, any) (int, map[string]any), props map[string]any) {
 	t.Helper()
-	if status, out := arm("PATCH", registryID, map[string]any{"properties": props}); status != 201 {
+	if status, out := arm("PATCH", registryID, map[string]any{"properties": props}); status != 200 {
 		t.Fatalf("PATCH registry: %d %v", status, out)
 	}
 }

@@ -280,7 +280,7 @@ func (s *Session) PatchRegistry(ctx context.Context, registry string, properties
 	if err != nil {
 		return err
 	}
-	if status != http.StatusOK && status != http.StatusCreated { // ACR answers 201 with Azure-AsyncOperation
+	if status != http.StatusOK && status != http.StatusCreated { // ACR answers 200 (a PATCH it has done)
 		return fmt.Errorf("PATCH %s: %d %v", registry, status, body["error"])
 	}
 	return nil

@@ -104,6 +104,8 @@ type api struct {
 	ops    *operations
 	routes *table
 	rps    registrations
+	// deleting are the agent pools whose DELETE was answered (agentpools.go).
+	deleting deletingPools
 }
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)

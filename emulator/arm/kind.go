@@ -43,6 +43,9 @@ type Kind[T any] struct {
 	Type    string
 	Actions Actions
 	LRO     LRO
+	// LROFor, when set, chooses the LRO per request (the answers of some families differ by
+	// api-version).
+	LROFor func(c *Call) LRO
 	// SKU, when set, is checked on the parent registry before every write.
 	SKU func(reg *store.Registry) error
 	// Max bounds how many a parent holds (input bound); 0: no bound.
@@ -267,7 +270,7 @@ func (k *Kind[T]) write(c *Call) error {
 	if err := k.Save(c, old, next); err != nil {
 		return err
 	}
-	return c.a.replyWritten(c, k.LRO, old == nil, k.JSON(c, next))
+	return c.a.replyWritten(c, k.lro(c), old == nil, k.JSON(c, next))
 }
 
 func (k *Kind[T]) remove(c *Call) error {
@@ -282,7 +285,14 @@ func (k *Kind[T]) remove(c *Call) error {
 	if err := k.Delete(c, v); err != nil || c.replied {
 		return err
 	}
-	return c.a.replyDeleted(c, k.LRO)
+	return c.a.replyDeleted(c, k.lro(c))
+}
+
+func (k *Kind[T]) lro(c *Call) LRO {
+	if k.LROFor != nil {
+		return k.LROFor(c)
+	}
+	return k.LRO
 }
 
 func (k *Kind[T]) notFound(c *Call) error {

@@ -31,6 +31,8 @@ const (
 	// AsyncDelete is ARM's for resource groups: writes as Sync, DELETE 202 with a Location
 	// URL (/subscriptions/{sub}/operationresults/{id}) whose final poll is an empty 200.
 	AsyncDelete
+	// AsyncPut is ACR's registries' up to 2025: PUT as Async, PATCH 200 and DELETE 200, done.
+	AsyncPut
 	// Done answers every write with 200 and the resource, a create too, and DELETE with 200:
 	// ACR's scope maps, whose PUT is answered 200 without an operation to poll (azure-cli
 	// recording test_repository_token_create; PATCH and DELETE are UNCONFIRMED).
@@ -127,22 +129,32 @@ func (o *operations) accept(c *Call, op *operation) {
 }
 
 // isOperationPoll recognizes the URLs the keeper hands out: …/operationStatuses/{id} and
-// …/operationResults/{id}, under any resource or location.
-func isOperationPoll(id armid.ID) bool {
-	if id.Collection() || len(id.Types) == 0 {
-		return false
+// …/operationResults/{id}, under any resource or location, and agent pools'
+// …/agentPoolsOperationResults/{id}/status.
+func isOperationPoll(id armid.ID) bool { return operationID(id) != "" }
+
+// operationID is the operation a poll URL names, "" for a path that is not one.
+func operationID(id armid.ID) string {
+	n := len(id.Types)
+	switch {
+	case n == 0:
+		return ""
+	case !id.Collection() && (strings.EqualFold(id.Types[n-1], "operationStatuses") || strings.EqualFold(id.Types[n-1], "operationResults")):
+		return id.Name()
+	case id.Collection() && n >= 2 && len(id.Names) == n-1 && strings.EqualFold(id.Types[n-1], "status") &&
+		strings.HasSuffix(strings.ToLower(id.Types[n-2]), "operationresults"):
+		return id.Names[n-2]
 	}
-	t := id.Types[len(id.Types)-1]
-	return strings.EqualFold(t, "operationStatuses") || strings.EqualFold(t, "operationResults")
+	return ""
 }
 
 // poll answers an operation's URL: an Azure-AsyncOperation status is 200 with
 // {"status":...} (and the error of a failed one); a Location is answered with the final body
 // (200), or the operation's error with its own status.
 func (o *operations) poll(c *Call) error {
-	op := o.get(c.ID.Name())
+	op := o.get(operationID(c.ID))
 	if op == nil {
-		return armError(http.StatusNotFound, "OperationNotFound", "The operation '"+c.ID.Name()+"' was not found.")
+		return armError(http.StatusNotFound, "OperationNotFound", "The operation '"+operationID(c.ID)+"' was not found.")
 	}
 	if op.header == headerAsync {
 		o.accept(c, op)
@@ -165,10 +177,11 @@ func (o *operations) poll(c *Call) error {
 // replyWritten answers a PUT or PATCH that stored the resource body describes.
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
-	if (created && mode != Done) || (mode == Async && c.R.Method == http.MethodPatch) {
+	patch := c.R.Method == http.MethodPatch
+	if (created && mode != Done) || (mode == Async && patch) {
 		status = http.StatusCreated
 	}
-	if mode == Async {
+	if mode == Async || (mode == AsyncPut && !patch) {
 		a.ops.accept(c, a.ops.statusOf(c, nil))
 	}
 	skipPollDelay(c)
@@ -183,7 +196,7 @@ func (a *api) replyDeleted(c *Call, mode LRO) error {
 	var op *operation
 	skipPollDelay(c)
 	switch mode {
-	case Sync, Done:
+	case Sync, AsyncPut, Done:
 		c.W.WriteHeader(http.StatusOK)
 		return nil
 	case Async:

@@ -50,7 +50,8 @@ func TestAsyncAnswers(t *testing.T) {
 		poll                     int
 		pollBody                 string // "" is an empty body
 	}{
-		{"registry PATCH", "PATCH", regs + "/myregistry" + v, `{"properties":{"adminUserEnabled":true}}`, 201,
+		{"registry PATCH", "PATCH", regs + "/myregistry" + v, `{"properties":{"adminUserEnabled":true}}`, 200, "", "", 0, ""},
+		{"registry PUT of one that exists", "PUT", regs + "/myregistry" + v, `{"location":"eastus","sku":{"name":"Premium"}}`, 200,
 			"Azure-AsyncOperation", regs + "/myregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
 		{"registry PUT", "PUT", regs + "/lroregistry" + v, `{"location":"eastus","sku":{"name":"Premium"}}`, 201,
 			"Azure-AsyncOperation", regs + "/lroregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
@@ -58,8 +59,11 @@ func TestAsyncAnswers(t *testing.T) {
 			"Azure-AsyncOperation", regs + "/lroregistry/replications/westus/operationStatuses/replications-", 200, `{"status":"Succeeded"}`},
 		{"replication DELETE", "DELETE", regs + "/lroregistry/replications/westus" + v, "", 202,
 			"Location", regs + "/lroregistry/replications/westus/operationStatuses/replications-", 200, `{"status":"Succeeded"}`},
-		{"registry DELETE", "DELETE", regs + "/lroregistry" + v, "", 202,
-			"Location", regs + "/lroregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
+		{"registry DELETE", "DELETE", regs + "/lroregistry" + v, "", 200, "", "", 0, ""},
+		{"registry PUT, 2026-01-01-preview: done", "PUT", regs + "/lroregistry2?api-version=2026-01-01-preview", `{"location":"eastus","sku":{"name":"Basic"}}`, 200,
+			"", "", 0, ""},
+		{"registry DELETE, 2026-01-01-preview", "DELETE", regs + "/lroregistry2?api-version=2026-01-01-preview", "", 202,
+			"Location", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/locations/eastus/operationResults/registries-", 200, ""},
 		{"resource group PUT", "PUT", rg + v, `{"location":"eastus"}`, 201, "", "", 0, ""},
 		{"resource group DELETE", "DELETE", rg + v, "", 202, "Location", "/subscriptions/" + sub + "/operationresults/resourcegroups-", 200, ""},
 		{"import", "POST", regs + "/myregistry/importImage" + v, `{"source":{"registryUri":"docker.io","sourceImage":"library/hello"}}`, 202,
@@ -77,7 +81,7 @@ func TestAsyncAnswers(t *testing.T) {
 		}
 		u := res.Header.Get(c.header)
 		p := pathOf(t, u)
-		if !strings.HasPrefix(p, c.url) || !strings.HasSuffix(u, "?api-version=2025-11-01") || res.Header.Get("Retry-After") != "0" {
+		if !strings.HasPrefix(p, c.url) || !strings.HasSuffix(u, "?api-version="+apiVersionOf(c.path)) || res.Header.Get("Retry-After") != "0" {
 			t.Errorf("%s: %s %q, Retry-After %q", c.desc, c.header, u, res.Header.Get("Retry-After"))
 		}
 		pres, pbody := do(t, srv, "GET", p, "reader", "")
@@ -94,10 +98,15 @@ func TestAsyncAnswers(t *testing.T) {
 		!strings.Contains(body, "OperationNotFound") {
 		t.Fatalf("unknown operation: %d %s", res.StatusCode, body)
 	}
-	res, _ := do(t, srv, "PATCH", regs+"/myregistry"+v, "owner", `{}`)
+	res, _ := do(t, srv, "PUT", regs+"/myregistry"+v, "owner", `{"location":"eastus","sku":{"name":"Premium"}}`)
 	if r, _ := do(t, srv, "GET", pathOf(t, res.Header.Get("Azure-AsyncOperation")), "", ""); r.StatusCode != 401 {
 		t.Fatalf("poll without a token: %d", r.StatusCode)
 	}
+}
+
+func apiVersionOf(path string) string {
+	_, v, _ := strings.Cut(path, "api-version=")
+	return v
 }
 
 type importFailure struct{}

@@ -70,9 +70,10 @@ func TestPrivateEndpointMembers(t *testing.T) {
 			t.Fatalf("after the replication: %s", got)
 		}
 	}
-	// The registry has dedicated data endpoints now, one per region.
+	// The registry's data endpoints are served now, one per region; its flag stays as set, so
+	// a template that never set it reads back no change.
 	reg := call(t, srv, "GET", regs+"/myregistry"+v, "reader", "")
-	if prop(reg, "properties", "dataEndpointEnabled") != true ||
+	if prop(reg, "properties", "dataEndpointEnabled") != false ||
 		jsonOf(prop(reg, "properties", "dataEndpointHostNames")) != `["myregistry.eastus.data.azurecr.io","myregistry.westeurope.data.azurecr.io"]` {
 		t.Fatalf("registry: %v %v", prop(reg, "properties", "dataEndpointEnabled"), prop(reg, "properties", "dataEndpointHostNames"))
 	}

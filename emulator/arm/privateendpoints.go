@@ -101,6 +101,9 @@ func (a *api) decodePrivateEndpoint(c *Call, _ *store.PrivateEndpoint, patch boo
 	if vnet == "" {
 		return nil, armError(http.StatusBadRequest, "InvalidRequestFormat", "properties.subnet.id must name a subnet of a virtual network.")
 	}
+	if err := a.checkSubnet(b.Properties.Subnet.ID); err != nil {
+		return nil, err
+	}
 	conns, status, desc, manual := b.Properties.Automatic, "Approved", "Auto-Approved", false
 	if len(conns) == 0 {
 		conns, status, desc, manual = b.Properties.Manual, "Pending", "Awaiting Approval", true
@@ -239,21 +242,4 @@ func SetConnectionState(st *store.Store, pe *store.PrivateEndpoint, status, desc
 	next := *pe
 	next.Status, next.Description = status, description
 	return &next, st.PutPrivateEndpoint(&next)
-}
-
-// virtualNetworks accepts VNets so templates and scripts that create one first keep working;
-// the emulator's VNets are the world's VNet origins, entered through their proxies.
-func (a *api) virtualNetworks() *Kind[map[string]any] {
-	const t = "Microsoft.Network/virtualNetworks"
-	return &Kind[map[string]any]{Type: t, Actions: crud(t),
-		Get: func(*Call) (*map[string]any, error) { return nil, nil },
-		Decode: func(c *Call, _ *map[string]any, _ bool) (*map[string]any, error) {
-			id := c.ID.String()
-			v := map[string]any{"id": id, "name": c.ID.Name(), "type": t, "location": a.cfg.Location,
-				"properties": map[string]any{"provisioningState": "Succeeded", "addressSpace": map[string]any{"addressPrefixes": []string{"10.0.0.0/16"}},
-					"subnets": []any{map[string]any{"id": id + "/subnets/default", "name": "default", "properties": map[string]string{"addressPrefix": "10.0.0.0/24"}}}}}
-			return &v, nil
-		},
-		Save: func(*Call, *map[string]any, *map[string]any) error { return nil },
-		JSON: func(_ *Call, v *map[string]any) any { return *v }}
 }

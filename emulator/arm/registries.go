@@ -22,15 +22,21 @@ var registryDataActions = []string{registryType + "/pull/read", registryType + "
 func (a *api) registries() *Kind[store.Registry] {
 	acts := crud(registryType, "listCredentials", "regenerateCredential", "importImage", "generateCredentials")
 	acts.Do["listUsages"] = registryType + "/listUsages/read"
-	return &Kind[store.Registry]{Type: registryType, Actions: acts, LRO: Async,
+	return &Kind[store.Registry]{Type: registryType, Actions: acts,
+		LROFor: func(c *Call) LRO {
+			if registryVersionOf(c.APIVersion()).createdSync {
+				return Done
+			}
+			return AsyncPut
+		},
 		ID:       func(reg *store.Registry) string { return reg.ID },
 		Get:      a.getRegistry,
 		List:     a.listRegistries,
 		Decode:   a.decodeRegistry,
 		Validate: a.validateRegistry,
 		Save:     a.saveRegistry,
-		Delete:   func(_ *Call, reg *store.Registry) error { return a.removeRegistry(reg) },
-		JSON:     func(_ *Call, reg *store.Registry) any { return a.registryJSON(reg) },
+		Delete:   a.deleteRegistry,
+		JSON:     func(c *Call, reg *store.Registry) any { return a.registryJSON(reg, c.APIVersion()) },
 		Do: map[string]func(*Call, *store.Registry) error{
 			"listCredentials": a.listCredentials, "regenerateCredential": a.regenerateCredential,
 			"listUsages": a.listUsages, "importImage": a.importImage, "generateCredentials": a.generateCredentials,
@@ -104,10 +110,37 @@ func (a *api) saveRegistry(c *Call, old, next *store.Registry) error {
 	return a.cfg.Store.PutRegistry(next)
 }
 
-// removeRegistry deletes a registry with its content, replications, identity and the role
-// assignments on it (also when its resource group is deleted).
+// deleteRegistry removes a registry; from 2026-01-01-preview ACR answers 202 with a Location
+// under the registry's location (locations/{location}/operationResults), as recorded.
+func (a *api) deleteRegistry(c *Call, reg *store.Registry) error {
+	if err := a.removeRegistry(reg); err != nil {
+		return err
+	}
+	if !registryVersionOf(c.APIVersion()).deleteAsync {
+		return nil
+	}
+	op := a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/providers/Microsoft.ContainerRegistry/locations/"+a.location(reg)+"/operationResults",
+		"registries", headerLocation, nil, nil)
+	a.ops.accept(c, op)
+	c.W.WriteHeader(http.StatusAccepted)
+	c.replied = true
+	return nil
+}
+
+// removeRegistry deletes a registry with its content, replications, children, identities (its
+// own and its credential sets') and the role assignments on it (also when its resource group
+// is deleted).
 func (a *api) removeRegistry(reg *store.Registry) error {
 	st := a.cfg.Store
+	sets, err := st.ListCredentialSets(reg.Name)
+	if err != nil {
+		return err
+	}
+	for _, set := range sets {
+		if err := st.DeletePrincipal(set.PrincipalID); err != nil {
+			return err
+		}
+	}
 	if err := a.cfg.Delete(reg.Name); err != nil {
 		return err
 	}

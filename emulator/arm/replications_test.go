@@ -94,7 +94,7 @@ func TestReplications(t *testing.T) {
 	if r := call(t, srv, "PUT", reps+"/westus"+v, "owner", `{"location":"westus"}`); r.status != 201 {
 		t.Fatal(r.status)
 	}
-	if r := call(t, srv, "DELETE", regs+"/myregistry"+v, "owner", ""); r.status != 202 {
+	if r := call(t, srv, "DELETE", regs+"/myregistry"+v, "owner", ""); r.status != 200 {
 		t.Fatal(r.status)
 	}
 	if r := call(t, srv, "PUT", regs+"/myregistry"+v, "owner", `{"location":"eastus","sku":{"name":"Premium"}}`); r.status != 201 {

@@ -128,6 +128,8 @@ func (a *api) deleteGroup(g *store.ResourceGroup) error {
 			err = st.DeletePrivateEndpoint(it.endpoint.ID)
 		case it.resource != nil:
 			err = st.DeleteResource(it.resource.ID)
+		case it.vnet != nil:
+			err = st.DeleteVirtualNetwork(it.vnet.ID)
 		}
 		if err != nil {
 			return err
@@ -149,6 +151,7 @@ type tracked struct {
 	principal                *store.Principal
 	endpoint                 *store.PrivateEndpoint
 	resource                 *store.Resource
+	vnet                     *store.VirtualNetwork
 }
 
 // trackedResources lists every resource the emulator holds that ARM's resources list shows.
@@ -166,8 +169,11 @@ func (a *api) trackedResources() ([]tracked, error) {
 		return nil, err
 	}
 	for _, reg := range regs {
-		add(tracked{id: reg.ID, typ: registryType, location: a.location(reg), tags: reg.Tags, registry: reg,
-			extra: map[string]any{"sku": map[string]string{"name": reg.SKU, "tier": reg.SKU}, "systemData": systemDataJSON(registrySystem(reg))}})
+		extra := map[string]any{"sku": map[string]string{"name": reg.SKU, "tier": reg.SKU}, "systemData": systemDataJSON(registrySystem(reg))}
+		if id := a.registryIdentityJSON(reg); id != nil {
+			extra["identity"] = id // as the resources list shows a registry with an identity
+		}
+		add(tracked{id: reg.ID, typ: registryType, location: a.location(reg), tags: reg.Tags, registry: reg, extra: extra})
 		reps, err := a.replicationsOf(reg)
 		if err != nil {
 			return nil, err
@@ -175,6 +181,14 @@ func (a *api) trackedResources() ([]tracked, error) {
 		for _, rep := range reps {
 			add(tracked{id: reg.ID + "/replications/" + rep.Name, typ: replicationType, location: rep.Location, tags: rep.Tags,
 				extra: map[string]any{"systemData": systemDataJSON(rep.System)}})
+		}
+		pools, err := st.ListAgentPools(reg.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pools {
+			add(tracked{id: reg.ID + "/agentPools/" + p.Name, typ: agentPoolType, location: p.Location, tags: p.Tags,
+				extra: map[string]any{"systemData": systemDataJSON(p.System)}})
 		}
 	}
 	ps, err := st.ListPrincipals()
@@ -192,6 +206,13 @@ func (a *api) trackedResources() ([]tracked, error) {
 	}
 	for _, pe := range pes {
 		add(tracked{id: pe.ID, typ: "Microsoft.Network/privateEndpoints", location: a.cfg.Location, endpoint: pe})
+	}
+	vnets, err := st.ListVirtualNetworks()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vnets {
+		add(tracked{id: v.ID, typ: vnetType, location: v.Location, tags: v.Tags, vnet: v})
 	}
 	rs, err := st.ListResources()
 	if err != nil {

@@ -39,6 +39,9 @@ func (c *Call) Registry() *store.Registry {
 	return reg
 }
 
+// APIVersion is the request's api-version.
+func (c *Call) APIVersion() string { return c.R.URL.Query().Get("api-version") }
+
 // Decode reads the JSON body into v (bounded; ARM's 400 InvalidRequestContent when malformed).
 func (c *Call) Decode(v any) error { return decode(c.R, v) }
 
@@ -138,6 +141,16 @@ func (d *Delegate) serve(c *Call) error {
 	}
 	r := c.R.Clone(withCaller(c.R.Context(), c.Caller))
 	r.URL.Path, r.URL.RawPath = path, ""
+	// Who calls, for the provider's systemData, as ARM tells its providers (never what the
+	// client sent).
+	r.Header.Del(armid.HeaderClientObjectID)
+	r.Header.Del(armid.HeaderClientAppID)
+	if c.Caller != nil {
+		r.Header.Set(armid.HeaderClientObjectID, c.Caller.ObjectID)
+		if c.Caller.AppID != "" {
+			r.Header.Set(armid.HeaderClientAppID, c.Caller.AppID)
+		}
+	}
 	w := c.W
 	if r.Method == http.MethodPut || r.Method == http.MethodPatch {
 		w = &asyncWriter{ResponseWriter: c.W, c: c, async: d.LRO == Async}

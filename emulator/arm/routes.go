@@ -11,8 +11,9 @@ func (a *api) declarations() []route {
 		a.resourcesList("Microsoft.Resources/resources"), a.resourcesList("Microsoft.Resources/resourceGroups/resources"),
 		a.operationsList(), a.checkNameAvailability(),
 		a.registries(), a.replications(), a.webhooks(), a.scopeMaps(), a.tokens(), a.privateEndpointConnections(),
-		a.privateEndpoints(), a.privateDNSZoneGroups(), a.networkInterfaces(), a.virtualNetworks(), a.userAssignedIdentities(),
+		a.privateEndpoints(), a.privateDNSZoneGroups(), a.networkInterfaces(), a.virtualNetworks(), a.subnets(), a.userAssignedIdentities(),
 		a.roleAssignments(), a.roleDefinitions(),
+		a.agentPools(), a.connectedRegistries(), a.cacheRules(), a.credentialSets(),
 	}
 	return append(rs, a.delegates()...)
 }

@@ -80,8 +80,8 @@ func refuseSystemDefined(name string) error {
 	return nil
 }
 
-// childNameOK is the rule for scope map and token names: 5 to 50 letters, digits, - and _.
-func childNameOK(n string) bool {
+// tokenNameOK is the rule for scope map and token names: 5 to 50 letters, digits, - and _.
+func tokenNameOK(n string) bool {
 	if len(n) < 5 || len(n) > 50 {
 		return false
 	}
@@ -119,7 +119,7 @@ func (a *api) decodeScopeMap(c *Call, old *store.ScopeMap, patch bool) (*store.S
 	var next *store.ScopeMap
 	switch {
 	case old == nil:
-		if !childNameOK(c.ID.Name()) {
+		if !tokenNameOK(c.ID.Name()) {
 			return nil, invalidChildName(c.ID.Name())
 		}
 		next = &store.ScopeMap{Registry: c.Registry().Name, Name: c.ID.Name(), CreatedAt: time.Now().UTC()}

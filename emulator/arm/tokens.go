@@ -65,7 +65,7 @@ func (a *api) decodeToken(c *Call, old *store.Token, patch bool) (*store.Token, 
 	}
 	var next *store.Token
 	if old == nil {
-		if !childNameOK(c.ID.Name()) {
+		if !tokenNameOK(c.ID.Name()) {
 			return nil, invalidChildName(c.ID.Name())
 		}
 		next = &store.Token{Registry: c.Registry().Name, Name: c.ID.Name(), CreatedAt: time.Now().UTC(), Enabled: true}

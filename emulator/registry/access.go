@@ -71,6 +71,13 @@ func acrAccess(method, escaped string) Access {
 	if !validName(rt.name) {
 		return Access{}
 	}
+	switch rt.kind {
+	case acrStreaming, acrStreamingArtifact, acrOperation, acrOperationCancel: // the scopes az asks for (test_acr_artifact_streaming)
+		if method == http.MethodPost {
+			return repoAccess(rt.name, "pull", "push")
+		}
+		return repoAccess(rt.name, "pull")
+	}
 	switch method {
 	case http.MethodPatch:
 		return repoAccess(rt.name, "metadata_write")

@@ -28,12 +28,16 @@ import (
 type acrKind int
 
 const (
-	acrCatalog    acrKind = iota + 1 // /acr/v1/_catalog
-	acrRepository                    // /acr/v1/{name}
-	acrTags                          // /acr/v1/{name}/_tags
-	acrTag                           // /acr/v1/{name}/_tags/{tag}
-	acrManifests                     // /acr/v1/{name}/_manifests
-	acrManifest                      // /acr/v1/{name}/_manifests/{digest}
+	acrCatalog           acrKind = iota + 1 // /acr/v1/_catalog
+	acrRepository                           // /acr/v1/{name}
+	acrTags                                 // /acr/v1/{name}/_tags
+	acrTag                                  // /acr/v1/{name}/_tags/{tag}
+	acrManifests                            // /acr/v1/{name}/_manifests
+	acrManifest                             // /acr/v1/{name}/_manifests/{digest}
+	acrStreaming                            // /acr/v1/{name}/_streaming (streaming.go)
+	acrStreamingArtifact                    // /acr/v1/{name}/_streaming/{digest}
+	acrOperation                            // /acr/v1/{name}/_operations/{id}
+	acrOperationCancel                      // /acr/v1/{name}/_operations/{id}:cancel
 )
 
 type acrRoute struct {
@@ -42,9 +46,10 @@ type acrRoute struct {
 	ref  string // tag or digest, decoded
 }
 
-// parseACR splits an escaped /acr/v1/... path. The name ends at the first "_tags" or
-// "_manifests" segment: a repository name component must start with [a-z0-9], so such a segment
-// can never belong to the name, while a tag may well be called "_tags". ok=false means no route.
+// parseACR splits an escaped /acr/v1/... path. The name ends at the first "_tags",
+// "_manifests", "_streaming" or "_operations" segment: a repository name component must start
+// with [a-z0-9], so such a segment can never belong to the name, while a tag may well be called
+// "_tags". ok=false means no route.
 func parseACR(escaped string) (acrRoute, bool) {
 	rest, ok := strings.CutPrefix(escaped, "/acr/v1/")
 	if !ok || rest == "" {
@@ -56,7 +61,7 @@ func parseACR(escaped string) (acrRoute, bool) {
 	segs := strings.Split(rest, "/")
 	split := -1
 	for i, s := range segs {
-		if s == "_tags" || s == "_manifests" {
+		if acrLists[s] != [2]acrKind{} {
 			split = i
 			break
 		}
@@ -69,18 +74,18 @@ func parseACR(escaped string) (acrRoute, bool) {
 		}
 		nameSegs = segs[:split]
 		tail := segs[split+1:]
-		list, item := acrTags, acrTag
-		if segs[split] == "_manifests" {
-			list, item = acrManifests, acrManifest
-		}
+		list, item := acrLists[segs[split]][0], acrLists[segs[split]][1]
 		switch {
-		case len(tail) == 0:
+		case len(tail) == 0 && list != 0:
 			rt.kind = list
 		case len(tail) == 1 && tail[0] != "":
 			rt.kind = item
 			ref, err := url.PathUnescape(tail[0])
 			if err != nil {
 				ref = "\x00" // undecodable: matches no tag or digest
+			}
+			if id, ok := strings.CutSuffix(ref, ":cancel"); ok && item == acrOperation {
+				rt.kind, ref = acrOperationCancel, id
 			}
 			rt.ref = ref
 		default:
@@ -93,6 +98,13 @@ func parseACR(escaped string) (acrRoute, bool) {
 	}
 	rt.name = name
 	return rt, true
+}
+
+// acrLists are the segments that end a repository name: the list and item routes under them
+// (_operations has no list).
+var acrLists = map[string][2]acrKind{
+	"_tags": {acrTags, acrTag}, "_manifests": {acrManifests, acrManifest},
+	"_streaming": {acrStreaming, acrStreamingArtifact}, "_operations": {0, acrOperation},
 }
 
 type acrHandler func(http.ResponseWriter, *http.Request, acrRoute) error
@@ -128,6 +140,18 @@ func (g *Registry) acrHandlerFor(kind acrKind, method string) acrHandler {
 		return g.acrPatchManifest
 	case key{acrManifest, http.MethodDelete}:
 		return g.acrDeleteManifest
+	case key{acrStreaming, http.MethodGet}:
+		return g.getStreamingConfig
+	case key{acrStreaming, http.MethodPost}:
+		return g.setStreamingConfig
+	case key{acrStreamingArtifact, http.MethodGet}:
+		return g.getConversion
+	case key{acrStreamingArtifact, http.MethodPost}:
+		return g.startConversion
+	case key{acrOperation, http.MethodGet}:
+		return g.getOperation
+	case key{acrOperationCancel, http.MethodPost}:
+		return g.cancelOperation
 	}
 	return nil
 }
@@ -142,7 +166,7 @@ func (g *Registry) serveACR(w http.ResponseWriter, r *http.Request, escaped stri
 	if rt.kind != acrCatalog && !validName(rt.name) {
 		return errNameInvalid.WithDetail(map[string]string{"Name": rt.name})
 	}
-	if rt.kind == acrManifest {
+	if rt.kind == acrManifest || rt.kind == acrStreamingArtifact {
 		// ACR routes _manifests/{digest} on the digest grammar: anything else is a route
 		// mismatch, answered by the plain-text 404 (spec section 7).
 		if _, err := digest.Parse(rt.ref); err != nil {

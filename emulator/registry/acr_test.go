@@ -233,8 +233,8 @@ func TestACRCalls(t *testing.T) {
 		acrD1.String(): acrImageJSON(acrD1, acrSize1, "amd64", []string{"v1"}, acrDefaultAttrs),
 		acrD2.String(): acrImageJSON(acrD2, acrSize2, "amd64", []string{"latest", "v2"}, acrDefaultAttrs),
 	}
-	tagUnknown := `{"errors":[{"code":"TAG_UNKNOWN","message":"the specified tag does not exist"}]}`
-	nameUnknown := `{"errors":[{"code":"NAME_UNKNOWN","message":"repository \"nothere\" is not found"}]}`
+	tagUnknown := `{"errors":[{"code":"TAG_UNKNOWN","message":"the specified tag does not exist"}]}` + "\n"
+	nameUnknown := `{"errors":[{"code":"NAME_UNKNOWN","message":"repository \"nothere\" is not found"}]}` + "\n"
 	repoJSON := func(attrs string) string {
 		return `{"registry":"` + acrLogin + `","imageName":"team/app","createdTime":"<time>","lastUpdateTime":"<time>",` +
 			`"manifestCount":2,"tagCount":3,"changeableAttributes":` + attrs + `}`
@@ -523,12 +523,12 @@ func TestACRDeletesTakeEffect(t *testing.T) {
 		body   string
 	}{
 		{call{method: "DELETE", path: "/acr/v1/team%2Fapp/_tags/v1"}, 202, ""},
-		{call{method: "GET", path: "/v2/team/app/manifests/v1"}, 404, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest tagged by \"v1\" is not found","detail":{"Tag":"v1"}}]}`},
+		{call{method: "GET", path: "/v2/team/app/manifests/v1"}, 404, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest tagged by \"v1\" is not found","detail":{"Tag":"v1"}}]}` + "\n"},
 		{call{method: "GET", path: "/v2/team/app/manifests/" + acrD1.String(), header: acceptOCI}, 200, string(acrMan1)}, // the manifest stays
 		{call{method: "DELETE", path: "/acr/v1/team%2Fapp/_manifests/" + acrD2.String()}, 202, ""},
 		{call{method: "GET", path: "/v2/team/app/tags/list"}, 200, `{"name":"team/app","tags":[]}`}, // its tags went with it
 		{call{method: "DELETE", path: "/acr/v1/team%2Fapp"}, 202, fmt.Sprintf(`{"manifestsDeleted":[%q],"tagsDeleted":[]}`, acrD1)},
-		{call{method: "GET", path: "/acr/v1/team%2Fapp"}, 404, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository \"team/app\" is not found"}]}`},
+		{call{method: "GET", path: "/acr/v1/team%2Fapp"}, 404, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository \"team/app\" is not found"}]}` + "\n"},
 		{call{method: "GET", path: "/acr/v1/_catalog"}, 200, `{"repositories":["other","team/multi"]}`},
 		{call{method: "GET", path: "/v2/other/manifests/x", header: acceptOCI}, 200, string(acrMan1)}, // shared content survives
 	}

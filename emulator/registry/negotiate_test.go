@@ -131,7 +131,7 @@ func wantStored(body []byte, mediaType string) func(*testing.T, resp) {
 func TestManifestNegotiation(t *testing.T) {
 	srv := s1Seed(t)
 	byDigest := func(b []byte) string { return digest.FromBytes(b).String() }
-	notAcceptedOCI := `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"OCI manifest found, but accept header does not support OCI manifests"}]}`
+	notAcceptedOCI := `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"OCI manifest found, but accept header does not support OCI manifests"}]}` + "\n"
 	tests := []struct {
 		desc   string
 		head   bool
@@ -160,7 +160,7 @@ func TestManifestNegotiation(t *testing.T) {
 			ref: byDigest(s1Docker), status: 200, check: wantStored(s1Docker, mtDockerV2)},
 		{desc: "schema 2 without history cannot be rewritten",
 			ref: "bare", status: 400,
-			body: `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"empty history when trying to create schema1 manifest"}]}`},
+			body: `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"empty history when trying to create schema1 manifest"}]}` + "\n"},
 		{desc: "OCI manifest by tag, Accept schema 2 only",
 			ref: "oci", accept: []string{mtDockerV2 + ", " + mtDockerList}, status: 404, body: notAcceptedOCI},
 		{desc: "OCI manifest by digest without Accept",
@@ -171,7 +171,7 @@ func TestManifestNegotiation(t *testing.T) {
 			ref: "oci", accept: []string{mtOCIManifest}, status: 200, check: wantStored(s1OCI, mtOCIManifest)},
 		{desc: "OCI index, Accept OCI manifest only",
 			ref: "ociindex", accept: []string{mtOCIManifest}, status: 404,
-			body: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"OCI index found, but accept header does not support OCI indexes"}]}`},
+			body: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"OCI index found, but accept header does not support OCI indexes"}]}` + "\n"},
 		{desc: "OCI index accepted",
 			ref: "ociindex", accept: []string{mtOCIIndex}, status: 200, check: wantStored(s1OCIIndex, mtOCIIndex)},
 		{desc: "manifest list by tag, Accept schema 2 only: its linux/amd64 image",
@@ -183,7 +183,7 @@ func TestManifestNegotiation(t *testing.T) {
 		{desc: "manifest list accepted",
 			ref: "list", accept: []string{mtDockerList + "," + mtDockerV2}, status: 200, check: wantStored(s1List, mtDockerList)},
 		{desc: "manifest list without a linux/amd64 image",
-			ref: "armlist", accept: []string{mtDockerV2}, status: 404, body: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`},
+			ref: "armlist", accept: []string{mtDockerV2}, status: 404, body: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}` + "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -272,9 +272,9 @@ func TestSchema1Push(t *testing.T) {
 		{desc: "by the digest of the canonical payload", call: put(d.String(), mtSchema1, body), status: 201},
 		{desc: "by the digest of the whole body", call: put(digest.FromBytes(body).String(), mtSchema1, body), status: 400, code: "DIGEST_INVALID"},
 		{desc: "unsigned", call: put("old", "application/vnd.docker.distribution.manifest.v1+json", canonical), status: 400,
-			body: `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid: missing signature key"}]}`},
+			body: `{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid: missing signature key"}]}` + "\n"},
 		{desc: "payload changed after signing", call: put("old", mtSchema1, bytes.Replace(body, []byte(`"amd64"`), []byte(`"arm64"`), 1)), status: 400,
-			body: `{"errors":[{"code":"MANIFEST_UNVERIFIED","message":"manifest failed signature verification"}]}`},
+			body: `{"errors":[{"code":"MANIFEST_UNVERIFIED","message":"manifest failed signature verification"}]}` + "\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

@@ -53,6 +53,7 @@ type Registry struct {
 	// schema1Key signs schema 1 manifests; made on first use and kept for the handler's life,
 	// like distribution's ephemeral key.
 	schema1Key func() (*schema1.Key, error)
+	streaming  *streaming // artifact streaming's configurations and conversions (streaming.go)
 }
 
 type routeHandler func(http.ResponseWriter, *http.Request, route) error
@@ -60,7 +61,7 @@ type routeHandler func(http.ResponseWriter, *http.Request, route) error
 // New returns the handler for the registry named name, whose records live in st.
 func New(st *store.Store, name string, opts ...Option) *Registry {
 	r := &Registry{st: st, name: name, log: slog.Default(), maxManifest: DefaultMaxManifestBytes, maxUpload: DefaultMaxUploadBytes,
-		schema1Key: sync.OnceValues(schema1.GenerateKey)}
+		schema1Key: sync.OnceValues(schema1.GenerateKey), streaming: newStreaming()}
 	for _, o := range opts {
 		o(r)
 	}

@@ -28,6 +28,12 @@ type Dump struct {
 	Webhooks         []*Webhook
 	ScopeMaps        []*ScopeMap
 	Tokens           []*Token
+	VirtualNetworks  []*VirtualNetwork
+	// Registry children (children.go).
+	AgentPools          []*AgentPool
+	ConnectedRegistries []*ConnectedRegistry
+	CacheRules          []*CacheRule
+	CredentialSets      []*CredentialSet
 	// Content reads the bytes of every manifest and blob the records refer to: the store the
 	// dump was taken from, which keeps them (pinned, never copied) until Close, or a
 	// snapshot's files.
@@ -146,6 +152,11 @@ func (s *Store) dumpRecords() (*Dump, error) {
 	collect(TableWebhooks, func(r any) { d.Webhooks = append(d.Webhooks, r.(*Webhook)) })
 	collect(TableScopeMaps, func(r any) { d.ScopeMaps = append(d.ScopeMaps, r.(*ScopeMap)) })
 	collect(TableTokens, func(r any) { d.Tokens = append(d.Tokens, r.(*Token)) })
+	collect(TableVirtualNetworks, func(r any) { d.VirtualNetworks = append(d.VirtualNetworks, r.(*VirtualNetwork)) })
+	collect(TableAgentPools, func(r any) { d.AgentPools = append(d.AgentPools, r.(*AgentPool)) })
+	collect(TableConnectedRegistries, func(r any) { d.ConnectedRegistries = append(d.ConnectedRegistries, r.(*ConnectedRegistry)) })
+	collect(TableCacheRules, func(r any) { d.CacheRules = append(d.CacheRules, r.(*CacheRule)) })
+	collect(TableCredentialSets, func(r any) { d.CredentialSets = append(d.CredentialSets, r.(*CredentialSet)) })
 	if err != nil {
 		return nil, err
 	}
@@ -218,9 +229,9 @@ func (s *Store) Restore(d *Dump) error {
 				}
 			}
 		}
-		for _, table := range []string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
+		for _, table := range append([]string{TableRegistries, TableRepositories, TableManifests, TableTags, TableBlobLinks, TableUploads,
 			TablePrincipals, TableAssignments, TableResources, TableEndpoints, TableResourceGroups, TableReplications, TableWebhooks,
-			TableScopeMaps, TableTokens} {
+			TableVirtualNetworks}, childTables...) {
 			if _, err := txn.DeleteAll(table, indexID); err != nil {
 				return nil, err
 			}
@@ -244,6 +255,11 @@ func (s *Store) Restore(d *Dump) error {
 			insertAll(txn, TableWebhooks, d.Webhooks, (*Webhook).Copy),
 			insertAll(txn, TableScopeMaps, d.ScopeMaps, (*ScopeMap).Copy),
 			insertAll(txn, TableTokens, d.Tokens, (*Token).Copy),
+			insertAll(txn, TableVirtualNetworks, d.VirtualNetworks, (*VirtualNetwork).Copy),
+			insertAll(txn, TableAgentPools, d.AgentPools, (*AgentPool).Copy),
+			insertAll(txn, TableConnectedRegistries, d.ConnectedRegistries, (*ConnectedRegistry).Copy),
+			insertAll(txn, TableCacheRules, d.CacheRules, (*CacheRule).Copy),
+			insertAll(txn, TableCredentialSets, d.CredentialSets, (*CredentialSet).Copy),
 		} {
 			if err != nil {
 				return nil, err

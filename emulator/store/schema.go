@@ -9,21 +9,27 @@ import (
 // Table and index names. Compound ids put the registry first so every per-registry scan is a
 // prefix scan, and the repository second so a repository's children sort together.
 const (
-	TableRegistries     = "registries"
-	TableRepositories   = "repositories"
-	TableManifests      = "manifests"
-	TableTags           = "tags"
-	TableBlobLinks      = "blob_links"
-	TableUploads        = "uploads"
-	TablePrincipals     = "principals"
-	TableAssignments    = "role_assignments"
-	TableResources      = "resources"
-	TableEndpoints      = "private_endpoints"
-	TableResourceGroups = "resource_groups"
-	TableReplications   = "replications"
-	TableWebhooks       = "webhooks"
-	TableScopeMaps      = "scope_maps"
-	TableTokens         = "tokens"
+	TableRegistries      = "registries"
+	TableRepositories    = "repositories"
+	TableManifests       = "manifests"
+	TableTags            = "tags"
+	TableBlobLinks       = "blob_links"
+	TableUploads         = "uploads"
+	TablePrincipals      = "principals"
+	TableAssignments     = "role_assignments"
+	TableResources       = "resources"
+	TableEndpoints       = "private_endpoints"
+	TableResourceGroups  = "resource_groups"
+	TableReplications    = "replications"
+	TableWebhooks        = "webhooks"
+	TableScopeMaps       = "scope_maps"
+	TableTokens          = "tokens"
+	TableVirtualNetworks = "virtual_networks"
+	// Registry children (children.go).
+	TableAgentPools          = "agent_pools"
+	TableConnectedRegistries = "connected_registries"
+	TableCacheRules          = "cache_rules"
+	TableCredentialSets      = "credential_sets"
 
 	indexID      = "id"
 	indexDigest  = "digest"
@@ -51,8 +57,13 @@ func schema() *memdb.DBSchema {
 		resourceGroupsTableSchema,
 		replicationsTableSchema,
 		webhooksTableSchema,
-		scopeMapsTableSchema,
-		tokensTableSchema,
+		childTableSchema(TableScopeMaps),
+		childTableSchema(TableTokens),
+		virtualNetworksTableSchema,
+		childTableSchema(TableAgentPools),
+		childTableSchema(TableConnectedRegistries),
+		childTableSchema(TableCacheRules),
+		childTableSchema(TableCredentialSets),
 	}
 	db := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for _, f := range factories {

@@ -2,11 +2,7 @@ package store
 
 import (
 	"slices"
-	"strings"
 	"time"
-
-	"github.com/hashicorp/go-memdb"
-	"github.com/opencontainers/go-digest"
 )
 
 // ScopeMap is a user-defined scope map of a registry (registries/scopeMaps): the repository
@@ -64,52 +60,6 @@ func (t *Token) Copy() *Token {
 	c.Passwords = slices.Clone(t.Passwords)
 	c.Certificates = slices.Clone(t.Certificates)
 	return &c
-}
-
-// childTableSchema is the schema of a registry child keyed (Registry, Name), the name
-// case-insensitive as ARM compares it; prefix (registry, "") lists a registry's children.
-func childTableSchema(name string) *memdb.TableSchema {
-	return &memdb.TableSchema{
-		Name: name,
-		Indexes: map[string]*memdb.IndexSchema{
-			indexID: {Name: indexID, Unique: true, Indexer: &memdb.CompoundIndex{Indexes: []memdb.Indexer{
-				str("Registry"), &memdb.StringFieldIndex{Field: "Name", Lowercase: true}}}},
-		},
-	}
-}
-
-func scopeMapsTableSchema() *memdb.TableSchema { return childTableSchema(TableScopeMaps) }
-func tokensTableSchema() *memdb.TableSchema    { return childTableSchema(TableTokens) }
-
-// putChild inserts a copy of a registry child; the registry must exist.
-func putChild[T any](s *Store, table, registry string, v *T) error {
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		reg, err := first[Registry](txn, TableRegistries, indexID, registry)
-		if err != nil {
-			return nil, err
-		}
-		if reg == nil {
-			return nil, ErrRegistryNotFound
-		}
-		return nil, txn.Insert(table, v)
-	})
-}
-
-// getChild returns a registry's child by name (any case), nil when absent.
-func getChild[T any](s *Store, table, registry, name string) (*T, error) {
-	return first[T](s.db.Txn(false), table, indexID, registry, strings.ToLower(name))
-}
-
-// listChildren returns a registry's children by name.
-func listChildren[T any](s *Store, table, registry string) ([]*T, error) {
-	return all[T](s.db.Txn(false), table, indexID+"_prefix", registry, "")
-}
-
-func deleteChild(s *Store, table, registry, name string) error {
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		_, err := txn.DeleteAll(table, indexID, registry, strings.ToLower(name))
-		return nil, err
-	})
 }
 
 // PutScopeMap inserts or replaces a scope map.

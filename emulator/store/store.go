@@ -189,8 +189,7 @@ func (s *Store) DeleteRegistry(name string) error {
 		for _, l := range links {
 			releases = append(releases, l.Digest)
 		}
-		for _, table := range []string{TableManifests, TableBlobLinks, TableTags, TableRepositories, TableReplications, TableWebhooks,
-			TableScopeMaps, TableTokens} {
+		for _, table := range append([]string{TableManifests, TableBlobLinks, TableTags, TableRepositories, TableReplications, TableWebhooks}, childTables...) {
 			if _, err := txn.DeleteAll(table, indexID+"_prefix", name, ""); err != nil {
 				return nil, err
 			}

@@ -176,7 +176,7 @@ func TestGateChallenges(t *testing.T) {
 	if r.status != 401 || r.header.Get("Www-Authenticate") != wantChallenge {
 		t.Fatalf("no credentials: %d %q", r.status, r.header.Get("Www-Authenticate"))
 	}
-	wantBody := `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required, visit https://aka.ms/acr/authorization for more information.","detail":[{"Type":"repository","Name":"app","Action":"pull"}]}]}`
+	wantBody := `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required, visit https://aka.ms/acr/authorization for more information.","detail":[{"Type":"repository","Name":"app","Action":"pull"}]}]}` + "\n"
 	if r.body != wantBody {
 		t.Fatalf("401 body = %s", r.body)
 	}

@@ -216,8 +216,8 @@ type Task struct {
 	Location string            `json:"location,omitempty" yaml:"location,omitempty"` // default: the registry's
 	Tags     map[string]string `json:"tags,omitempty" yaml:"tags,omitempty"`
 	Identity *TaskIdentity     `json:"identity,omitempty" yaml:"identity,omitempty"`
-	// Properties are the task's ARM properties: step (type Docker, FileTask or EncodedTask;
-	// the emulator runs EncodedTask steps), platform, credentials, status, timeout... An
+	// Properties are the task's ARM properties: step (type Docker, FileTask or EncodedTask,
+	// as ACR Tasks has them), platform, credentials, status, timeout... An
 	// EncodedTask step may give its YAML as text in taskYaml instead of base64 in
 	// encodedTaskContent, and credentials.customRegistries may be keyed by the name of a
 	// registry of the world, which becomes its login server.

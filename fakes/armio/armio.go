@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
 )
 
 // maxBody bounds a request body: resource definitions are small.
@@ -61,4 +64,30 @@ func (i *Identity) Assigned() (system bool, user []string) {
 	}
 	slices.Sort(user)
 	return strings.Contains(strings.ToLower(i.Type), "systemassigned"), user
+}
+
+// SystemData is an ARM resource's systemData as a provider writes it.
+type SystemData struct {
+	CreatedBy          string `json:"createdBy,omitempty"`
+	CreatedByType      string `json:"createdByType,omitempty"`
+	CreatedAt          string `json:"createdAt,omitempty"`
+	LastModifiedBy     string `json:"lastModifiedBy"`
+	LastModifiedByType string `json:"lastModifiedByType"`
+	LastModifiedAt     string `json:"lastModifiedAt"`
+}
+
+// Touch records a change by the request's caller (ARM's caller headers, armid) and the
+// creation, when created, at now, as the management plane's own resources do: by the
+// caller's app id, else its object id, of type Application.
+func Touch(s SystemData, r *http.Request, created bool, now time.Time) SystemData {
+	by := r.Header.Get(armid.HeaderClientAppID)
+	if by == "" {
+		by = r.Header.Get(armid.HeaderClientObjectID)
+	}
+	at := now.UTC().Format("2006-01-02T15:04:05.0000000+00:00") // as ARM writes times
+	if created {
+		s.CreatedBy, s.CreatedByType, s.CreatedAt = by, "Application", at
+	}
+	s.LastModifiedBy, s.LastModifiedByType, s.LastModifiedAt = by, "Application", at
+	return s
 }

@@ -35,7 +35,8 @@ func (s stall) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type oneRegistry string
 
-func (o oneRegistry) LoginServer(string) string { return string(o) }
+func (o oneRegistry) LoginServer(string) string     { return string(o) }
+func (o oneRegistry) AgentPool(string, string) bool { return false }
 
 // A run is Running while its step works, and az acr task cancel-run ends it Canceled, with the
 // log and its Complete metadata saying so.

@@ -150,6 +150,9 @@ type runSpec struct {
 type outcome struct {
 	err     error
 	outputs []map[string]string
+	// bases are the base images the builds pulled, as a Docker task's step records them
+	// (baseImageDependencies): each build's last FROM is its Runtime image, the others BuildTime.
+	bases []map[string]string
 }
 
 // prepare loads what a run needs before its first step, as the agent does: its uploaded source,
@@ -226,7 +229,8 @@ func (s *Service) execute(ctx context.Context, spec runSpec, log io.Writer) outc
 			fmt.Fprintf(log, "%s: Pulling from %s\nDigest: %s\nStatus: Downloaded newer image for %s\n", image, image, digest, image)
 			logf("Successfully executed container: %s (the emulator pulls the image and runs nothing)", a.id)
 		case a.build != nil:
-			img, err := s.build(ctx, a.build, spec, log, logf)
+			img, bases, err := s.build(ctx, a.build, spec, log, logf)
+			out.bases = append(out.bases, bases...)
 			if err != nil {
 				fmt.Fprintf(log, "%v\n", err)
 				return finish(fmt.Errorf("step %s: %v", a.id, err))
@@ -271,30 +275,31 @@ func registryOf(ref string) string {
 
 // build runs a build step: the Dockerfile from the uploaded context, base images pulled with
 // the run's credentials.
-func (s *Service) build(ctx context.Context, b *buildSpec, spec runSpec, log io.Writer, logf func(string, ...any)) (v1.Image, error) {
+func (s *Service) build(ctx context.Context, b *buildSpec, spec runSpec, log io.Writer, logf func(string, ...any)) (v1.Image, []map[string]string, error) {
 	if spec.source == nil {
-		return nil, errors.New("this run has no source context: build steps need an uploaded one (az acr build <dir>, az acr run -f task.yaml <dir>)")
+		return nil, nil, errors.New("this run has no source context: build steps need an uploaded one (az acr build <dir>, az acr run -f task.yaml <dir>)")
 	}
 	dir := strings.Trim(strings.TrimPrefix(b.context, "./"), "/")
 	ctxFS := spec.source
 	if dir != "" && dir != "." {
 		sub, err := fs.Sub(spec.source, dir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ctxFS = sub
 	}
 	df, err := fs.ReadFile(ctxFS, strings.TrimPrefix(b.dockerfile, "./"))
 	if err != nil {
 		if df, err = fs.ReadFile(spec.source, strings.TrimPrefix(b.dockerfile, "./")); err != nil {
-			return nil, fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", b.dockerfile)
+			return nil, nil, fmt.Errorf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: lstat %s: no such file or directory", b.dockerfile)
 		}
 	}
 	logf("Scanning for dependencies...")
 	logf("Successfully scanned dependencies")
 	logf("Launching container with name: build")
 	fmt.Fprintf(log, "Sending build context to Docker daemon\n")
-	return dockerfile.Build(ctx, dockerfile.Options{Dockerfile: df, Context: ctxFS, BuildArgs: b.args, Log: log,
+	var bases []map[string]string
+	img, err := dockerfile.Build(ctx, dockerfile.Options{Dockerfile: df, Context: ctxFS, BuildArgs: b.args, Log: log,
 		Base: func(ctx context.Context, ref string) (v1.Image, error) {
 			r, err := name.ParseReference(ref)
 			if err != nil {
@@ -309,8 +314,30 @@ func (s *Service) build(ctx context.Context, b *buildSpec, spec runSpec, log io.
 			if err != nil {
 				return nil, errors.New(acrclient.Message(err))
 			}
+			bases = append(bases, baseDependency(r, img))
 			return img, nil
 		}})
+	if len(bases) > 0 {
+		bases[len(bases)-1]["type"] = "Runtime"
+	}
+	return img, bases, err
+}
+
+// baseDependency is a base image as ACR names it in baseImageDependencies (Docker Hub as
+// registry.hub.docker.com).
+func baseDependency(r name.Reference, img v1.Image) map[string]string {
+	reg := r.Context().RegistryStr()
+	if reg == name.DefaultRegistry {
+		reg = "registry.hub.docker.com"
+	}
+	dep := map[string]string{"type": "BuildTime", "registry": reg, "repository": r.Context().RepositoryStr()}
+	if t, ok := r.(name.Tag); ok {
+		dep["tag"] = t.TagStr()
+	}
+	if d, err := img.Digest(); err == nil {
+		dep["digest"] = d.String()
+	}
+	return dep
 }
 
 func (s *Service) pushImage(ctx context.Context, ref string, img v1.Image, spec runSpec, logf func(string, ...any)) (map[string]string, error) {

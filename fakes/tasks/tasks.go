@@ -7,11 +7,14 @@
 // scheduleRun answers: Queued, Running, then Succeeded, Failed or Canceled, with a log that
 // grows as they go.
 //
-// Limits: a run's steps are an ACR Tasks YAML subset. A `cmd` step pulls its image (as the
-// agent does before starting the container) and runs nothing; a `build` step builds with the
-// fakes/dockerfile subset (no RUN); a `push` step pushes what the run built. Triggers (base
-// image, source, timer) are kept on a task but never start a run, and agentPoolName is
-// ignored; remote (git, URL) contexts fail the run with a message that says so.
+// A task's step is a Docker build (a build of its context, then a push of its image names), a
+// task file of its context, or inline task YAML (taskres.go). Limits: a run's steps are an ACR
+// Tasks YAML subset. A `cmd` step pulls its image (as the agent does before starting the
+// container) and runs nothing; a `build` step builds with the fakes/dockerfile subset (no
+// RUN); a `push` step pushes what the run built. Triggers (base image, source, timer) are kept
+// on a task but never start a run; an agent pool, which must exist, runs as any agent; remote
+// (git, URL) contexts fail the run with a message that says so (az acr task run -c <dir>
+// uploads one that works).
 package tasks
 
 import (
@@ -19,8 +22,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +47,8 @@ const LogAccount = "acrtasklogs"
 type Registries interface {
 	// LoginServer of the registry with this ARM id, or "" when there is none.
 	LoginServer(registryID string) string
+	// AgentPool tells whether the registry with this ARM id has the agent pool.
+	AgentPool(registryID, name string) bool
 }
 
 // Service serves tasks, scheduleRun and runs of every registry.
@@ -73,14 +78,18 @@ type Service struct {
 }
 
 type task struct {
-	res map[string]any // the ARM resource as answered
+	res map[string]any // the ARM resource, credentials included (view renders it)
 	ids platform.Identities
+	sys armio.SystemData
 }
 
 type run struct {
 	res  map[string]any
 	log  *runLog
 	done bool
+	// archived is isArchiveEnabled (PATCH runs/<id>); sys the run's systemData.
+	archived bool
+	sys      armio.SystemData
 	// cancel stops the run (az acr task cancel-run); canceled records that it was asked to.
 	cancel   context.CancelFunc
 	canceled bool
@@ -106,12 +115,13 @@ func (s *Service) Handler() http.Handler {
 	r.Get(reg+"/tasks", s.listTasks)
 	r.Put(reg+"/tasks/{task}", s.putTask)
 	r.Patch(reg+"/tasks/{task}", s.patchTask)
-	r.Get(reg+"/tasks/{task}", s.getTask)
-	r.Post(reg+"/tasks/{task}/listDetails", s.getTask)
+	r.Get(reg+"/tasks/{task}", s.getTask(false))
+	r.Post(reg+"/tasks/{task}/listDetails", s.getTask(true))
 	r.Delete(reg+"/tasks/{task}", s.deleteTask)
 	r.Post(reg+"/scheduleRun", s.scheduleRun)
 	r.Get(reg+"/runs", s.listRuns)
 	r.Get(reg+"/runs/{run}", s.getRun)
+	r.Patch(reg+"/runs/{run}", s.patchRun)
 	r.Post(reg+"/runs/{run}/listLogSasUrl", s.logLink)
 	r.Post(reg+"/runs/{run}/cancel", s.cancelRun)
 	r.Post(reg+"/listBuildSourceUploadUrl", s.sourceUploadURL)
@@ -126,204 +136,9 @@ func registryID(r *http.Request) string {
 	return id.Resource(1).String()
 }
 
-type taskBody struct {
-	Location   string          `json:"location"`
-	Tags       map[string]any  `json:"tags"`
-	Identity   *armio.Identity `json:"identity"`
-	Properties map[string]any  `json:"properties"`
-}
-
-func (s *Service) putTask(w http.ResponseWriter, r *http.Request) {
-	var b taskBody
-	if !armio.Decode(w, r, &b) {
-		return
-	}
-	s.saveTask(w, r, b, nil)
-}
-
-// patchTask merges properties (az acr task update and credential add send partial bodies).
-func (s *Service) patchTask(w http.ResponseWriter, r *http.Request) {
-	var b taskBody
-	if !armio.Decode(w, r, &b) {
-		return
-	}
-	s.mu.Lock()
-	t, ok := s.tasks[strings.ToLower(registryID(r)+"/tasks/"+chi.URLParam(r, "task"))]
-	s.mu.Unlock()
-	if !ok {
-		s.notFound(w, r)
-		return
-	}
-	s.saveTask(w, r, b, t)
-}
-
-func (s *Service) saveTask(w http.ResponseWriter, r *http.Request, b taskBody, old *task) {
-	regID := registryID(r)
-	if s.regs.LoginServer(regID) == "" {
-		armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+"' was not found.")
-		return
-	}
-	id := regID + "/tasks/" + chi.URLParam(r, "task")
-	props := map[string]any{}
-	var ident map[string]any
-	if old != nil {
-		props = old.res["properties"].(map[string]any)
-		ident, _ = old.res["identity"].(map[string]any)
-		if b.Location == "" {
-			b.Location, _ = old.res["location"].(string)
-		}
-	}
-	for k, v := range b.Properties {
-		if k == "credentials" {
-			props[k] = mergeCredentials(props[k], v)
-			continue
-		}
-		props[k] = v
-	}
-	if step, _ := props["step"].(map[string]any); step != nil {
-		if _, err := stepYAML(step, nil); err != nil {
-			armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
-			return
-		}
-	} else {
-		armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", "properties.step is required.")
-		return
-	}
-	system, user := b.Identity.Assigned()
-	if b.Identity != nil {
-		ident = map[string]any{"type": b.Identity.Type}
-	} else if old != nil {
-		system = old.ids.System != nil
-		for uid := range old.ids.User {
-			user = append(user, uid)
-		}
-	}
-	ids, err := s.p.Attach(r.Context(), "Microsoft.ContainerRegistry/registries/tasks", id, system, user)
-	if err != nil {
-		platform.WriteError(w, err)
-		return
-	}
-	if ident != nil {
-		ident = ids.JSON(ident["type"].(string), s.p.TenantID())
-	}
-	props["provisioningState"] = "Succeeded"
-	if props["status"] == nil {
-		props["status"] = "Enabled"
-	}
-	if props["platform"] == nil {
-		props["platform"] = map[string]any{"os": "linux", "architecture": "amd64"}
-	}
-	if props["timeout"] == nil {
-		props["timeout"] = 3600
-	}
-	if props["creationDate"] == nil {
-		props["creationDate"] = time.Now().UTC().Format(time.RFC3339Nano)
-	}
-	res := map[string]any{"id": id, "name": chi.URLParam(r, "task"), "type": "Microsoft.ContainerRegistry/registries/tasks",
-		"location": b.Location, "properties": props}
-	if b.Tags != nil {
-		res["tags"] = b.Tags
-	}
-	if ident != nil {
-		res["identity"] = ident
-	}
-	s.mu.Lock()
-	s.tasks[strings.ToLower(id)] = &task{res: res, ids: ids}
-	s.mu.Unlock()
-	// 200 on creation too: az acr task create prints the task only for a 200 (it works around
-	// an SDK bug and returns the raw response on other codes), so ACR must answer 200.
-	armio.WriteJSON(w, http.StatusOK, res)
-}
-
-// mergeCredentials adds or replaces custom registry credentials by login server; a null
-// entry removes one (az acr task credential remove).
-func mergeCredentials(old, upd any) any {
-	o, _ := old.(map[string]any)
-	u, _ := upd.(map[string]any)
-	if o == nil || u == nil {
-		return upd
-	}
-	out := map[string]any{}
-	for k, v := range o {
-		out[k] = v
-	}
-	for k, v := range u {
-		if k != "customRegistries" {
-			out[k] = v
-			continue
-		}
-		regs := map[string]any{}
-		if prev, ok := o[k].(map[string]any); ok {
-			for s, c := range prev {
-				regs[s] = c
-			}
-		}
-		nv, _ := v.(map[string]any)
-		for s, c := range nv {
-			if c == nil {
-				delete(regs, s)
-			} else {
-				regs[s] = c
-			}
-		}
-		out[k] = regs
-	}
-	return out
-}
-
-func (s *Service) notFound(w http.ResponseWriter, r *http.Request) {
-	armio.Error(w, http.StatusNotFound, "ResourceNotFound", "The Resource 'Microsoft.ContainerRegistry/registries/"+chi.URLParam(r, "reg")+
-		"/tasks/"+chi.URLParam(r, "task")+"' under resource group '"+chi.URLParam(r, "rg")+"' was not found.")
-}
-
-func (s *Service) getTask(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	t, ok := s.tasks[strings.ToLower(registryID(r)+"/tasks/"+chi.URLParam(r, "task"))]
-	s.mu.Unlock()
-	if !ok {
-		s.notFound(w, r)
-		return
-	}
-	armio.WriteJSON(w, http.StatusOK, t.res)
-}
-
-func (s *Service) listTasks(w http.ResponseWriter, r *http.Request) {
-	prefix := strings.ToLower(registryID(r) + "/tasks/")
-	s.mu.Lock()
-	out := []map[string]any{}
-	for id, t := range s.tasks {
-		if strings.HasPrefix(id, prefix) {
-			out = append(out, t.res)
-		}
-	}
-	s.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i]["name"].(string) < out[j]["name"].(string) })
-	armio.WriteJSON(w, http.StatusOK, map[string]any{"value": out})
-}
-
-func (s *Service) deleteTask(w http.ResponseWriter, r *http.Request) {
-	id := registryID(r) + "/tasks/" + chi.URLParam(r, "task")
-	s.mu.Lock()
-	_, ok := s.tasks[strings.ToLower(id)]
-	delete(s.tasks, strings.ToLower(id))
-	s.mu.Unlock()
-	if !ok {
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	if err := s.p.Detach(id); err != nil {
-		armio.Error(w, http.StatusInternalServerError, "InternalServerError", err.Error())
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-}
-
 // dockerBuildSteps is what a DockerBuildRequest (az acr build) runs: a build of the uploaded
 // context, then a push of its image names when pushing is on.
-func dockerBuildSteps(images []string, push bool, dockerfile, target string, args []struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}) ([]action, error) {
+func dockerBuildSteps(images []string, push bool, dockerfile, target string, args []argument) ([]action, error) {
 	if target != "" {
 		return nil, errors.New("--target (multi-stage builds) is not emulated")
 	}
@@ -347,28 +162,6 @@ type step struct {
 	Build string `yaml:"build"`
 	Push  any    `yaml:"push"`
 	ID    string `yaml:"id"`
-}
-
-// stepYAML is an EncodedTask step's YAML, checked as a run would parse it; the step's own
-// values (az acr task create --set) are added to values when it is not nil.
-func stepYAML(st map[string]any, values map[string]string) ([]byte, error) {
-	typ, _ := st["type"].(string)
-	if !strings.EqualFold(typ, "EncodedTask") {
-		return nil, fmt.Errorf("step type %q is not emulated: use an EncodedTask step (ACR Tasks YAML).", typ)
-	}
-	if values != nil {
-		list, _ := st["values"].([]any)
-		for _, v := range list {
-			m, _ := v.(map[string]any)
-			if name, ok := m["name"].(string); ok {
-				if _, set := values[name]; !set { // the run's own values win
-					values[name] = fmt.Sprint(m["value"])
-				}
-			}
-		}
-	}
-	content, _ := st["encodedTaskContent"].(string)
-	return checkedYAML(content, values)
 }
 
 // checkedYAML decodes base64 task YAML and checks that it parses, so a bad task or run request
@@ -395,30 +188,22 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		EncodedTaskContent string         `json:"encodedTaskContent"`
 		Credentials        map[string]any `json:"credentials"`
 		SourceLocation     string         `json:"sourceLocation"`
+		IsArchiveEnabled   bool           `json:"isArchiveEnabled"`
+		AgentPoolName      string         `json:"agentPoolName"`
+		Platform           map[string]any `json:"platform"`
+		AgentConfiguration map[string]any `json:"agentConfiguration"`
 		// TaskRunRequest: az acr task run -c <dir> uploads a context and names it here.
-		OverrideTaskStepProperties struct {
-			ContextPath string `json:"contextPath"`
-			Values      []struct {
-				Name  string `json:"name"`
-				Value string `json:"value"`
-			} `json:"values"`
-		} `json:"overrideTaskStepProperties"`
+		OverrideTaskStepProperties overrides `json:"overrideTaskStepProperties"`
 		// FileTaskRunRequest (az acr run -f acb.yaml <dir>): a task file in the uploaded source.
-		TaskFilePath   string `json:"taskFilePath"`
-		ValuesFilePath string `json:"valuesFilePath"`
-		Values         []struct {
-			Name  string `json:"name"`
-			Value string `json:"value"`
-		} `json:"values"`
+		TaskFilePath   string     `json:"taskFilePath"`
+		ValuesFilePath string     `json:"valuesFilePath"`
+		Values         []argument `json:"values"`
 		// DockerBuildRequest (az acr build)
-		ImageNames     []string `json:"imageNames"`
-		IsPushEnabled  bool     `json:"isPushEnabled"`
-		DockerFilePath string   `json:"dockerFilePath"`
-		Target         string   `json:"target"`
-		Arguments      []struct {
-			Name  string `json:"name"`
-			Value string `json:"value"`
-		} `json:"arguments"`
+		ImageNames     []string   `json:"imageNames"`
+		IsPushEnabled  bool       `json:"isPushEnabled"`
+		DockerFilePath string     `json:"dockerFilePath"`
+		Target         string     `json:"target"`
+		Arguments      []argument `json:"arguments"`
 	}
 	if !armio.Decode(w, r, &b) {
 		return
@@ -434,13 +219,12 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		values[v.Name] = v.Value
 	}
 	var (
-		steps    []action // a Dockerfile build's
-		taskYAML []byte   // task YAML, rendered when the run starts
+		plan     runPlan
 		err      error
 		taskName string
+		taskKey  string // the task's, for what its runs record on it
 		ids      platform.Identities
-		creds    any
-		runType  = "QuickRun"
+		creds    any = b.Credentials
 	)
 	switch b.Type {
 	case "TaskRunRequest":
@@ -456,29 +240,30 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		props := t.res["properties"].(map[string]any)
-		for _, v := range b.OverrideTaskStepProperties.Values {
-			values[v.Name] = v.Value
-		}
-		taskYAML, err = stepYAML(props["step"].(map[string]any), values)
-		taskName, ids, creds, runType = t.res["name"].(string), t.ids, props["credentials"], "AutoRun"
-		if b.SourceLocation == "" {
-			b.SourceLocation = b.OverrideTaskStepProperties.ContextPath
+		plan, err = t.plan(b.OverrideTaskStepProperties, values)
+		taskKey = strings.ToLower(tid)
+		taskName, ids, creds = t.res["name"].(string), t.ids, props["credentials"]
+		b.Platform, _ = props["platform"].(map[string]any)
+		b.AgentConfiguration, _ = props["agentConfiguration"].(map[string]any)
+		if b.AgentPoolName == "" {
+			b.AgentPoolName, _ = props["agentPoolName"].(string)
 		}
 	case "EncodedTaskRunRequest":
-		taskYAML, err = checkedYAML(b.EncodedTaskContent, values)
-		creds = b.Credentials
+		plan.taskYAML, err = checkedYAML(b.EncodedTaskContent, values)
 	case "FileTaskRunRequest":
 		// The agent reads the file from the source when the run starts: so does execute.
+		plan.taskFile = b.TaskFilePath
+		if plan.taskFile == "" {
+			plan.taskFile = "acb.yaml" // az's default
+		}
 		switch {
 		case b.SourceLocation == "":
 			err = errors.New("a FileTaskRunRequest needs a sourceLocation: upload the context (az acr run -f acb.yaml <dir>)")
 		case b.ValuesFilePath != "":
 			err = errors.New("valuesFilePath is not emulated: pass values with --set")
 		}
-		creds = b.Credentials
 	case "DockerBuildRequest":
-		steps, err = dockerBuildSteps(b.ImageNames, b.IsPushEnabled, b.DockerFilePath, b.Target, b.Arguments)
-		creds = b.Credentials
+		plan.steps, err = dockerBuildSteps(b.ImageNames, b.IsPushEnabled, b.DockerFilePath, b.Target, b.Arguments)
 	default:
 		armio.Error(w, http.StatusBadRequest, "RunRequestNotSupported", fmt.Sprintf("run requests of type %q are not emulated: use TaskRunRequest, EncodedTaskRunRequest, FileTaskRunRequest or DockerBuildRequest.", b.Type))
 		return
@@ -487,34 +272,48 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		armio.Error(w, http.StatusBadRequest, "TaskStepInvalid", err.Error())
 		return
 	}
+	if b.AgentPoolName != "" && !s.regs.AgentPool(regID, b.AgentPoolName) {
+		agentPoolNotFound(w, b.AgentPoolName, chi.URLParam(r, "reg"))
+		return
+	}
+	if b.SourceLocation != "" {
+		plan.sourceLocation = b.SourceLocation
+	}
+	if b.Platform == nil {
+		b.Platform = map[string]any{"os": "linux", "architecture": "amd64"}
+	}
+	if b.AgentConfiguration == nil {
+		b.AgentConfiguration = map[string]any{"cpu": 2}
+	}
 	s.mu.Lock()
 	s.seq[strings.ToLower(regID)]++
 	runID := "ca" + strconv.Itoa(s.seq[strings.ToLower(regID)])
 	s.mu.Unlock()
 
-	spec := runSpec{id: runID, registry: regID, login: login, actions: steps, taskYAML: taskYAML, ids: ids, creds: creds, sourceLocation: b.SourceLocation,
-		template: taskTemplate{registry: login, id: runID, task: taskName, values: values}}
-	if b.Type == "FileTaskRunRequest" {
-		spec.taskFile = b.TaskFilePath
-		if spec.taskFile == "" {
-			spec.taskFile = "acb.yaml" // az's default
-		}
-	}
+	spec := runSpec{id: runID, registry: regID, login: login, actions: plan.steps, taskYAML: plan.taskYAML, taskFile: plan.taskFile, ids: ids, creds: creds,
+		sourceLocation: plan.sourceLocation, template: taskTemplate{registry: login, id: runID, task: taskName, values: values}}
 	created := time.Now().UTC()
-	// res renders the run; a published map is never changed (readers encode it unlocked),
-	// each state change publishes a new one.
+	rn := &run{archived: b.IsArchiveEnabled, sys: armio.Touch(armio.SystemData{}, r, false, created)}
+	// res renders the run (called with s.mu held, or before the run is published); a
+	// published map is never changed (readers encode it unlocked), each change publishes a
+	// new one. Every run is a QuickRun, as Azure types the runs az schedules (triggers never
+	// start one here).
 	res := func(status string, extra map[string]any) map[string]any {
 		now := time.Now().UTC().Format(time.RFC3339Nano)
-		props := map[string]any{"runId": runID, "status": status, "runType": runType, "provisioningState": "Succeeded",
-			"createTime": created.Format(time.RFC3339Nano), "lastUpdatedTime": now, "platform": map[string]string{"os": "linux", "architecture": "amd64"},
-			"agentConfiguration": map[string]int{"cpu": 2}, "isArchiveEnabled": false}
+		props := map[string]any{"runId": runID, "status": status, "runType": "QuickRun", "provisioningState": "Succeeded",
+			"createTime": created.Format(time.RFC3339Nano), "lastUpdatedTime": now, "platform": b.Platform,
+			"agentConfiguration": b.AgentConfiguration, "isArchiveEnabled": rn.archived}
 		if taskName != "" {
 			props["task"] = taskName
+		}
+		if b.AgentPoolName != "" {
+			props["agentPoolName"] = b.AgentPoolName
 		}
 		for k, v := range extra {
 			props[k] = v
 		}
-		return map[string]any{"id": regID + "/runs/" + runID, "name": runID, "type": "Microsoft.ContainerRegistry/registries/runs", "properties": props}
+		return map[string]any{"id": regID + "/runs/" + runID, "name": runID, "type": "Microsoft.ContainerRegistry/registries/runs", "properties": props,
+			"systemData": rn.sys}
 	}
 	log, err := s.newRunLog(regID, runID)
 	if err != nil {
@@ -522,7 +321,7 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	rn := &run{res: res("Queued", nil), log: log, cancel: cancel}
+	rn.res, rn.log, rn.cancel = res("Queued", nil), log, cancel
 	s.mu.Lock()
 	if s.ctx.Err() != nil { // shutting down: no new run may start after Close waited
 		s.mu.Unlock()
@@ -567,10 +366,26 @@ func (s *Service) scheduleRun(w http.ResponseWriter, r *http.Request) {
 		if len(o.outputs) > 0 {
 			extra["outputImages"] = o.outputs
 		}
+		if status == "Succeeded" && taskKey != "" && len(o.bases) > 0 {
+			s.recordBases(taskKey, o.bases)
+		}
 		rn.res, rn.done = res(status, extra), true
 		rn.log.complete(status)
 	}()
-	armio.WriteJSON(w, http.StatusOK, queued)
+	armio.WriteJSON(w, http.StatusOK, queuedView(queued))
+}
+
+// queuedView is scheduleRun's answer, as ACR writes it: the run's id, status and times,
+// before the agent has it.
+func queuedView(res map[string]any) map[string]any {
+	props := res["properties"].(map[string]any)
+	out := map[string]any{"id": res["id"], "name": res["name"], "type": res["type"], "properties": map[string]any{}}
+	for _, k := range []string{"runId", "status", "lastUpdatedTime", "provisioningState", "isArchiveEnabled"} {
+		out["properties"].(map[string]any)[k] = props[k]
+	}
+	sys := res["systemData"].(armio.SystemData)
+	out["systemData"] = armio.SystemData{LastModifiedBy: sys.LastModifiedBy, LastModifiedByType: sys.LastModifiedByType, LastModifiedAt: sys.LastModifiedAt}
+	return out
 }
 
 // findRun finds a registry's run by id (nil when there is none).
@@ -609,6 +424,38 @@ func (s *Service) Close() {
 	s.cancel()
 	s.mu.Unlock()
 	s.wg.Wait()
+}
+
+// patchRun answers PATCH runs/<id> (az acr task update-run --no-archive false): it sets
+// isArchiveEnabled and, as the recording shows, writes the run's systemData anew, created by
+// the caller now.
+func (s *Service) patchRun(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		IsArchiveEnabled *bool `json:"isArchiveEnabled"`
+	}
+	if !armio.Decode(w, r, &b) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rn := range s.runs[strings.ToLower(registryID(r))] {
+		if !strings.EqualFold(rn.res["name"].(string), chi.URLParam(r, "run")) {
+			continue
+		}
+		if b.IsArchiveEnabled != nil {
+			rn.archived = *b.IsArchiveEnabled
+		}
+		now := time.Now().UTC()
+		rn.sys = armio.Touch(armio.SystemData{}, r, true, now)
+		res := maps.Clone(rn.res)
+		props := maps.Clone(res["properties"].(map[string]any))
+		props["isArchiveEnabled"], props["lastUpdatedTime"] = rn.archived, now.Format(time.RFC3339Nano)
+		res["properties"], res["systemData"] = props, rn.sys
+		rn.res = res
+		armio.WriteJSON(w, http.StatusOK, res)
+		return
+	}
+	armio.Error(w, http.StatusNotFound, "RunNotFound", "The run '"+chi.URLParam(r, "run")+"' was not found.")
 }
 
 func (s *Service) getRun(w http.ResponseWriter, r *http.Request) {

@@ -48,8 +48,16 @@ func addTaskCredential(ctx context.Context, s *scenarios.Session, name, login, i
 	if err != nil {
 		return "", err
 	}
-	if status != http.StatusOK || scenarios.Prop(body, "properties", "credentials", "customRegistries", login, "identity") != identity {
+	if status != http.StatusOK {
 		return "", fmt.Errorf("PATCH task: %d %v", status, body)
+	}
+	// ACR writes a custom registry's credentials null but in listDetails.
+	status, body, err = s.ARM(ctx, http.MethodPost, s.ResourceGroupPath()+taskPath(name)+"/listDetails"+tasksAPI, nil)
+	if err != nil {
+		return "", err
+	}
+	if status != http.StatusOK || scenarios.Prop(body, "properties", "credentials", "customRegistries", login, "identity") != identity {
+		return "", fmt.Errorf("task's details: %d %v", status, body)
 	}
 	return login + ": " + identity, nil
 }

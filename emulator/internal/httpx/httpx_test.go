@@ -20,11 +20,11 @@ func TestWriteRegistryError(t *testing.T) {
 		header       [2]string
 	}{
 		{desc: "registry error with detail", method: "GET", err: NewRegistryError(404, "MANIFEST_UNKNOWN", "gone").WithDetail(map[string]string{"Tag": "v1"}),
-			status: 404, body: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"gone","detail":{"Tag":"v1"}}]}`},
+			status: 404, body: `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"gone","detail":{"Tag":"v1"}}]}` + "\n"},
 		{desc: "extra header", method: "GET", err: NewRegistryError(401, "UNAUTHORIZED", "auth").WithHeader("Www-Authenticate", `Bearer realm="x"`),
-			status: 401, body: `{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}`, header: [2]string{"Www-Authenticate", `Bearer realm="x"`}},
+			status: 401, body: `{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}` + "\n", header: [2]string{"Www-Authenticate", `Bearer realm="x"`}},
 		{desc: "internal errors do not leak", method: "GET", err: errors.New("secret path /etc/x"),
-			status: 500, body: `{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}`},
+			status: 500, body: `{"errors":[{"code":"UNKNOWN","message":"unknown error"}]}` + "\n"},
 		{desc: "HEAD has no body", method: "HEAD", err: NewRegistryError(404, "BLOB_UNKNOWN", "x"), status: 404, body: ""},
 	}
 	for _, tc := range tests {

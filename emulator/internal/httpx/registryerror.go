@@ -77,6 +77,8 @@ func WriteRegistryError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	body, _ := json.Marshal(registryErrorBody{Errors: []registryErrorItem{{Code: re.Code, Message: re.Message, Detail: re.Detail}}})
+	// ACR ends its error bodies with a newline (the recordings' Content-Length counts it).
+	body = append(body, '\n')
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(re.Status)
