@@ -12,7 +12,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export PATH := $(TOOLS_BIN):$(PATH)
 
-.PHONY: all build build-static image run test test-unit test-e2e fuzz conformance bench lint tools apt-tools compose-plugin az-setup clean
+.PHONY: all build build-static image run test test-unit test-e2e fuzz conformance bench bench-go lint tools apt-tools compose-plugin az-setup clean
 
 all: build
 
@@ -142,10 +142,17 @@ fuzz:
 test: tools
 	$(MAKE) lint test-unit fuzz test-e2e
 
-# Go benchmarks; e2e/bench runs each case against acr-emulator and go-containerregistry's
-# in-memory registry side by side (pipe through benchstat to compare runs).
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v /e2e/conformance)
+# The performance table (e2e/bench): acr-emulator over TLS and plain HTTP against
+# go-containerregistry's and distribution's registries, one client, one run, every ratio, the
+# machine's limits; it prints the table and writes e2e/bench/results/{results.md,throughput.svg}
+# and the README's figures. About 10 minutes on 2 cores; BENCH_FLAGS=-rounds=1 for a quicker look.
+BENCH_FLAGS ?=
+bench: build
+	$(GO) run ./e2e/bench/cmd/benchtable -bin $(BIN) -readme README.md $(BENCH_FLAGS)
+
+# The packages' own Go benchmarks (token issuance, handlers); pipe through benchstat to compare.
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$($(GO) list ./... | grep -v /e2e)
 
 clean:
 	rm -rf bin build

@@ -64,6 +64,7 @@ func (e *Emulator) getSnapshot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	defer snap.Close()
 	w.Header().Set("Content-Type", "application/x-tar")
 	w.Header().Set("Content-Disposition", `attachment; filename="acr-emulator-snapshot.tar"`)
 	if err := snapshot.WriteTar(w, snap); err != nil {
@@ -84,6 +85,7 @@ func (e *Emulator) saveSnapshot(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	defer snap.Close()
 	if err := snapshot.Write(dir, snap); err != nil {
 		status := http.StatusInternalServerError
 		if errors.Is(err, snapshot.ErrOccupied) {
@@ -92,14 +94,11 @@ func (e *Emulator) saveSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeControlJSON(w, status, map[string]string{"error": err.Error()})
 		return
 	}
-	var bytes int64
-	for _, b := range snap.State.Blobs {
-		bytes += int64(len(b))
-	}
-	e.log.Info("snapshot saved", "dir", dir, "registries", len(snap.State.Registries), "blobs", len(snap.State.Blobs))
+	blobs, bytes := snap.Blobs()
+	e.log.Info("snapshot saved", "dir", dir, "registries", len(snap.State.Registries), "blobs", blobs)
 	writeControlJSON(w, http.StatusOK, map[string]any{"status": "saved", "dir": dir, "registries": len(snap.State.Registries),
 		"repositories": len(snap.State.Repositories), "manifests": len(snap.State.Manifests), "tasks": len(snap.Tasks),
-		"blobs": len(snap.State.Blobs), "bytes": bytes})
+		"blobs": blobs, "bytes": bytes})
 }
 
 type endpointsState struct {

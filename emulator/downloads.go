@@ -92,6 +92,12 @@ func (e *Emulator) storageLink(r *http.Request, reg *store.Registry, d digest.Di
 	}
 	o, _ := network.OriginFrom(r.Context())
 	base := storage.AccountURL(contentAccount, r.Host, r.TLS != nil, o.Name != "", e.HTTPSURL())
+	if r.TLS == nil && o.Name == "" && r.Host != "" {
+		// A pull over plain HTTP (docker's insecure registries, crane --insecure) stays on
+		// plain HTTP, on the host it called: its client need not trust the emulator's CA,
+		// which a link to the HTTPS listener would require. ACR itself is HTTPS only.
+		base = "http://" + r.Host + "/" + contentAccount + storage.BlobSuffix
+	}
 	link, err := s.storage.SignedURL(base, storage.Ref{Account: contentAccount, Container: container, Blob: blobPath(d)}, storage.PermRead, linkTTL)
 	if err != nil {
 		return "", err
@@ -130,10 +136,11 @@ func blobPath(d digest.Digest) string {
 	return "/docker/registry/v2/blobs/" + d.Algorithm().String() + "/" + d.Encoded()[:2] + "/" + d.Encoded() + "/data"
 }
 
-// contentSource serves a registry's container from the blob store.
+// contentSource serves a registry's container from the blob store, streamed: layers of any
+// size, with ranges, and an on-disk store's files by sendfile(2) over plain HTTP.
 type contentSource struct{ st *store.Store }
 
-func (c contentSource) Blob(name string) ([]byte, bool) {
+func (c contentSource) Open(name string) (storage.Content, bool) {
 	rest, ok := strings.CutPrefix(name, "/docker/registry/v2/blobs/")
 	parts := strings.Split(rest, "/")
 	if !ok || len(parts) != 4 || parts[3] != "data" {
@@ -143,7 +150,11 @@ func (c contentSource) Blob(name string) ([]byte, bool) {
 	if err != nil || !strings.HasPrefix(d.Encoded(), parts[1]) || len(parts[1]) != 2 {
 		return nil, false
 	}
-	return c.st.Blobs().Get(d)
+	b, ok := c.st.Blobs().Open(d)
+	if !ok {
+		return nil, false
+	}
+	return b, true
 }
 
 // mountContent mounts a registry's container on the storage once (a reset brings a new

@@ -63,11 +63,26 @@ type Config struct {
 	Snapshot *snapshot.Snapshot
 	// Logger receives the emulator's logs (default slog.Default()).
 	Logger *slog.Logger
-	// MaxManifestBytes and MaxUploadBytes bound request bodies (defaults: the registry package's).
+	// BlobDir, when set, keeps blob content as files in this directory instead of memory, for
+	// images larger than memory (default: the world's blobDir; empty: in memory). It is emptied
+	// at start (a snapshot's blobs are linked back into it, not copied) and refused when it
+	// holds anything but an earlier run's blobs.
+	BlobDir string
+	// MaxManifestBytes and MaxUploadBytes bound request bodies (defaults: the registry
+	// package's; an upload may be as large as MaxDiskUploadBytes with a BlobDir).
 	MaxManifestBytes int64
 	MaxUploadBytes   int64
-	// UploadTTL is how long an idle upload session is kept (default 1h).
+	// MaxPendingUploadBytes bounds the bytes all unfinished upload sessions hold together; a
+	// chunk beyond it is refused with 429 TOOMANYREQUESTS (default DefaultMaxPendingUploadBytes
+	// in memory, DefaultMaxDiskPendingBytes with a BlobDir; negative: no bound).
+	MaxPendingUploadBytes int64
+	// UploadTTL is how long an upload session is kept after its last chunk or request
+	// (default 15m).
 	UploadTTL time.Duration
+	// BodyReadTimeout is how long a request body may go without delivering MinBodyBytes (or
+	// its end) before the request is cut, against bodies that trickle forever (default 30s;
+	// negative: no deadline).
+	BodyReadTimeout time.Duration
 	// AllowedHosts are host names served besides the emulator's own ("*.suffix" patterns; "*"
 	// for any): against DNS rebinding, requests for other dotted names are refused. The
 	// emulator's own are its addresses, localhost and single-label names, its registries' login
@@ -165,10 +180,19 @@ func New(cfg Config) (*Emulator, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.UploadTTL == 0 {
-		cfg.UploadTTL = time.Hour
+		cfg.UploadTTL = DefaultUploadTTL
+	}
+	if cfg.BodyReadTimeout == 0 {
+		cfg.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if cfg.BlobDir == "" {
+		cfg.BlobDir = cfg.World.BlobDir
+	}
+	blobs, err := newBlobStore(&cfg)
+	if err != nil {
+		return nil, err
 	}
 	var ca *certs.CA
-	var err error
 	if cfg.DataDir != "" {
 		ca, err = certs.LoadOrCreateCA(cfg.DataDir)
 	} else {
@@ -178,7 +202,7 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, fmt.Errorf("certificate authority: %w", err)
 	}
 	e := &Emulator{hosts: ownHosts(cfg),
-		cfg: cfg, log: cfg.Logger, st: store.New(), ca: ca, world: cfg.World,
+		cfg: cfg, log: cfg.Logger, st: store.NewWithBlobs(blobs), ca: ca, world: cfg.World,
 		registries: map[string]*servedRegistry{}, byHost: map[string]*servedRegistry{}, internal: map[string]bool{},
 		stop: make(chan struct{}), audit: network.NewAudit(10000),
 	}

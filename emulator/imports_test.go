@@ -48,6 +48,11 @@ var importRules = []struct {
 		forbidden: []string{module + "/emulator/store", module + "/emulator/registry", module + "/scenarios", module + "/e2e"},
 	},
 	{
+		// distribution's registry is e2e/bench's yardstick, a test-only dependency: never in the binary.
+		pkgPrefix: module + "/cmd/",
+		forbidden: []string{"github.com/distribution/distribution", module + "/e2e"},
+	},
+	{
 		pkgPrefix: module + "/scenarios",
 		forbidden: []string{module + "/emulator/store", module + "/emulator/registry", module + "/e2e"},
 	},

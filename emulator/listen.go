@@ -17,6 +17,7 @@ import (
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
 	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
+	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/sniff"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
@@ -203,7 +204,7 @@ func (e *Emulator) certHosts() []string {
 func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	tracker := &connTracker{conns: map[net.Conn]http.ConnState{}}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           httpx.MinBodyRate(h, e.cfg.BodyReadTimeout, MinBodyBytes),
 		ConnState:         tracker.set,
 		ConnContext:       network.ConnContext(e.world.LocalClientIP),
 		ReadHeaderTimeout: 30 * time.Second,
@@ -223,10 +224,11 @@ func (e *Emulator) serve(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	}()
 }
 
-// purgeUploads bounds memory held by abandoned upload sessions.
+// purgeUploads bounds what abandoned upload sessions hold: each goes within a quarter of
+// UploadTTL (a minute at most) of its TTL.
 func (e *Emulator) purgeUploads() {
 	defer e.wg.Done()
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(min(max(e.cfg.UploadTTL/4, 10*time.Millisecond), time.Minute))
 	defer t.Stop()
 	for {
 		select {

@@ -74,7 +74,7 @@ func (e *Emulator) preload(ctx context.Context, registryName string, img world.I
 	}
 	content := registry.New(e.st, registryName, registry.WithLogger(e.log.With("registry", registryName, "preload", img.Repository)),
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
-		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
+		registry.WithMaxUploadBytes(e.maxUploadBytes()),
 	).Handler()
 	owner := network.Origin{Kind: network.Internet, Name: "world", IP: netip.MustParseAddr("127.0.0.1")}
 	if err := images.Push(ctx, set, repo, remote.WithTransport(&inProcess{handler: content, origin: owner})); err != nil {

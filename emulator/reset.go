@@ -19,7 +19,8 @@ type baseline struct {
 	mainReg    *servedRegistry
 }
 
-// capture records the current state as the one to return to.
+// capture records the current state as the one to return to. The dump pins the content it
+// refers to, so a reset refers to it again instead of copying it back.
 func (e *Emulator) capture() error {
 	dump, err := e.st.Dump()
 	if err != nil {
@@ -27,7 +28,11 @@ func (e *Emulator) capture() error {
 	}
 	ts, err := e.exportTasks(e.services())
 	if err != nil {
+		dump.Close()
 		return err
+	}
+	if e.start.dump != nil {
+		e.start.dump.Close()
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()

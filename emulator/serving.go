@@ -136,7 +136,7 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 	content := registry.New(e.st, name,
 		registry.WithLogger(e.log.With("registry", name)),
 		registry.WithMaxManifestBytes(orDefault(e.cfg.MaxManifestBytes, registry.DefaultMaxManifestBytes)),
-		registry.WithMaxUploadBytes(orDefault(e.cfg.MaxUploadBytes, registry.DefaultMaxUploadBytes)),
+		registry.WithMaxUploadBytes(e.maxUploadBytes()),
 		registry.WithEventHook(func(ev registry.Event) {
 			svc := e.services()
 			if ev.Action == registry.EventPush {

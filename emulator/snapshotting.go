@@ -10,6 +10,7 @@ import (
 
 // Snapshot returns the emulator's whole state: its world, the store's records and bytes, and
 // the ACR tasks; not the emulator's own service identities, which each process makes anew.
+// The bytes are read from the store, which keeps them for the snapshot until its Close.
 func (e *Emulator) Snapshot() (*snapshot.Snapshot, error) {
 	d, err := e.st.Dump()
 	if err != nil {
@@ -17,6 +18,7 @@ func (e *Emulator) Snapshot() (*snapshot.Snapshot, error) {
 	}
 	ts, err := e.exportTasks(e.services())
 	if err != nil {
+		d.Close()
 		return nil, err
 	}
 	users, _ := e.splitInternal(d)
@@ -65,6 +67,7 @@ func (e *Emulator) seedContent(saved map[string]*store.Registry) error {
 	if err != nil {
 		return err
 	}
+	current.Close() // only its records are wanted
 	_, own := e.splitInternal(current)
 	d.Principals = append(slices.Clone(d.Principals), own.Principals...)
 	d.RoleAssignments = append(slices.Clone(d.RoleAssignments), own.RoleAssignments...)

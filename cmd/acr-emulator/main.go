@@ -95,9 +95,9 @@ func buildVersion() string {
 
 type serveOptions struct {
 	httpsAddr, httpAddr, proxyAddr, dataDir, config, logLevel, logFormat, snapshot string
-	published, allowedHosts, originPorts                                           string
-	maxManifest, maxUpload                                                         int64
-	accessTTL, refreshTTL                                                          time.Duration
+	published, allowedHosts, originPorts, blobDir                                  string
+	maxManifest, maxUpload, maxPending                                             int64
+	accessTTL, refreshTTL, uploadTTL, bodyTimeout                                  time.Duration
 }
 
 // splitList reads a comma-separated flag value.
@@ -159,7 +159,11 @@ func serveFlagsWith(out io.Writer, name string, d serveDefaults) (*flag.FlagSet,
 	fs.StringVar(&o.published, "published-ports", env("ACR_EMULATOR_PUBLISHED_PORTS", ""), "in a container: where the host publishes the listeners, as docker's -p ([IP:]HOSTPORT:CONTAINERPORT,...), so the banner prints addresses the host reaches (ACR_EMULATOR_PUBLISHED_PORTS)")
 	fs.StringVar(&o.originPorts, "origin-ports", env("ACR_EMULATOR_ORIGIN_PORTS", ""), "fixed proxy ports for named origins of the world, NAME=PORT,... (in a container, so they can be published) (ACR_EMULATOR_ORIGIN_PORTS)")
 	fs.Int64Var(&o.maxManifest, "max-manifest-bytes", 4<<20, "largest manifest accepted")
-	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 2<<30, "largest blob upload accepted (blobs are kept in memory)")
+	fs.StringVar(&o.blobDir, "blob-dir", env("ACR_EMULATOR_BLOB_DIR", ""), "keep blobs as files in this directory instead of memory, for images larger than memory; emptied at start (default: the world's blobDir, else memory) (ACR_EMULATOR_BLOB_DIR)")
+	fs.Int64Var(&o.maxUpload, "max-upload-bytes", 0, "largest blob upload accepted (0: 2 GiB in memory, 64 GiB with --blob-dir)")
+	fs.Int64Var(&o.maxPending, "max-pending-upload-bytes", 0, "most bytes all unfinished uploads hold together; beyond it a chunk gets 429 TOOMANYREQUESTS (0: 2 GiB in memory, 64 GiB with --blob-dir; -1: no bound)")
+	fs.DurationVar(&o.uploadTTL, "upload-ttl", envDuration("ACR_EMULATOR_UPLOAD_TTL", emulator.DefaultUploadTTL), "how long an upload session is kept after its last chunk (ACR_EMULATOR_UPLOAD_TTL)")
+	fs.DurationVar(&o.bodyTimeout, "body-read-timeout", emulator.DefaultBodyReadTimeout, "a request body that delivers less than 16 KiB (and does not end) in this long is cut (-1s: never)")
 	fs.DurationVar(&o.accessTTL, "access-token-ttl", envDuration("ACR_EMULATOR_ACCESS_TOKEN_TTL", 75*time.Minute), "lifetime of ACR access tokens (ACR_EMULATOR_ACCESS_TOKEN_TTL)")
 	fs.DurationVar(&o.refreshTTL, "refresh-token-ttl", envDuration("ACR_EMULATOR_REFRESH_TOKEN_TTL", 3*time.Hour), "lifetime of ACR refresh tokens (ACR_EMULATOR_REFRESH_TOKEN_TTL)")
 	fs.Usage = func() {
@@ -229,13 +233,18 @@ func startEmulator(o *serveOptions, stderr io.Writer) (*emulator.Emulator, *slog
 	if snap != nil {
 		w = snap.World
 	}
+	if err := checkBlobDir(o, w); err != nil {
+		fmt.Fprintln(stderr, "acr-emulator:", err)
+		return nil, nil, 2
+	}
 	if err := setOriginPorts(w, o.originPorts); err != nil {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return nil, nil, 2
 	}
 	emu, err := emulator.New(emulator.Config{
 		HTTPSAddr: o.httpsAddr, HTTPAddr: o.httpAddr, ProxyAddr: o.proxyAddr, DataDir: o.dataDir, World: w, Snapshot: snap, Logger: logger,
-		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload,
+		MaxManifestBytes: o.maxManifest, MaxUploadBytes: o.maxUpload, MaxPendingUploadBytes: o.maxPending, BlobDir: o.blobDir,
+		UploadTTL: o.uploadTTL, BodyReadTimeout: o.bodyTimeout,
 		AccessTokenTTL: o.accessTTL, RefreshTokenTTL: o.refreshTTL, AllowedHosts: splitList(o.allowedHosts),
 	})
 	if err == nil {

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/snapshot"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
 )
 
 // loadSnapshot reads --snapshot DIR, which replaces a world file.
@@ -23,6 +26,27 @@ func loadSnapshot(o *serveOptions) (*snapshot.Snapshot, error) {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	return snap, nil
+}
+
+// checkBlobDir refuses a snapshot kept inside the blob directory, which is emptied at start
+// (before the snapshot's blobs would be read back).
+func checkBlobDir(o *serveOptions, w *world.World) error {
+	dir := o.blobDir
+	if dir == "" {
+		dir = w.BlobDir
+	}
+	if dir == "" || o.snapshot == "" {
+		return nil
+	}
+	bd, err1 := filepath.Abs(dir)
+	sd, err2 := filepath.Abs(o.snapshot)
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(bd, sd); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("--snapshot %s is inside the blob directory %s, which is emptied at start: keep snapshots elsewhere", o.snapshot, dir)
+	}
+	return nil
 }
 
 // snapshotCmd serves `snapshot save DIR`: the running emulator streams its whole state
@@ -66,12 +90,9 @@ func snapshotCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "acr-emulator:", err)
 		return 1
 	}
-	var bytes int64
-	for _, b := range snap.State.Blobs {
-		bytes += int64(len(b))
-	}
+	blobs, bytes := snap.Blobs()
 	fmt.Fprintf(stdout, "Saved %d registries, %d repositories, %d tags, %d tasks and %d blobs (%d bytes) to %s.\n",
-		len(snap.State.Registries), len(snap.State.Repositories), len(snap.State.Tags), len(snap.Tasks), len(snap.State.Blobs), bytes, dirs[0])
+		len(snap.State.Registries), len(snap.State.Repositories), len(snap.State.Tags), len(snap.Tasks), blobs, bytes, dirs[0])
 	fmt.Fprintf(stdout, "Start from it with: acr-emulator --snapshot %s\n", dirs[0])
 	return 0
 }

@@ -23,6 +23,12 @@ var (
 	errTagInvalid        = httpx.NewRegistryError(http.StatusBadRequest, "TAG_INVALID", "manifest tag did not match URI")
 	errRangeInvalid      = httpx.NewRegistryError(http.StatusRequestedRangeNotSatisfiable, "BLOB_UPLOAD_INVALID", "invalid content range")
 	errSizeInvalid       = httpx.NewRegistryError(http.StatusRequestEntityTooLarge, "SIZE_INVALID", "request body exceeds the size limit")
+	// errPendingLimit: unfinished uploads hold the most the emulator allows. 429 TOOMANYREQUESTS
+	// is distribution's code for a registry that wants the client to slow down (ACR throttles
+	// with it too); crane, docker and containerd retry it with backoff, then fail with the text.
+	errPendingLimit = httpx.NewRegistryError(http.StatusTooManyRequests, "TOOMANYREQUESTS",
+		"unfinished blob uploads hold the most bytes this emulator allows: finish or cancel uploads, or raise --max-pending-upload-bytes").
+		WithHeader("Retry-After", "5")
 	errPaginationInvalid = httpx.NewRegistryError(http.StatusBadRequest, "PAGINATION_NUMBER_INVALID", "invalid number of results requested")
 	errDeleteByTag       = httpx.NewRegistryError(http.StatusMethodNotAllowed, "UNSUPPORTED", "A manifest can only be deleted by digest.")
 	errUnsupported       = httpx.NewRegistryError(http.StatusMethodNotAllowed, "UNSUPPORTED", "The operation is unsupported.")

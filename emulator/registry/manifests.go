@@ -179,6 +179,8 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 	if p.Config != nil {
 		m.ConfigMediaType = p.Config.MediaType
 		m.Blobs = append([]store.Descriptor{*p.Config}, p.Layers...)
+		// The platform ACR lists comes from the config; a config larger than the blob store
+		// hands out whole (16 MiB, far beyond any image's) is an artifact's, without one.
 		if cfg, ok := g.st.Blobs().Get(p.Config.Digest); ok {
 			m.Platform = platformOf(cfg)
 		}

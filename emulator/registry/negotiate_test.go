@@ -323,3 +323,21 @@ func TestSchema1PushNeedsItsLayers(t *testing.T) {
 		t.Fatalf("a refused push left a tag: %d %s", r.status, r.body)
 	}
 }
+
+// A config too large to carry in a schema 1 manifest (the manifest bound, or more than the
+// blob store hands out whole) makes the rewrite a clear MANIFEST_INVALID, not a missing blob.
+func TestSchema1RewriteOfAHugeConfig(t *testing.T) {
+	srv, _ := newServer(t)
+	config := make([]byte, 17<<20)
+	copy(config, s1Config)
+	for i := len(s1Config); i < len(config); i++ {
+		config[i] = ' '
+	}
+	push(t, srv, "huge", config)
+	push(t, srv, "huge", s1Layer1)
+	acrPutManifest(t, srv, "huge", "v1", mtDockerV2, dockerManifest(config, s1Layer1))
+	r := do(t, srv, call{method: "GET", path: "/v2/huge/manifests/v1", header: map[string]string{"Accept": mtSchema1}})
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "MANIFEST_INVALID") || !strings.Contains(string(r.body), "too large to rewrite") {
+		t.Fatalf("schema 1 of a 17 MiB config: %d %s", r.status, r.body)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
 	"github.com/acr-emulator/acr-emulator/emulator/registry/schema1"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -28,12 +29,9 @@ func (g *Registry) schema1Rewrite(ctx context.Context, rt route, m *store.Manife
 	if err != nil {
 		return "", nil, err
 	}
-	config, err := g.repoBlob(rt.name, p.Config.Digest)
+	config, err := g.repoBlob(rt.name, p.Config.Digest, g.maxManifest)
 	if err != nil {
 		return "", nil, err
-	}
-	if int64(len(config)) > g.maxManifest {
-		return "", nil, errManifestInvalid.WithDetail("the image config is too large to rewrite as schema 1")
 	}
 	img := schema1.Image{Name: rt.name, Tag: rt.ref, Config: config}
 	for _, l := range p.Layers {
@@ -74,15 +72,24 @@ func (g *Registry) signStoredSchema1(m *store.Manifest) ([]byte, error) {
 	return key.Sign(payload, time.Now())
 }
 
-// repoBlob returns the bytes of a blob the repository holds; a missing one makes the manifest
-// that needs it invalid, as distribution reports a missing config on rewrite.
-func (g *Registry) repoBlob(repo string, d digest.Digest) ([]byte, error) {
+// repoBlob returns the bytes of a config the repository holds, at most limit of them (a
+// schema 1 manifest carries the config whole, and no larger than a manifest may be); a missing
+// one makes the manifest that needs it invalid, as distribution reports a missing config on
+// rewrite.
+func (g *Registry) repoBlob(repo string, d digest.Digest, limit int64) ([]byte, error) {
 	link, err := g.st.GetBlobLink(g.name, repo, d)
 	if err != nil {
 		return nil, err
 	}
-	data, held := g.st.Blobs().Get(d)
+	info, held := g.st.Blobs().Stat(d)
 	if link == nil || !held {
+		return nil, errManifestInvalid.WithDetail("blob unknown to registry: " + d.String())
+	}
+	if info.Size > min(limit, blobstore.MaxGet) {
+		return nil, errManifestInvalid.WithDetail("the image config is too large to rewrite as schema 1")
+	}
+	data, held := g.st.Blobs().Get(d)
+	if !held {
 		return nil, errManifestInvalid.WithDetail("blob unknown to registry: " + d.String())
 	}
 	return data, nil

@@ -51,18 +51,23 @@ func (g *Registry) monolithicUpload(w http.ResponseWriter, r *http.Request, rt r
 	if err != nil {
 		return err
 	}
-	buf := blobstore.NewUpload(g.maxUpload)
-	if _, err := buf.Append(r.Body, -1); err != nil {
-		return bodyError(err)
-	}
-	got, err := buf.Digest(d.Algorithm())
+	buf, err := g.st.Blobs().NewUpload(g.maxUpload)
 	if err != nil {
 		return err
 	}
-	if got != d {
+	if _, err := buf.Append(r.Body, -1, r.ContentLength); err != nil {
+		buf.Discard()
+		return bodyError(err)
+	}
+	got, err := buf.Digest(d.Algorithm())
+	if err != nil || got != d {
+		buf.Discard()
+		if err != nil {
+			return err
+		}
 		return errDigestInvalid.WithDetail("digest parsing failed")
 	}
-	if err := g.st.PutBlob(g.name, rt.name, d, buf.Bytes()); err != nil {
+	if err := g.st.PutUploadedBlob(g.name, rt.name, d, buf); err != nil {
 		return storeError(err, rt.name)
 	}
 	return created(w, blobLocation(rt.name, d), d)
@@ -161,7 +166,7 @@ func appendChunk(w http.ResponseWriter, r *http.Request, rt route, u *store.Uplo
 		}
 		offset = start
 	}
-	if _, err := u.Data.Append(r.Body, offset); err != nil {
+	if _, err := u.Data.Append(r.Body, offset, r.ContentLength); err != nil {
 		var oe *blobstore.OffsetError
 		if errors.As(err, &oe) {
 			uploadHeaders(w, rt.name, u)
@@ -174,8 +179,13 @@ func appendChunk(w http.ResponseWriter, r *http.Request, rt route, u *store.Uplo
 
 // bodyError maps a failure while reading a request body.
 func bodyError(err error) error {
-	if errors.Is(err, blobstore.ErrTooLarge) {
+	switch {
+	case errors.Is(err, blobstore.ErrTooLarge):
 		return errSizeInvalid
+	case errors.Is(err, blobstore.ErrPendingLimit):
+		return errPendingLimit
+	case errors.Is(err, blobstore.ErrUploadClosed):
+		return errBlobUploadUnknown
 	}
 	return errBlobUploadInvalid.WithMessage("failed to read the request body: " + err.Error())
 }

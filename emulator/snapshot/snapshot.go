@@ -28,6 +28,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store"
@@ -69,43 +70,104 @@ type header struct {
 
 func blobName(d digest.Digest) string { return path.Join("blobs", d.Algorithm().String(), d.Encoded()) }
 
-// files lists what a snapshot consists of, in order, header first.
-func (s *Snapshot) files() (map[string][]byte, []string, error) {
-	h, err := json.MarshalIndent(header{Format: Format, Version: Version, Created: time.Now().UTC(), World: s.World, State: s.State, Tasks: s.Tasks}, "", "  ")
-	if err != nil {
-		return nil, nil, err
+// Blobs counts the manifests' and blobs' contents a snapshot holds, and their bytes.
+func (s *Snapshot) Blobs() (count int, bytes int64) {
+	for _, n := range s.State.Sizes() {
+		count++
+		bytes += n
 	}
-	files := map[string][]byte{headerName: h}
-	order := []string{headerName}
-	for d, b := range s.State.Blobs {
+	return count, bytes
+}
+
+// Close lets go of what the state's dump keeps in the store it came from.
+func (s *Snapshot) Close() { s.State.Close() }
+
+// header encodes the snapshot's snapshot.json.
+func (s *Snapshot) header() ([]byte, error) {
+	return json.MarshalIndent(header{Format: Format, Version: Version, Created: time.Now().UTC(), World: s.World, State: s.State, Tasks: s.Tasks}, "", "  ")
+}
+
+// blobs lists the contents to write, in a stable order.
+func (s *Snapshot) blobs() ([]digest.Digest, map[digest.Digest]int64, error) {
+	sizes := s.State.Sizes()
+	out := make([]digest.Digest, 0, len(sizes))
+	for d := range sizes {
 		if err := d.Validate(); err != nil {
 			return nil, nil, err
 		}
-		files[blobName(d)] = b
-		order = append(order, blobName(d))
+		out = append(out, d)
 	}
-	return files, order, nil
+	slices.Sort(out)
+	if len(out) > 0 && s.State.Content == nil {
+		return nil, nil, errors.New("snapshot: the state has no content to write")
+	}
+	return out, sizes, nil
+}
+
+// copyBlob writes d's size bytes from the state's content to w.
+func (s *Snapshot) copyBlob(w io.Writer, d digest.Digest, size int64) error {
+	r, err := s.State.Content.Open(d)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	n, err := io.Copy(w, r)
+	if err == nil && n != size {
+		err = fmt.Errorf("snapshot: %s holds %d bytes, %d recorded", d, n, size)
+	}
+	return err
 }
 
 // Write saves s as the directory dir: a new one, an empty one, or an older snapshot, which it
 // replaces whole (written beside it, then renamed), so a failed write leaves the old one.
+// Contents stream from the state's store; a file of an on-disk store is hard-linked instead
+// when the snapshot is on its file system (its files never change: they are named by digest).
 func Write(dir string, s *Snapshot) error {
-	files, order, err := s.files()
+	h, err := s.header()
+	if err != nil {
+		return err
+	}
+	digests, sizes, err := s.blobs()
 	if err != nil {
 		return err
 	}
 	return replaceDir(dir, func(tmp string) error {
-		for _, name := range order {
-			p := filepath.Join(tmp, filepath.FromSlash(name))
+		if err := os.WriteFile(filepath.Join(tmp, headerName), h, 0o644); err != nil {
+			return err
+		}
+		for _, d := range digests {
+			p := filepath.Join(tmp, filepath.FromSlash(blobName(d)))
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 				return err
 			}
-			if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			if err := s.writeBlob(p, d, sizes[d]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+func (s *Snapshot) writeBlob(p string, d digest.Digest, size int64) error {
+	r, err := s.State.Content.Open(d)
+	if err != nil {
+		return err
+	}
+	f, ok := r.(interface{ Name() string })
+	linked := ok && f.Name() != "" && os.Link(f.Name(), p) == nil
+	_ = r.Close()
+	if linked {
+		return nil
+	}
+	out, err := os.Create(p)
+	if err != nil {
+		return err
+	}
+	err = s.copyBlob(out, d, size)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // replaceDir fills a fresh directory beside dir with fill, then puts it in dir's place.
@@ -152,18 +214,30 @@ func randomSuffix() string {
 	return hex.EncodeToString(b[:])
 }
 
-// WriteTar writes s as a tar stream of the same files (what GET /_emulator/snapshot answers).
+// WriteTar writes s as a tar stream of the same files (what GET /_emulator/snapshot answers),
+// streaming each content from the state's store.
 func WriteTar(w io.Writer, s *Snapshot) error {
-	files, order, err := s.files()
+	h, err := s.header()
+	if err != nil {
+		return err
+	}
+	digests, sizes, err := s.blobs()
 	if err != nil {
 		return err
 	}
 	tw := tar.NewWriter(w)
-	for _, name := range order {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(files[name])), ModTime: time.Now()}); err != nil {
+	now := time.Now()
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: headerName, Mode: 0o644, Size: int64(len(h)), ModTime: now}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(h); err != nil {
+		return err
+	}
+	for _, d := range digests {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: blobName(d), Mode: 0o644, Size: sizes[d], ModTime: now}); err != nil {
 			return err
 		}
-		if _, err := tw.Write(files[name]); err != nil {
+		if err := s.copyBlob(tw, d, sizes[d]); err != nil {
 			return err
 		}
 	}
@@ -245,40 +319,41 @@ func Read(dir string) (*Snapshot, error) {
 	if err := h.World.Revalidate(hp + " (world)"); err != nil {
 		return nil, err
 	}
-	h.State.Blobs = map[digest.Digest][]byte{}
-	sizes := map[digest.Digest]int64{}
-	for _, m := range h.State.Manifests {
-		sizes[m.Digest] = m.Size
-	}
-	for _, l := range h.State.BlobLinks {
-		sizes[l.Digest] = l.Size
-	}
-	for d, size := range sizes {
-		data, err := readBlob(dir, d, size)
-		if err != nil {
+	for d, size := range h.State.Sizes() {
+		if err := checkBlob(dir, d, size); err != nil {
 			return nil, err
 		}
-		h.State.Blobs[d] = data
 	}
+	h.State.Content = files(dir)
 	return &Snapshot{World: h.World, State: h.State, Tasks: h.Tasks}, nil
 }
 
-func readBlob(dir string, d digest.Digest, size int64) ([]byte, error) {
+// checkBlob verifies, streaming, that the snapshot holds d's size bytes.
+func checkBlob(dir string, d digest.Digest, size int64) error {
 	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("snapshot: digest %q: %v", d, err)
+		return fmt.Errorf("snapshot: digest %q: %v", d, err)
 	}
 	p := filepath.Join(dir, filepath.FromSlash(blobName(d)))
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
+		return fmt.Errorf("snapshot: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, size+1))
+	v := d.Verifier()
+	n, err := io.Copy(v, io.LimitReader(f, size+1))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if int64(len(data)) != size || d.Algorithm().FromBytes(data) != d {
-		return nil, fmt.Errorf("snapshot: %s does not hold %s (%d bytes)", p, d, size)
+	if n != size || !v.Verified() {
+		return fmt.Errorf("snapshot: %s does not hold %s (%d bytes)", p, d, size)
 	}
-	return data, nil
+	return nil
+}
+
+// files is a snapshot directory's content: its files, which a store on the same file system
+// links rather than copies.
+type files string
+
+func (dir files) Open(d digest.Digest) (io.ReadCloser, error) {
+	return os.Open(filepath.Join(string(dir), filepath.FromSlash(blobName(d))))
 }

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
 	"github.com/acr-emulator/acr-emulator/emulator/world"
 	"github.com/opencontainers/go-digest"
 )
@@ -97,8 +99,8 @@ func TestTarRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	restoreInto(t, got)
-	if len(extracted.State.Blobs) != 2 {
-		t.Fatalf("extracted %d blobs", len(extracted.State.Blobs))
+	if n, _ := extracted.Blobs(); n != 2 {
+		t.Fatalf("extracted %d blobs", n)
 	}
 }
 
@@ -155,5 +157,73 @@ func TestExtractRefusesOtherEntries(t *testing.T) {
 		if entries, _ := os.ReadDir(parent); len(entries) != 0 {
 			t.Fatalf("%s: left %v behind", name, entries)
 		}
+	}
+}
+
+// Large content streams through a snapshot both ways, and an on-disk store's files are linked
+// into the snapshot, then from it into another on-disk store, never copied.
+func TestLargeContentOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	bs, err := blobstore.NewDisk(filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewWithBlobs(bs)
+	if err := st.PutRegistry(&store.Registry{Name: "myregistry"}); err != nil {
+		t.Fatal(err)
+	}
+	layer := make([]byte, blobstore.MaxGet+1)
+	rand.NewChaCha8([32]byte{9}).Read(layer)
+	d := digest.FromBytes(layer)
+	if err := st.PutBlob("myregistry", "big", d, layer); err != nil {
+		t.Fatal(err)
+	}
+	dump, err := st.Dump()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &Snapshot{World: world.Default(), State: dump}
+	defer snap.Close()
+	sdir := filepath.Join(dir, "snap")
+	if err := Write(sdir, snap); err != nil {
+		t.Fatal(err)
+	}
+	held, _ := bs.Open(d)
+	defer held.Close()
+	inStore, _ := os.Stat(held.Name())
+	inSnap, err := os.Stat(filepath.Join(sdir, "blobs", "sha256", d.Encoded()))
+	if err != nil || !os.SameFile(inStore, inSnap) {
+		t.Fatalf("the snapshot's file is not the store's: %v", err)
+	}
+	var tarred bytes.Buffer
+	if err := WriteTar(&tarred, snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Extract(&tarred, filepath.Join(dir, "extracted")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(sdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs2, err := blobstore.NewDisk(filepath.Join(dir, "blobs2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2 := store.NewWithBlobs(bs2)
+	if err := st2.Restore(got.State); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := bs2.Open(d)
+	if !ok {
+		t.Fatal("not restored")
+	}
+	defer b.Close()
+	restored, _ := os.Stat(b.Name())
+	if !os.SameFile(restored, inSnap) {
+		t.Fatal("restored by copying, not linking")
+	}
+	if vs, err := st2.Check(); err != nil || len(vs) != 0 {
+		t.Fatalf("check: %v %v", vs, err)
 	}
 }

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -10,9 +11,20 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/storage"
 )
 
+// layers is a registry's content, served to the storage as a stream (a registry's blob store
+// hands out open blobs the same way).
 type layers map[string][]byte
 
-func (l layers) Blob(name string) ([]byte, bool) { b, ok := l[name]; return b, ok }
+func (l layers) Open(name string) (storage.Content, bool) {
+	b, ok := l[name]
+	if !ok {
+		return nil, false
+	}
+	return struct {
+		*bytes.Reader
+		io.Closer
+	}{bytes.NewReader(b), io.NopCloser(nil)}, true
+}
 
 // A registry's blob download, as ACR redirects it: the registry's content mounted read-only in
 // an account, and a short-lived read link minted for the client that asked, on the host it used.

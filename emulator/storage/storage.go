@@ -29,6 +29,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -71,6 +72,24 @@ type Blob struct {
 	Modified    time.Time
 	// Blocks is an append blob's committed block count.
 	Blocks int
+
+	// content streams a mounted container's blob (Data is nil then); the reader closes it.
+	content Content
+}
+
+// size is the blob's length.
+func (b *Blob) size() int64 {
+	if b.content != nil {
+		return b.content.Size()
+	}
+	return int64(len(b.Data))
+}
+
+// close lets go of a mounted blob's content.
+func (b *Blob) close() {
+	if b.content != nil {
+		_ = b.content.Close()
+	}
 }
 
 // Props are what a write sets besides the content.
@@ -80,10 +99,20 @@ type Props struct {
 	Metadata    map[string]string // x-ms-meta-<name>
 }
 
-// Source serves a read-only container from content kept elsewhere (Mount).
+// Source serves a read-only container from content kept elsewhere (Mount), streamed: a
+// registry's layers can be larger than anything worth holding twice.
 type Source interface {
-	// Blob returns a blob's content (not to be modified), false when there is none.
-	Blob(name string) ([]byte, bool)
+	// Open returns a blob's content, false when there is none; the caller closes it.
+	Open(name string) (Content, bool)
+}
+
+// Content is a mounted blob's bytes, read from the start. When it is an io.WriterTo (a
+// registry's blob), a whole-blob read is written with it: memory chunks as they are, a file
+// with sendfile(2).
+type Content interface {
+	io.ReadSeeker
+	io.Closer
+	Size() int64
 }
 
 // Store holds the accounts. Create it with New; it is safe for concurrent use.
@@ -246,11 +275,23 @@ func (s *Store) writableLocked(ref Ref) (*container, *Error) {
 	return c, err
 }
 
-// Get reads a blob. Errors are *Error (BlobNotFound, ContainerNotFound).
+// Get reads a blob. Errors are *Error (BlobNotFound, ContainerNotFound); a mounted blob larger
+// than the store's blob bound is refused (it is served by streaming only).
 func (s *Store) Get(ref Ref) (*Blob, error) {
 	b, err := s.get(ref)
 	if err != nil {
 		return nil, err
+	}
+	if c := b.content; c != nil {
+		defer c.Close()
+		if b.size() > s.maxBlob {
+			return nil, fmt.Errorf("storage: %s is %d bytes, more than Get reads whole (%d)", ref, b.size(), s.maxBlob)
+		}
+		data := make([]byte, b.size())
+		if _, err := io.ReadFull(b.content, data); err != nil {
+			return nil, err
+		}
+		b.Data, b.content = data, nil
 	}
 	return b, nil
 }
@@ -263,12 +304,12 @@ func (s *Store) get(ref Ref) (*Blob, *Error) {
 		return nil, err
 	}
 	if c.src != nil {
-		data, ok := c.src.Blob(ref.Blob)
+		content, ok := c.src.Open(ref.Blob)
 		if !ok {
 			return nil, errBlobNotFound()
 		}
 		sum := sha256.Sum256([]byte(ref.String()))
-		return &Blob{Type: BlockBlob, Data: data, ContentType: "application/octet-stream", Created: c.mounted, Modified: c.mounted,
+		return &Blob{Type: BlockBlob, content: content, ContentType: "application/octet-stream", Created: c.mounted, Modified: c.mounted,
 			ETag: fmt.Sprintf(`"0x%X"`, sum[:8])}, nil
 	}
 	b := c.blobs[ref.Blob]

@@ -1,23 +1,48 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-type mapSource map[string][]byte
+// mapSource serves blobs from a map and counts the contents it handed out and got back.
+type mapSource struct {
+	blobs        map[string][]byte
+	opened, done *atomic.Int64
+}
 
-func (m mapSource) Blob(name string) ([]byte, bool) { b, ok := m[name]; return b, ok }
+func newMapSource(blobs map[string][]byte) mapSource {
+	return mapSource{blobs: blobs, opened: new(atomic.Int64), done: new(atomic.Int64)}
+}
+
+func (m mapSource) Open(name string) (Content, bool) {
+	b, ok := m.blobs[name]
+	if !ok {
+		return nil, false
+	}
+	m.opened.Add(1)
+	return &mapContent{Reader: bytes.NewReader(b), done: m.done}, true
+}
+
+type mapContent struct {
+	*bytes.Reader
+	done *atomic.Int64
+}
+
+func (c *mapContent) Close() error { c.done.Add(1); return nil }
 
 // A mounted container serves content kept elsewhere (registry blobs) through signed links,
 // and takes no writes.
 func TestMount(t *testing.T) {
 	s := fixture(t)
-	if err := s.Mount("acct", "registry", mapSource{"sha256/ab": []byte("layer")}); err != nil {
+	src := newMapSource(map[string][]byte{"sha256/ab": []byte("layer")})
+	if err := s.Mount("acct", "registry", src); err != nil {
 		t.Fatal(err)
 	}
 	get := func(method, u string, body string, header ...string) *httptest.ResponseRecorder {
@@ -43,6 +68,22 @@ func TestMount(t *testing.T) {
 	}
 	if err := s.PutBlockBlob(Ref{"acct", "registry", "x"}, []byte("x"), Props{}); err == nil {
 		t.Fatal("the Go API wrote into a mount")
+	}
+	if w := get("GET", u, ""); w.Code != 200 || w.Body.String() != "layer" || w.Header().Get("Content-Length") != "5" {
+		t.Fatalf("GET a whole mounted blob: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if w := get("GET", u, "", "x-ms-range", "bytes=1-2"); w.Code != 206 || w.Body.String() != "ay" || w.Header().Get("Content-Range") != "bytes 1-2/5" {
+		t.Fatalf("GET a range of a mounted blob: %d %q %v", w.Code, w.Body, w.Header())
+	}
+	if w := get("HEAD", u, ""); w.Code != 200 || w.Header().Get("Content-Length") != "5" {
+		t.Fatalf("HEAD a mounted blob: %d %v", w.Code, w.Header())
+	}
+	if b, err := s.Get(Ref{"acct", "registry", "sha256/ab"}); err != nil || string(b.Data) != "layer" {
+		t.Fatalf("Get a mounted blob: %v %v", b, err)
+	}
+	// Every content the source handed out was closed (an on-disk blob is an open file).
+	if src.opened.Load() == 0 || src.opened.Load() != src.done.Load() {
+		t.Fatalf("opened %d contents, closed %d", src.opened.Load(), src.done.Load())
 	}
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,9 +38,29 @@ func (s *Store) link(txn *memdb.Txn, registry, repo string, d digest.Digest, siz
 func (s *Store) PutBlob(registry, repo string, d digest.Digest, data []byte) error {
 	s.quiesce.RLock()
 	defer s.quiesce.RUnlock()
-	s.blobs.Put(d, data)
+	if err := s.blobs.Put(d, data); err != nil {
+		return err
+	}
+	return s.linkHeld(registry, repo, d, int64(len(data)))
+}
+
+// PutUploadedBlob stores an upload that is not a session (a monolithic POST) as blob d, which
+// the caller verified, and links it into the repository.
+func (s *Store) PutUploadedBlob(registry, repo string, d digest.Digest, u *blobstore.Upload) error {
+	size := u.Size()
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
+	if err := s.blobs.Commit(u, d); err != nil {
+		return err
+	}
+	return s.linkHeld(registry, repo, d, size)
+}
+
+// linkHeld links d, whose reference the caller holds (and quiesce with it), into the
+// repository, giving the reference back when the link exists already or cannot be made.
+func (s *Store) linkHeld(registry, repo string, d digest.Digest, size int64) error {
 	return s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		used, err := s.link(txn, registry, repo, d, int64(len(data)))
+		used, err := s.link(txn, registry, repo, d, size)
 		if err != nil || !used {
 			s.blobs.Release(d)
 		}
@@ -100,10 +121,17 @@ func (s *Store) DeleteBlob(registry, repo string, d digest.Digest) error {
 
 // CreateUpload opens an upload session whose body may grow to limit bytes.
 func (s *Store) CreateUpload(registry, repo string, limit int64) (*Upload, error) {
-	u := &Upload{ID: ids.NewGUID(), Registry: registry, Repo: repo, StartedAt: s.now(), Data: blobstore.NewUpload(limit)}
-	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	data, err := s.blobs.NewUpload(limit)
+	if err != nil {
+		return nil, err
+	}
+	u := &Upload{ID: ids.NewGUID(), Registry: registry, Repo: repo, StartedAt: s.now(), Data: data}
+	err = s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		return nil, txn.Insert(TableUploads, u)
 	})
+	if err != nil {
+		data.Discard()
+	}
 	return u, err
 }
 
@@ -118,10 +146,15 @@ func (s *Store) GetUpload(registry, repo, id string) (*Upload, error) {
 
 // CompleteUpload closes the session and stores its bytes as blob d, which the caller verified.
 func (s *Store) CompleteUpload(u *Upload, d digest.Digest) error {
-	data := u.Data.Bytes()
+	size := u.Data.Size()
 	s.quiesce.RLock()
 	defer s.quiesce.RUnlock()
-	s.blobs.Put(d, data)
+	if err := s.blobs.Commit(u.Data, d); err != nil {
+		if errors.Is(err, blobstore.ErrUploadClosed) {
+			err = ErrUploadNotFound // cancelled or expired meanwhile
+		}
+		return err
+	}
 	return s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		cur, err := first[Upload](txn, TableUploads, indexID, u.ID)
 		if err != nil || cur == nil {
@@ -135,7 +168,7 @@ func (s *Store) CompleteUpload(u *Upload, d digest.Digest) error {
 			s.blobs.Release(d)
 			return nil, err
 		}
-		used, err := s.link(txn, u.Registry, u.Repo, d, int64(len(data)))
+		used, err := s.link(txn, u.Registry, u.Repo, d, size)
 		if err != nil || !used {
 			s.blobs.Release(d)
 		}
@@ -143,37 +176,57 @@ func (s *Store) CompleteUpload(u *Upload, d digest.Digest) error {
 	})
 }
 
-// DeleteUpload cancels a session.
+// DeleteUpload cancels a session and frees what it held.
 func (s *Store) DeleteUpload(id string) error {
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		u, err := first[Upload](txn, TableUploads, indexID, id)
-		if err != nil {
-			return nil, err
+	return s.dropUploads(func(u *Upload) bool { return u.ID == id }, func(n int) error {
+		if n == 0 {
+			return ErrUploadNotFound
 		}
-		if u == nil {
-			return nil, ErrUploadNotFound
-		}
-		return nil, txn.Delete(TableUploads, u)
+		return nil
 	})
 }
 
-// PurgeUploads drops sessions started before cutoff, bounding memory held by abandoned pushes.
+// PurgeUploads drops sessions idle (no chunk received, nothing asked) since before cutoff,
+// bounding what abandoned pushes hold.
 func (s *Store) PurgeUploads(cutoff time.Time) (int, error) {
 	n := 0
+	err := s.dropUploads(func(u *Upload) bool { return u.Data.Idle().Before(cutoff) }, func(k int) error { n = k; return nil })
+	return n, err
+}
+
+// dropUploads deletes the sessions drop selects in one transaction and, once committed, frees
+// their bytes; done sees how many went and may refuse the transaction.
+func (s *Store) dropUploads(drop func(*Upload) bool, done func(n int) error) error {
+	var gone []*Upload
 	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
-		uploads, err := all[Upload](txn, TableUploads, indexID)
-		if err != nil {
+		var err error
+		if gone, err = deleteUploads(txn, drop); err != nil {
 			return nil, err
 		}
-		for _, u := range uploads {
-			if u.StartedAt.Before(cutoff) {
-				if err := txn.Delete(TableUploads, u); err != nil {
-					return nil, err
-				}
-				n++
-			}
-		}
-		return nil, nil
+		return nil, done(len(gone))
 	})
-	return n, err
+	if err == nil {
+		for _, u := range gone {
+			u.Data.Discard()
+		}
+	}
+	return err
+}
+
+// deleteUploads deletes the sessions drop selects; the caller frees them after the commit.
+func deleteUploads(txn *memdb.Txn, drop func(*Upload) bool) ([]*Upload, error) {
+	uploads, err := all[Upload](txn, TableUploads, indexID)
+	if err != nil {
+		return nil, err
+	}
+	var gone []*Upload
+	for _, u := range uploads {
+		if drop(u) {
+			if err := txn.Delete(TableUploads, u); err != nil {
+				return nil, err
+			}
+			gone = append(gone, u)
+		}
+	}
+	return gone, nil
 }

@@ -2,7 +2,10 @@ package store
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+
+	"github.com/acr-emulator/acr-emulator/emulator/store/blobstore"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -24,7 +27,7 @@ const (
 	RuleContentHeld      = "content-held"       // every manifest and blob link has its bytes, of its size
 	RuleReferenceCount   = "reference-count"    // each digest's reference count is the records that refer to it
 	RuleBytesAccounted   = "bytes-accounted"    // the bytes held are the bytes of the digests referred to
-	RuleNoOrphans        = "no-orphaned-digest" // no digest is held that no record refers to
+	RuleNoOrphans        = "no-orphaned-digest" // no digest is held that no record refers to (or dump keeps)
 )
 
 // Check verifies the store's invariants and returns their violations (none: consistent). It
@@ -85,25 +88,38 @@ func (s *Store) Check() ([]Violation, error) {
 	}
 	var referred int64
 	for _, dg := range sortedDigests(refs) {
-		b, held := s.blobs.Get(dg)
+		info, held := s.blobs.Stat(dg)
 		switch {
 		case !held:
 			add(Violation{Rule: RuleContentHeld, Digest: dg, Detail: "referred to by a record, but its bytes are not held"})
 			continue
-		case int64(len(b)) != sizes[dg]:
-			add(Violation{Rule: RuleContentHeld, Digest: dg, Detail: fmt.Sprintf("held as %d bytes, recorded as %d", len(b), sizes[dg])})
+		case info.Size != sizes[dg]:
+			add(Violation{Rule: RuleContentHeld, Digest: dg, Detail: fmt.Sprintf("held as %d bytes, recorded as %d", info.Size, sizes[dg])})
 		}
-		referred += int64(len(b))
-		if got := s.blobs.Refs(dg); got != refs[dg] {
-			add(Violation{Rule: RuleReferenceCount, Digest: dg, Detail: fmt.Sprintf("%d references held, %d records refer to it", got, refs[dg])})
+		referred += info.Size
+		if info.Refs != refs[dg] {
+			add(Violation{Rule: RuleReferenceCount, Digest: dg, Detail: fmt.Sprintf("%d references held, %d records refer to it", info.Refs, refs[dg])})
 		}
 	}
-	count, bytes := s.blobs.Stats()
-	if count != len(refs) {
-		add(Violation{Rule: RuleNoOrphans, Detail: fmt.Sprintf("%d digests held, %d referred to", count, len(refs))})
+	// Content no record refers to is held only for a dump (the state a reset returns to, a
+	// snapshot being written), which pins it.
+	var orphans []digest.Digest
+	var kept int64
+	s.blobs.Each(func(dg digest.Digest, info blobstore.Info) {
+		switch {
+		case refs[dg] > 0:
+		case info.Pins > 0:
+			kept += info.Size
+		default:
+			orphans = append(orphans, dg)
+		}
+	})
+	slices.Sort(orphans)
+	for _, dg := range orphans {
+		add(Violation{Rule: RuleNoOrphans, Digest: dg, Detail: "held, but no record refers to it and no dump keeps it"})
 	}
-	if bytes != referred {
-		add(Violation{Rule: RuleBytesAccounted, Detail: fmt.Sprintf("%d bytes held, %d bytes referred to", bytes, referred)})
+	if _, bytes := s.blobs.Stats(); bytes != referred+kept {
+		add(Violation{Rule: RuleBytesAccounted, Detail: fmt.Sprintf("%d bytes held, %d bytes referred to or kept for a dump", bytes, referred+kept)})
 	}
 	return out, nil
 }

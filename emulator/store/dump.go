@@ -2,15 +2,17 @@ package store
 
 import (
 	"fmt"
+	"io"
+	"slices"
+	"sync"
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/opencontainers/go-digest"
 )
 
-// Dump is the whole state of a store: every record, and the bytes of every manifest and blob a
-// record refers to. Upload sessions are not part of it (a client whose upload was dropped
-// starts again, as after a registry restart). A dump shares its byte slices with the store and
-// with other dumps: they are never modified.
+// Dump is the whole state of a store: every record, and where to read the bytes of every
+// manifest and blob a record refers to. Upload sessions are not part of it (a client whose
+// upload was dropped starts again, as after a registry restart).
 type Dump struct {
 	Registries       []*Registry
 	Repositories     []*Repository
@@ -32,12 +34,42 @@ type Dump struct {
 	ConnectedRegistries []*ConnectedRegistry
 	CacheRules          []*CacheRule
 	CredentialSets      []*CredentialSet
-	// Blobs holds the bytes of every manifest digest and blob link digest, once each.
-	Blobs map[digest.Digest][]byte `json:"-"`
+	// Content reads the bytes of every manifest and blob the records refer to: the store the
+	// dump was taken from, which keeps them (pinned, never copied) until Close, or a
+	// snapshot's files.
+	Content Content `json:"-"`
+}
+
+// Content is where a dump's bytes are read from.
+type Content interface {
+	// Open reads d's bytes (an error when it has none); the caller closes it. A reader with
+	// the Name of a file (an *os.File, an on-disk blob) may be linked rather than copied.
+	Open(d digest.Digest) (io.ReadCloser, error)
+}
+
+// Sizes lists each digest the records refer to, once, with its size.
+func (d *Dump) Sizes() map[digest.Digest]int64 {
+	out := make(map[digest.Digest]int64, len(d.Manifests)+len(d.BlobLinks))
+	for _, m := range d.Manifests {
+		out[m.Digest] = m.Size
+	}
+	for _, l := range d.BlobLinks {
+		out[l.Digest] = l.Size
+	}
+	return out
+}
+
+// Close lets go of the bytes a dump of a store keeps there (no-op for other dumps). A baseline
+// that a reset returns to is never closed; a snapshot's dump is, once it is written.
+func (d *Dump) Close() {
+	if c, ok := d.Content.(io.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 // Dump copies out the whole state. It holds writes back while it reads (see Check), so every
-// record it sees keeps its bytes until they are copied out.
+// record it sees has its bytes, which it pins: they stay readable through the dump, whatever
+// is deleted later, until Close.
 func (s *Store) Dump() (*Dump, error) {
 	s.quiesce.Lock()
 	defer s.quiesce.Unlock()
@@ -45,22 +77,52 @@ func (s *Store) Dump() (*Dump, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, dg := range d.refs() {
-		if _, ok := d.Blobs[dg]; ok {
-			continue
-		}
-		b, ok := s.blobs.Get(dg)
-		if !ok {
+	p := &pinned{st: s}
+	for dg := range d.Sizes() {
+		if !s.blobs.Pin(dg) {
+			p.unpin()
 			return nil, fmt.Errorf("store: %s is referred to but not held", dg)
 		}
-		d.Blobs[dg] = b
+		p.digests = append(p.digests, dg)
 	}
+	d.Content = p
 	return d, nil
+}
+
+// pinned is a dump's content in the store it was taken from.
+type pinned struct {
+	st      *Store
+	once    sync.Once
+	digests []digest.Digest
+}
+
+func (p *pinned) Open(d digest.Digest) (io.ReadCloser, error) {
+	b, ok := p.st.blobs.Open(d)
+	if !ok {
+		return nil, fmt.Errorf("store: %s is not held", d)
+	}
+	return b, nil
+}
+
+// Close unpins, as a write does (under quiesce), so Check never sees it half done.
+func (p *pinned) Close() error {
+	p.once.Do(func() {
+		p.st.quiesce.RLock()
+		defer p.st.quiesce.RUnlock()
+		p.unpin()
+	})
+	return nil
+}
+
+func (p *pinned) unpin() {
+	for _, d := range p.digests {
+		p.st.blobs.Unpin(d)
+	}
 }
 
 // dumpRecords copies out every record, without bytes.
 func (s *Store) dumpRecords() (*Dump, error) {
-	d := &Dump{Blobs: map[digest.Digest][]byte{}}
+	d := &Dump{}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	var err error
@@ -115,16 +177,43 @@ func (d *Dump) refs() []digest.Digest {
 
 // Restore replaces the whole state with a dump's, in one transaction: readers see the old
 // state or the new one, never a mix, and every record of the new state holds its reference to
-// its bytes, as a push would have left it. Upload sessions in progress are dropped. Nothing
-// changes when the dump lacks the bytes of a record. The bytes are trusted to match their
-// digests (a dump from disk is checked when read).
+// its bytes, as a push would have left it. Upload sessions in progress are dropped. Bytes the
+// store holds already (a reset to a dump of its own) are referred to again, never copied; the
+// rest are read from the dump's Content, streamed and checked against their digests. Nothing
+// changes when the dump lacks the bytes of a record or they cannot be stored.
 func (s *Store) Restore(d *Dump) error {
-	for _, dg := range d.refs() {
-		if _, ok := d.Blobs[dg]; !ok {
-			return fmt.Errorf("store: the dump refers to %s without its bytes", dg)
+	s.quiesce.RLock()
+	defer s.quiesce.RUnlock()
+	var taken []digest.Digest // one reference each, given back on failure
+	fail := func(err error) error {
+		for _, dg := range taken {
+			s.blobs.Release(dg)
 		}
+		return err
 	}
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	sizes := d.Sizes()
+	for _, dg := range sortedKeys(sizes) {
+		if err := s.take(d.Content, dg, sizes[dg]); err != nil {
+			return fail(err)
+		}
+		taken = append(taken, dg)
+	}
+	// The first record of each digest has the reference taken above; the others take theirs
+	// from the bytes now held.
+	seen := map[digest.Digest]bool{}
+	for _, dg := range d.refs() {
+		if seen[dg] {
+			s.blobs.Acquire(dg)
+			taken = append(taken, dg)
+		}
+		seen[dg] = true
+	}
+	var uploads []*Upload
+	err := s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
+		var err error
+		if uploads, err = all[Upload](txn, TableUploads, indexID); err != nil {
+			return nil, err
+		}
 		var releases []digest.Digest
 		for _, table := range []string{TableManifests, TableBlobLinks} {
 			it, err := txn.Get(table, indexID)
@@ -176,13 +265,45 @@ func (s *Store) Restore(d *Dump) error {
 				return nil, err
 			}
 		}
-		// The new records' references are taken before the commit, so no reader of the new
+		// The new records' references were taken before the commit, so no reader of the new
 		// state finds bytes missing; the old records' go after it.
-		for _, dg := range d.refs() {
-			s.blobs.Put(dg, d.Blobs[dg])
-		}
 		return releases, nil
 	})
+	if err != nil {
+		return fail(err)
+	}
+	for _, u := range uploads {
+		u.Data.Discard() // its bytes stop counting against the pending limit
+	}
+	return nil
+}
+
+// take adds a reference to dg: to bytes the store holds, else to bytes read from c.
+func (s *Store) take(c Content, dg digest.Digest, size int64) error {
+	if s.blobs.Acquire(dg) {
+		return nil
+	}
+	if c == nil {
+		return fmt.Errorf("store: the dump refers to %s without its bytes", dg)
+	}
+	r, err := c.Open(dg)
+	if err != nil {
+		return fmt.Errorf("store: the dump refers to %s without its bytes: %w", dg, err)
+	}
+	defer r.Close()
+	if err := s.blobs.Ingest(dg, size, r); err != nil {
+		return fmt.Errorf("store: restoring %s: %w", dg, err)
+	}
+	return nil
+}
+
+func sortedKeys(m map[digest.Digest]int64) []digest.Digest {
+	out := make([]digest.Digest, 0, len(m))
+	for d := range m {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // insertAll inserts a copy of each record (stored values are never shared with the dump).

@@ -32,7 +32,9 @@ func (s *Store) ManifestBytes(d digest.Digest) ([]byte, bool) { return s.blobs.G
 func (s *Store) PutManifest(m *Manifest, body []byte, tags []string, required func(Descriptor) bool) error {
 	s.quiesce.RLock()
 	defer s.quiesce.RUnlock()
-	s.blobs.Put(m.Digest, body)
+	if err := s.blobs.Put(m.Digest, body); err != nil {
+		return err
+	}
 	keepRef := false
 	err := s.commit(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		repo, err := s.ensureRepository(txn, m.Registry, m.Repo)

@@ -58,17 +58,21 @@ type Store struct {
 	quiesce sync.RWMutex
 }
 
-// New returns an empty store.
-func New() *Store {
+// New returns an empty store whose content lives in memory.
+func New() *Store { return NewWithBlobs(blobstore.New()) }
+
+// NewWithBlobs returns an empty store whose content lives in blobs (the on-disk store, or one
+// with a pending-upload limit).
+func NewWithBlobs(blobs *blobstore.Store) *Store {
 	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		// The schema is static; an error here is a programming mistake caught by any test.
 		panic(fmt.Sprintf("store: invalid schema: %v", err))
 	}
-	return &Store{db: db, blobs: blobstore.New(), now: func() time.Time { return time.Now().UTC() }}
+	return &Store{db: db, blobs: blobs, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// Blobs gives read access to the content store (Get, Stats, Refs).
+// Blobs gives access to the content store (Open, Get, NewUpload, Stats, Refs, Pending).
 func (s *Store) Blobs() *blobstore.Store { return s.blobs }
 
 // first runs txn.First and converts the result to *T (nil when absent).
@@ -164,7 +168,8 @@ func (s *Store) ListRegistries() ([]*Registry, error) {
 // DeleteRegistry removes a registry with all its content, whatever its locks (deleting the
 // resource is a management-plane operation), and frees the blobs only it held.
 func (s *Store) DeleteRegistry(name string) error {
-	return s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
+	var gone []*Upload
+	err := s.write(func(txn *memdb.Txn) ([]digest.Digest, error) {
 		reg, err := first[Registry](txn, TableRegistries, indexID, name)
 		if err != nil || reg == nil {
 			return nil, err
@@ -189,19 +194,17 @@ func (s *Store) DeleteRegistry(name string) error {
 				return nil, err
 			}
 		}
-		uploads, err := all[Upload](txn, TableUploads, indexID)
-		if err != nil {
+		if gone, err = deleteUploads(txn, func(u *Upload) bool { return u.Registry == name }); err != nil {
 			return nil, err
-		}
-		for _, u := range uploads {
-			if u.Registry == name {
-				if err := txn.Delete(TableUploads, u); err != nil {
-					return nil, err
-				}
-			}
 		}
 		return releases, txn.Delete(TableRegistries, reg)
 	})
+	if err == nil {
+		for _, u := range gone {
+			u.Data.Discard()
+		}
+	}
+	return err
 }
 
 // RegistryBytes sums the sizes of the blobs a registry's repositories hold (listUsages).

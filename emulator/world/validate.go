@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -98,6 +99,15 @@ func (w *World) defaults(p *problems) {
 	}
 	if w.LocalClientIP != "" && (!ipv4RuleRE.MatchString(w.LocalClientIP) || strings.Contains(w.LocalClientIP, "/")) {
 		p.add("localClientIP", "%q must be an IPv4 address", w.LocalClientIP)
+	}
+	if w.BlobDir != "" {
+		// Absolute from here on, so a snapshot of this world names the same directory wherever
+		// it is started from.
+		if abs, err := filepath.Abs(w.Path(w.BlobDir)); err != nil {
+			p.add("blobDir", "%v", err)
+		} else {
+			w.BlobDir = abs
+		}
 	}
 }
 

@@ -44,6 +44,9 @@ type World struct {
 	// networkRuleBypassAllowedForTasks; ACI pulls only with user-assigned identities); the
 	// default "seed" follows the trusted-services document.
 	Profile string `json:"profile,omitempty" yaml:"profile,omitempty"`
+	// BlobDir keeps blob content as files in this directory instead of memory (see
+	// emulator.Config.BlobDir; --blob-dir wins). A relative path is relative to the world file.
+	BlobDir string `json:"blobDir,omitempty" yaml:"blobDir,omitempty"`
 
 	src *source // where the world was read from, for the positions of later errors
 }

@@ -156,3 +156,24 @@ func TestErrorfNamesTheLine(t *testing.T) {
 		t.Fatalf("Errorf of an absent field = %q", got)
 	}
 }
+
+// blobDir is relative to the world file and absolute once loaded, so the world a snapshot
+// keeps names the same directory from anywhere.
+func TestBlobDirRelativeToTheFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "w.yaml")
+	if err := os.WriteFile(p, []byte("blobDir: content/blobs\nregistries: [{name: myregistry}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "content", "blobs"); w.BlobDir != want {
+		t.Fatalf("blobDir = %q, want %q", w.BlobDir, want)
+	}
+	again := *w
+	if err := again.Revalidate("snapshot"); err != nil || again.BlobDir != w.BlobDir {
+		t.Fatalf("revalidated blobDir = %q (%v), want %q", again.BlobDir, err, w.BlobDir)
+	}
+}

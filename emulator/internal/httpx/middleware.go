@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -42,6 +43,23 @@ func (s *StatusRecorder) Write(b []byte) (int, error) {
 	}
 	n, err := s.ResponseWriter.Write(b)
 	s.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the underlying writer's ReadFrom reachable: net/http's response hands an
+// *os.File to the TCP connection's sendfile(2) that way, which a plain wrapper would hide.
+func (s *StatusRecorder) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := s.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{s.ResponseWriter}, r)
+	}
+	s.bytes += n
 	return n, err
 }
 

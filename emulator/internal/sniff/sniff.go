@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -103,6 +104,16 @@ type peekedConn struct {
 }
 
 func (p *peekedConn) Read(b []byte) (int, error) { return p.r.Read(b) }
+
+// ReadFrom writes r to the connection with the inner connection's ReadFrom (sendfile(2) from a
+// file on a TCP connection), which net/http looks for on the connection it serves; writes do
+// not go through the peeked bytes' reader.
+func (p *peekedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := p.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{p.Conn}, r)
+}
 
 // NetConn exposes the wrapped connection (as tls.Conn does), so the emulator can find what a
 // proxied connection carries.

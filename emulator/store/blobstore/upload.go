@@ -9,6 +9,8 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -16,86 +18,202 @@ import (
 // ErrTooLarge is returned when an upload would grow past its limit.
 var ErrTooLarge = errors.New("upload exceeds the size limit")
 
-// Upload is the growing body of one blob upload session. Bytes are hashed with sha256 as they
-// arrive (the algorithm nearly every client asks for); other algorithms are computed once at
-// completion. A chunk that fails part-way (client gone, limit hit) is rolled back entirely, so a
-// retried PATCH starts from a consistent offset.
+// ErrUploadClosed is returned by an upload that was committed or discarded.
+var ErrUploadClosed = errors.New("upload session is closed")
+
+// Upload is the growing body of one blob upload. Bytes are read straight into the store's
+// space for them (memory chunks or a file's buffer) and hashed with sha256 as they arrive (the
+// algorithm nearly every client asks for); other algorithms are computed once at the end. A
+// chunk that fails part-way (client gone, limit hit) is rolled back entirely, so a retried
+// PATCH starts from a consistent offset.
 type Upload struct {
-	mu    sync.Mutex
-	buf   []byte
+	mu    sync.Mutex // serialises Append, Digest and finish
 	h     hash.Hash
 	limit int64
+	sk    sink
+
+	// state is never held across I/O, so Discard and Idle do not wait for a slow body.
+	state sync.Mutex
+	busy  bool // an operation is using sk
+	done  bool // committed or discarded: sk is no longer the upload's
+	last  time.Time
+
+	n atomic.Int64 // bytes received by completed chunks
 }
 
 // NewUpload starts an empty upload that refuses to grow past limit bytes (limit <= 0: no limit).
-func NewUpload(limit int64) *Upload {
-	return &Upload{h: sha256.New(), limit: limit}
+// Its bytes count against the store's pending limit until Commit or Discard.
+func (s *Store) NewUpload(limit int64) (*Upload, error) {
+	sk, err := s.be.newSink(&s.pending)
+	if err != nil {
+		return nil, err
+	}
+	return newUpload(limit, sk), nil
 }
 
-// Size is the number of bytes received so far.
-func (u *Upload) Size() int64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return int64(len(u.buf))
+func newUpload(limit int64, sk sink) *Upload {
+	return &Upload{h: sha256.New(), limit: limit, sk: sk, last: time.Now()}
 }
 
-// Append copies r to the end of the upload. When offset >= 0 it must equal the current size
-// (the caller's view of the upload, from Content-Range); a mismatch returns ErrOffset without
-// reading. On any error the upload is left exactly as it was before the call.
-func (u *Upload) Append(r io.Reader, offset int64) (int64, error) {
+// Size is the number of bytes received by completed chunks.
+func (u *Upload) Size() int64 { return u.n.Load() }
+
+// Idle is when the upload last received or answered anything; an upload whose body is being
+// read is never idle (a slow body is the body deadline's business).
+func (u *Upload) Idle() time.Time {
+	u.state.Lock()
+	defer u.state.Unlock()
+	if u.busy {
+		return time.Now()
+	}
+	return u.last
+}
+
+// begin marks the sink in use; false when the upload is closed.
+func (u *Upload) begin() bool {
+	u.state.Lock()
+	defer u.state.Unlock()
+	if u.done {
+		return false
+	}
+	u.busy, u.last = true, time.Now()
+	return true
+}
+
+// end releases the sink, discarding it when the upload was discarded meanwhile.
+func (u *Upload) end() {
+	u.state.Lock()
+	defer u.state.Unlock()
+	u.busy, u.last = false, time.Now()
+	if u.done && u.sk != nil {
+		u.sk.discard()
+		u.sk = nil
+	}
+}
+
+func (u *Upload) closed() bool {
+	u.state.Lock()
+	defer u.state.Unlock()
+	return u.done
+}
+
+// Discard drops the upload's bytes and gives back what it held of the pending limit, at once
+// or, when a chunk is being read, as soon as that read ends.
+func (u *Upload) Discard() {
+	u.state.Lock()
+	defer u.state.Unlock()
+	if u.done {
+		return
+	}
+	u.done = true
+	if !u.busy {
+		u.sk.discard()
+		u.sk = nil
+	}
+}
+
+// finish closes the upload and hands its sink to Commit.
+func (u *Upload) finish() (sink, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	start := int64(len(u.buf))
+	u.state.Lock()
+	defer u.state.Unlock()
+	if u.done {
+		return nil, ErrUploadClosed
+	}
+	u.done = true
+	sk := u.sk
+	u.sk = nil
+	return sk, nil
+}
+
+// Append reads r to the end of the upload. When offset >= 0 it must equal the current size
+// (the caller's view of the upload, from Content-Range); a mismatch returns *OffsetError
+// without reading. want is how many bytes r announced (Content-Length; -1 unknown), so space is
+// sized exactly. On any error the upload is left exactly as it was before the call.
+func (u *Upload) Append(r io.Reader, offset, want int64) (int64, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.begin() {
+		return 0, ErrUploadClosed
+	}
+	defer u.end()
+	start := u.sk.size()
 	if offset >= 0 && offset != start {
 		return 0, &OffsetError{Want: start, Got: offset}
+	}
+	if want > 0 && !u.sk.fits(want) {
+		// Refused before reading: the client learns at once, and no byte of it is held.
+		return 0, ErrPendingLimit
 	}
 	state, err := u.h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		return 0, err
 	}
-	n, err := u.readFrom(r)
+	n, err := u.readFrom(r, want)
+	if err == nil {
+		err = u.sk.flush()
+	}
 	if err != nil {
-		u.buf = u.buf[:start]
+		// Roll back: the sink to where the chunk started, the hash to its state then.
+		if terr := u.sk.truncate(start); terr != nil {
+			return 0, errors.Join(err, terr)
+		}
 		if rerr := u.h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); rerr != nil {
 			return 0, rerr
 		}
 		return 0, err
 	}
+	u.n.Store(u.sk.size())
 	return n, nil
 }
 
-func (u *Upload) readFrom(r io.Reader) (int64, error) {
+func (u *Upload) readFrom(r io.Reader, want int64) (int64, error) {
 	var total int64
 	for {
-		if len(u.buf) == cap(u.buf) {
-			u.buf = append(u.buf, 0)[:len(u.buf)]
+		if u.closed() {
+			return total, ErrUploadClosed
 		}
-		room := u.buf[len(u.buf):cap(u.buf)]
-		if u.limit > 0 {
-			left := u.limit - int64(len(u.buf))
-			if left <= 0 {
-				// Probe for one more byte: an upload exactly at the limit is fine.
-				var one [1]byte
-				n, err := r.Read(one[:])
-				if n > 0 {
+		left := int64(-1) // what r still announces
+		if want >= 0 {
+			left = max(want-total, 0)
+		}
+		if left == 0 || (u.limit > 0 && u.sk.size() >= u.limit) {
+			// Probe for one more byte: a body that ends here (at its announced length or exactly
+			// at the limit) is fine.
+			var one [1]byte
+			n, err := r.Read(one[:])
+			if n > 0 {
+				if u.limit > 0 && u.sk.size() >= u.limit {
 					return total, ErrTooLarge
 				}
-				if err == io.EOF {
-					return total, nil
-				}
-				if err != nil {
+				if err := u.write(one[:n]); err != nil {
 					return total, err
 				}
-				continue
+				total += int64(n)
+				want = -1 // r said less than it has
 			}
-			if int64(len(room)) > left {
-				room = room[:left]
+			if err == io.EOF {
+				return total, nil
 			}
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		room, err := u.sk.room(left)
+		if err != nil {
+			return total, err
+		}
+		if u.limit > 0 {
+			room = room[:min(int64(len(room)), u.limit-u.sk.size())]
 		}
 		n, err := r.Read(room)
 		if n > 0 {
 			u.h.Write(room[:n])
-			u.buf = u.buf[:len(u.buf)+n]
+			if werr := u.sk.wrote(n); werr != nil {
+				return total, werr
+			}
 			total += int64(n)
 		}
 		if err == io.EOF {
@@ -107,7 +225,24 @@ func (u *Upload) readFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// Digest computes the digest of everything received, in the algorithm of want.
+// write copies b into the sink (the probe's byte).
+func (u *Upload) write(b []byte) error {
+	for len(b) > 0 {
+		room, err := u.sk.room(-1)
+		if err != nil {
+			return err
+		}
+		n := copy(room, b)
+		u.h.Write(room[:n])
+		if err := u.sk.wrote(n); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// Digest computes the digest of everything received, in the algorithm alg.
 func (u *Upload) Digest(alg digest.Algorithm) (digest.Digest, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -117,16 +252,11 @@ func (u *Upload) Digest(alg digest.Algorithm) (digest.Digest, error) {
 	if !alg.Available() {
 		return "", fmt.Errorf("unsupported digest algorithm %q", alg)
 	}
-	return alg.FromBytes(u.buf), nil
-}
-
-// Bytes hands over the received bytes without copying; the upload must not be used afterwards.
-func (u *Upload) Bytes() []byte {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	b := u.buf
-	u.buf = nil
-	return b
+	if !u.begin() {
+		return "", ErrUploadClosed
+	}
+	defer u.end()
+	return alg.FromReader(u.sk.reader())
 }
 
 // OffsetError reports a chunk that does not start where the upload currently ends.
