@@ -39,9 +39,14 @@ func (c *Cache) read(ctx context.Context, rule *store.CacheRule, source, ref str
 	if tr == nil {
 		tr = c.direct
 	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(&limited{tr, b})}
+	// One puller for the fill: one ping and token for all its requests.
+	p, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, errUpstream("manifest", source, rule.Name, "failed: "+err.Error())
+	}
 	rd := &reader{ctx: ctx, repo: r.Context(), rule: rule.Name, source: source, budget: b,
-		opts: []remote.Option{remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(&limited{tr, b})},
-		a:    &registry.Artifact{Blobs: map[digest.Digest][]byte{}}}
+		opts: append(opts, remote.Reuse(p)), a: &registry.Artifact{Blobs: map[digest.Digest][]byte{}}}
 	if err := rd.manifest(r, 0); err != nil {
 		if errors.Is(err, errNotFound) {
 			return nil, nil

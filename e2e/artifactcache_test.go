@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acr-emulator/acr-emulator/e2e/harness"
+)
+
+// cacheWorld: myregistry caches hello from a loopback registry (crane registry serve) and
+// app from the emulator's upstreamreg with a credential set whose Key Vault secrets hold
+// upstreamreg's admin user.
+const cacheWorld = `
+keyVaultSecrets:
+  - {id: "https://cachevault.vault.azure.net/secrets/upstream-user", value: upstreamreg}
+  - {id: "https://cachevault.vault.azure.net/secrets/upstream-pass", value: upstream-admin-pass}
+registries:
+  - name: myregistry
+    adminUserEnabled: true
+    adminPassword: acr-emulator-admin-password
+    credentialSets:
+      - name: upstream-creds
+        loginServer: upstreamreg.azurecr.io
+        usernameSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-user
+        passwordSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-pass
+    cacheRules:
+      - {name: hello-cache, sourceRepository: "%s/library/hello", targetRepository: hello}
+      - {name: private-app, sourceRepository: upstreamreg.azurecr.io/private/app, targetRepository: app, credentialSet: upstream-creds}
+  - name: upstreamreg
+    port: %s
+    adminUserEnabled: true
+    adminPassword: upstream-admin-pass
+    images:
+      - repository: private/app
+        tags: [v1]
+        generate: {layers: 2, layerSize: 4KiB, seed: cache/app}
+servicePrincipals:
+  - name: acr-emulator-sp
+    clientId: 33333333-3333-3333-3333-333333333333
+    objectId: 44444444-4444-4444-4444-444444444444
+    secret: acr-emulator-client-secret
+roleAssignments:
+  - {principal: acr-emulator-sp, role: Owner, scope: subscription}
+`
+
+// serveUpstream runs crane's registry on a loopback port until the test ends (or stop).
+func serveUpstream(t *testing.T, crane string) (addr string, stop func()) {
+	t.Helper()
+	addr = harness.FreeAddr(t)
+	cmd := exec.Command(crane, "registry", "serve", "--address", addr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop = func() {
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if res, err := http.Get("http://" + addr + "/v2/"); err == nil {
+			res.Body.Close()
+			return addr, stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("crane registry serve did not come up on %s", addr)
+		}
+	}
+}
+
+// TestArtifactCache pulls through cache rules with crane and oras from the built binary: the
+// first pull fills the cache from a loopback registry, later pulls are served without it;
+// with the firewall on, the cache fills only while trusted services are allowed, and cached
+// images are served either way; a rule with a credential set reads another registry of the
+// emulator with the Key Vault secrets' credentials; a rule created through ARM works alike.
+func TestArtifactCache(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	oras := harness.Tool(t, "ORAS", "oras")
+	upstream, stopUpstream := serveUpstream(t, crane)
+	src := t.TempDir()
+	want := writeLayout(t, src, 2)
+	if out, err := exec.Command(crane, "push", src, upstream+"/library/hello:v1").CombinedOutput(); err != nil {
+		t.Fatalf("push to the upstream: %v\n%s", err, out)
+	}
+	writeLayout(t, filepath.Join(src, "v2"), 1)
+	if out, err := exec.Command(crane, "push", filepath.Join(src, "v2"), upstream+"/library/hello:v2").CombinedOutput(); err != nil {
+		t.Fatalf("push v2 to the upstream: %v\n%s", err, out)
+	}
+	upPort := strings.TrimPrefix(harness.FreeAddr(t), "127.0.0.1:")
+	file := filepath.Join(t.TempDir(), "world.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(cacheWorld, upstream, upPort)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu := harness.Start(t, harness.WithArgs("--config", file))
+	reg := emu.RegistryHost()
+
+	// The first pull fills the cache; the digest is the upstream's.
+	if got := strings.TrimSpace(emu.Run(t, crane, "digest", reg+"/hello:v1")); got != want.String() {
+		t.Fatalf("digest through the cache = %s, want %s", got, want)
+	}
+	if !strings.Contains(emu.Logs(), "artifact cache filled") {
+		t.Fatalf("no cache fill logged:\n%s", emu.Logs())
+	}
+	emu.Run(t, crane, "pull", reg+"/hello:v1", filepath.Join(t.TempDir(), "hello.tar"))
+	// Cached: served with the upstream gone, and listed like any repository.
+	stopUpstream()
+	emu.Run(t, crane, "pull", reg+"/hello:v1", filepath.Join(t.TempDir(), "again.tar"))
+	if tags := emu.Run(t, crane, "ls", reg+"/hello"); strings.TrimSpace(tags) != "v1" {
+		t.Fatalf("tags of the cached repository: %q", tags)
+	}
+	// A miss with the upstream gone is the cache's 424.
+	if out, err := emu.TryRun(t, crane, "digest", reg+"/hello:v2"); err == nil || !strings.Contains(out, "for cache rule 'hello-cache'") {
+		t.Fatalf("a miss with the upstream down: err=%v\n%s", err, out)
+	}
+
+	// Firewall on (only this machine's IP), trusted services off: cached images are served, a
+	// miss cannot be filled; trusted services on: it is.
+	regPath := "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry?api-version=2025-11-01"
+	patch := func(bypass string) {
+		t.Helper()
+		if status, body := armCall(t, emu, "PATCH", regPath, `{"properties":{"networkRuleSet":{"defaultAction":"Deny","ipRules":[{"action":"Allow","value":"127.0.0.1"}]},`+
+			`"networkRuleBypassOptions":"`+bypass+`"}}`); status != http.StatusOK {
+			t.Fatalf("PATCH registry: %d %v", status, body)
+		}
+	}
+	patch("None")
+	emu.Run(t, crane, "pull", reg+"/hello:v1", filepath.Join(t.TempDir(), "locked.tar"))
+	out, err := emu.TryRun(t, crane, "digest", reg+"/app:v1")
+	if err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "cache rule 'private-app' cannot populate the cache") {
+		t.Fatalf("a miss with trusted services off: err=%v\n%s", err, out)
+	}
+	patch("AzureServices")
+	appDigest := strings.TrimSpace(emu.Run(t, crane, "digest", reg+"/app:v1"))
+	if !strings.HasPrefix(appDigest, "sha256:") {
+		t.Fatalf("the credential-set rule: %q", appDigest)
+	}
+
+	// A rule created through ARM, pulled with oras.
+	rule := strings.Replace(regPath, "?api-version", "/cacheRules/arm-rule?api-version", 1)
+	if status, body := armCall(t, emu, "PUT", rule, `{"properties":{"sourceRepository":"upstreamreg.azurecr.io/private/*","targetRepository":"mirror/*",`+
+		`"credentialSetResourceId":"/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/credentialSets/upstream-creds"}}`); status != http.StatusCreated {
+		t.Fatalf("PUT cache rule: %d %v", status, body)
+	}
+	if out := emu.Run(t, oras, "manifest", "fetch", "--descriptor", reg+"/mirror/app:v1"); !strings.Contains(out, appDigest) {
+		t.Fatalf("oras through the wildcard rule: %s, want %s", out, appDigest)
+	}
+}
