@@ -154,3 +154,19 @@ func TestArtifactCache(t *testing.T) {
 		t.Fatalf("oras through the wildcard rule: %s, want %s", out, appDigest)
 	}
 }
+
+// TestScenarioArtifactCache runs `acr-emulator scenario run artifact-cache-trusted` twice
+// (its cleanup lets it run again) and checks the narration shows both outcomes.
+func TestScenarioArtifactCache(t *testing.T) {
+	bin := harness.Binary(t)
+	emu := harness.Start(t)
+	for run := 1; run <= 2; run++ {
+		out, err := emu.TryRun(t, bin, "scenario", "run", "artifact-cache-trusted", "--emulator", "https://"+emu.RegistryHost(), "--ca", emu.CAFile)
+		for _, want := range []string{"firewall allows only 127.0.0.1", "403 DENIED: cache rule 'scenario-cache' cannot populate the cache",
+			"PASS artifact-cache-trusted (6 steps)", "1 passed, 0 failed"} {
+			if err != nil || !strings.Contains(out, want) {
+				t.Fatalf("run %d (want %q): %v\n%s", run, want, err, out)
+			}
+		}
+	}
+}
