@@ -86,9 +86,9 @@ func validateCache(p *problems, f string, r *Registry) {
 		if s.LoginServer == "" || strings.ContainsAny(s.LoginServer, "/ ") {
 			p.add(sf+".loginServer", "%q is not a registry's login server", s.LoginServer)
 		}
-		for field, id := range map[string]string{"usernameSecretIdentifier": s.UsernameSecretIdentifier, "passwordSecretIdentifier": s.PasswordSecretIdentifier} {
-			if !KeyVaultSecretID(id) {
-				p.add(sf+"."+field, "%q is not a Key Vault secret identifier (https://{vault}.vault.azure.net/secrets/{name})", id)
+		for _, id := range [][2]string{{"usernameSecretIdentifier", s.UsernameSecretIdentifier}, {"passwordSecretIdentifier", s.PasswordSecretIdentifier}} {
+			if !KeyVaultSecretID(id[1]) {
+				p.add(sf+"."+id[0], "%q is not a Key Vault secret identifier (https://{vault}.vault.azure.net/secrets/{name})", id[1])
 			}
 		}
 	}
