@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -17,6 +18,8 @@ const cacheWorld = `
 keyVaultSecrets:
   - {id: https://kv.vault.azure.net/secrets/user, value: upstreamreg}
   - {id: https://kv.vault.azure.net/secrets/pass, value: upstream-pass}
+  - {id: https://kv.vault.azure.net/secrets/self-user, value: myregistry}
+  - {id: https://kv.vault.azure.net/secrets/self-pass, value: my-pass}
 registries:
   - name: myregistry
     adminUserEnabled: true
@@ -24,9 +27,12 @@ registries:
     credentialSets:
       - {name: upstream-creds, loginServer: upstreamreg.azurecr.io, usernameSecretIdentifier: "https://kv.vault.azure.net/secrets/user",
          passwordSecretIdentifier: "https://kv.vault.azure.net/secrets/pass"}
+      - {name: self-creds, loginServer: myregistry.azurecr.io, usernameSecretIdentifier: "https://kv.vault.azure.net/secrets/self-user",
+         passwordSecretIdentifier: "https://kv.vault.azure.net/secrets/self-pass"}
     cacheRules:
       - {name: app-rule, sourceRepository: upstreamreg.azurecr.io/private/app, targetRepository: app, credentialSet: upstream-creds}
       - {name: anon-rule, sourceRepository: upstreamreg.azurecr.io/private/app, targetRepository: anon}
+      - {name: self-loop, sourceRepository: myregistry.azurecr.io/loop, targetRepository: loop, credentialSet: self-creds}
   - name: upstreamreg
     port: 1
     adminUserEnabled: true
@@ -81,6 +87,12 @@ func TestWorldArtifactCache(t *testing.T) {
 	if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized || len(te.Errors) == 0 ||
 		!strings.HasPrefix(te.Errors[0].Message, "authentication required with source registry for cache rule 'anon-rule'.") {
 		t.Fatalf("anonymous upstream pull: %v", err)
+	}
+	// A rule reading its own target finds nothing there, at once.
+	start := time.Now()
+	_, err = get(mine, "myregistry", "my-pass", "loop")
+	if !errors.As(err, &te) || te.StatusCode != http.StatusNotFound || time.Since(start) > 30*time.Second {
+		t.Fatalf("a rule reading itself: %v after %s", err, time.Since(start))
 	}
 	reg := rg + "/providers/Microsoft.ContainerRegistry/registries/myregistry"
 	status, set := arm("GET", reg+"/credentialSets/upstream-creds", nil)

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +57,10 @@ type Cache struct {
 	mu      sync.Mutex
 	flights map[string]*flight
 }
+
+// fillChain is the context value of an upstream read: the fills it serves, outermost first
+// (in-process upstream requests carry their context).
+type fillChain struct{}
 
 // flight is a fill in progress, which concurrent pulls of the same miss wait for.
 type flight struct {
@@ -135,6 +140,12 @@ func (c *Cache) fill(ctx context.Context, registryName, repo, ref string, save f
 		return false, err
 	}
 	key := registryName + "/" + repo + "/" + ref
+	// A rule that reads, through the emulator's registries, the very miss it fills (directly or
+	// through other rules) finds nothing there instead of waiting for itself.
+	chain, _ := ctx.Value(fillChain{}).([]string)
+	if slices.Contains(chain, key) {
+		return false, nil
+	}
 	c.mu.Lock()
 	if f, ok := c.flights[key]; ok {
 		c.mu.Unlock()
@@ -158,6 +169,7 @@ func (c *Cache) fill(ctx context.Context, registryName, repo, ref string, save f
 	// finds it done; the waiting pulls share its outcome, stored before they look.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
 	defer cancel()
+	fctx = context.WithValue(fctx, fillChain{}, append(slices.Clone(chain), key))
 	a, err := c.read(fctx, rule, source, ref, auth)
 	if err == nil && a != nil {
 		err = save(a)
