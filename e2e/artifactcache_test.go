@@ -170,3 +170,72 @@ func TestScenarioArtifactCache(t *testing.T) {
 		}
 	}
 }
+
+// dockerCacheWorld: myregistry caches a multi-platform image of upstreamreg through a
+// wildcard rule with a credential set.
+const dockerCacheWorld = `
+keyVaultSecrets:
+  - {id: "https://cachevault.vault.azure.net/secrets/upstream-user", value: upstreamreg}
+  - {id: "https://cachevault.vault.azure.net/secrets/upstream-pass", value: upstream-admin-pass}
+registries:
+  - name: myregistry
+    adminUserEnabled: true
+    adminPassword: acr-emulator-admin-password
+    credentialSets:
+      - name: upstream-creds
+        loginServer: upstreamreg.azurecr.io
+        usernameSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-user
+        passwordSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-pass
+    cacheRules:
+      - {name: upstream-all, sourceRepository: "upstreamreg.azurecr.io/*", targetRepository: "up/*", credentialSet: upstream-creds}
+  - name: upstreamreg
+    port: %s
+    adminUserEnabled: true
+    adminPassword: upstream-admin-pass
+    images:
+      - repository: multi/app
+        tags: [v1]
+        generate: {layers: 2, layerSize: 8KiB, platforms: [linux/amd64, linux/arm64], seed: cache/multi}
+`
+
+// TestArtifactCacheDocker pulls a multi-platform image through a wildcard cache rule with a
+// real docker daemon: the index and its children are cached, and a second pull (the image
+// removed locally) is served from the cache.
+func TestArtifactCacheDocker(t *testing.T) {
+	crane := harness.Tool(t, "CRANE", "crane")
+	dk := harness.StartDocker(t)
+	file := filepath.Join(t.TempDir(), "world.yaml")
+	port := strings.TrimPrefix(harness.FreeAddr(t), "127.0.0.1:")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(dockerCacheWorld, port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu := harness.Start(t, harness.WithArgs("--config", file))
+	ref := emu.RegistryHost() + "/up/multi/app:v1"
+	dk.Run(t, "login", emu.RegistryHost(), "-u", harness.AdminUser, "-p", harness.AdminPassword)
+	pull := dk.Run(t, "pull", ref)
+	index := strings.TrimSpace(emu.Run(t, crane, "digest", ref))
+	if !strings.Contains(pull, index) {
+		t.Fatalf("docker pull reported no digest %s:\n%s", index, pull)
+	}
+	up := emu.AnonymousEnv(t)
+	if out, err := emu.TryRunEnv(t, up, crane, "auth", "login", "localhost:"+port, "-u", "upstreamreg", "-p", "upstream-admin-pass"); err != nil {
+		t.Fatalf("login to upstreamreg: %v\n%s", err, out)
+	}
+	upstream, err := emu.TryRunEnv(t, up, crane, "digest", "--platform", "linux/arm64", "localhost:"+port+"/multi/app:v1")
+	if err != nil {
+		t.Fatalf("upstream digest: %v\n%s", err, upstream)
+	}
+	upstream = strings.TrimSpace(upstream)
+	cached := strings.TrimSpace(emu.Run(t, crane, "digest", "--platform", "linux/arm64", ref))
+	if upstream == "" || cached != upstream {
+		t.Fatalf("the arm64 child: cached %q, upstream %q", cached, upstream)
+	}
+	fills := strings.Count(emu.Logs(), "artifact cache filled")
+	dk.Run(t, "rmi", ref)
+	if pull := dk.Run(t, "pull", ref); !strings.Contains(pull, index) {
+		t.Fatalf("second docker pull:\n%s", pull)
+	}
+	if n := strings.Count(emu.Logs(), "artifact cache filled"); n != fills {
+		t.Fatalf("the second pull filled the cache again (%d fills, then %d)", fills, n)
+	}
+}
