@@ -105,6 +105,9 @@ func validateCache(p *problems, f string, r *Registry) {
 		if c.SourceRepository == "" || !strings.Contains(c.SourceRepository, "/") {
 			p.add(cf+".sourceRepository", "%q is not host/repository", c.SourceRepository)
 		}
+		if strings.HasSuffix(c.SourceRepository, "*") != strings.HasSuffix(c.TargetRepository, "*") {
+			p.add(cf, "a wildcard rule needs wildcards in both sourceRepository and targetRepository")
+		}
 		if c.TargetRepository == "" || targets[c.TargetRepository] {
 			p.add(cf+".targetRepository", "%q is empty or cached into twice", c.TargetRepository)
 		}

@@ -27,6 +27,7 @@ registries:
 	for _, tc := range []struct{ body, want string }{
 		{"keyVaultSecrets:\n  - {id: https://example.com/secrets/x, value: v}\nregistries:\n  - name: myregistry\n", "keyVaultSecrets[0].id"},
 		{"registries:\n  - name: myregistry\n    cacheRules:\n      - {name: hello-rule, sourceRepository: hello, targetRepository: hello}\n", "cacheRules[0].sourceRepository"},
+		{"registries:\n  - name: myregistry\n    cacheRules:\n      - {name: half-wild, sourceRepository: \"mcr.microsoft.com/*\", targetRepository: mirror}\n", "cacheRules[0]: a wildcard rule"},
 		{"registries:\n  - name: myregistry\n    cacheRules:\n      - {name: hello-rule, sourceRepository: docker.io/x, targetRepository: hello, credentialSet: nothere}\n", "cacheRules[0].credentialSet"},
 		{"registries:\n  - name: myregistry\n    cacheRules:\n      - {name: rule-one, sourceRepository: docker.io/x, targetRepository: hello}\n      - {name: rule-two, sourceRepository: docker.io/y, targetRepository: hello}\n", "cacheRules[1].targetRepository"},
 		{"registries:\n  - name: myregistry\n    credentialSets:\n      - {name: creds-one, loginServer: docker.io, usernameSecretIdentifier: user, passwordSecretIdentifier: \"https://kv.vault.azure.net/secrets/p\"}\n", "credentialSets[0].usernameSecretIdentifier"},
