@@ -138,6 +138,10 @@ func TestArtifactCache(t *testing.T) {
 	if err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "cache rule 'private-app' cannot populate the cache") {
 		t.Fatalf("a miss with trusted services off: err=%v\n%s", err, out)
 	}
+	if audit := strings.ReplaceAll(httpGet(t, "http://"+emu.HTTPAddr+"/_emulator/audit?registry=myregistry&decision=denied"), " ", ""); !strings.Contains(audit, `"origin":"artifactcache"`) ||
+		!strings.Contains(audit, `"rule":"default-action-deny"`) {
+		t.Fatalf("the audit lacks the cache's denial:\n%s", audit)
+	}
 	patch("AzureServices")
 	appDigest := strings.TrimSpace(emu.Run(t, crane, "digest", reg+"/app:v1"))
 	if !strings.HasPrefix(appDigest, "sha256:") {

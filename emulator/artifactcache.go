@@ -24,7 +24,7 @@ func (e *Emulator) newCache() *cache.Cache {
 		secrets[cache.SecretKey(s.ID)] = s.Value
 	}
 	return cache.New(cache.Config{Store: e.st, NetworkRules: e.rules, Transport: e.upstreamTransport, Secrets: secrets,
-		Log: e.log.With("component", "artifact-cache")})
+		Log: e.log.With("component", "artifact-cache"), Audit: e.audit})
 }
 
 // upstreamTransport reaches an upstream registry host: nil (this machine's network) unless it

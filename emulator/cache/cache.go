@@ -13,6 +13,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
 	"github.com/acr-emulator/acr-emulator/emulator/network"
 	"github.com/acr-emulator/acr-emulator/emulator/registry"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
@@ -47,6 +49,8 @@ type Config struct {
 	MaxBytes int64
 	Timeout  time.Duration
 	Log      *slog.Logger
+	// Audit, when set, records the cache's decisions on the registries it fills.
+	Audit *network.Audit
 }
 
 // Cache fills registries from their cache rules' upstreams.
@@ -131,8 +135,21 @@ func (c *Cache) fill(ctx context.Context, registryName, repo, ref string, save f
 	// The cache writes into the registry from inside ACR: past network rules only as a
 	// trusted service. The client's own access was checked before the request got here.
 	o := network.Origin{Kind: network.AzureService, Name: network.ServiceArtifactCache, Service: network.ServiceArtifactCache}
-	if d := network.Decide(o, reg.ID, nr); !d.Allowed {
+	d := network.Decide(o, reg.ID, nr)
+	audit := func(status int) {
+		if c.cfg.Audit == nil {
+			return
+		}
+		decision := "denied"
+		if d.Allowed {
+			decision = "allowed"
+		}
+		c.cfg.Audit.Record(network.Entry{Time: time.Now().UTC(), Registry: registryName, Origin: network.ServiceArtifactCache, Kind: network.AzureService,
+			Method: http.MethodGet, Path: "/v2/" + repo + "/manifests/" + ref, Decision: decision, Rule: d.Rule, Status: status})
+	}
+	if !d.Allowed {
 		c.cfg.Log.Info("artifact cache denied", "registry", registryName, "rule", rule.Name, "decision", d.Rule)
+		audit(http.StatusForbidden)
 		return false, errTrustedAccess(rule.Name)
 	}
 	auth, err := c.credentials(registryName, rule)
@@ -176,9 +193,24 @@ func (c *Cache) fill(ctx context.Context, registryName, repo, ref string, save f
 		f.filled = err == nil
 	}
 	f.err = err
+	audit(status(f.filled, err))
 	if f.filled {
 		c.cfg.Log.Info("artifact cache filled", "registry", registryName, "repository", repo, "reference", ref, "rule", rule.Name,
 			"source", source, "manifests", len(a.Manifests), "blobs", len(a.Blobs))
 	}
 	return f.filled, f.err
+}
+
+// status is the HTTP status a fill's outcome stands for, for the audit.
+func status(filled bool, err error) int {
+	var re *httpx.RegistryError
+	switch {
+	case errors.As(err, &re):
+		return re.Status
+	case err != nil:
+		return http.StatusInternalServerError
+	case filled:
+		return http.StatusOK
+	}
+	return http.StatusNotFound
 }

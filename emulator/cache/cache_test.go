@@ -83,6 +83,7 @@ func (u *upstream) push(t *testing.T, ref string, img v1.Image) {
 
 type env struct {
 	st    *store.Store
+	audit *network.Audit
 	srv   *httptest.Server
 	rules network.Rules
 	mu    sync.Mutex
@@ -92,11 +93,11 @@ func (e *env) setRules(r network.Rules) { e.mu.Lock(); e.rules = r; e.mu.Unlock(
 
 func newEnv(t *testing.T, secrets map[string]string, maxBytes int64) *env {
 	t.Helper()
-	e := &env{st: store.New(), rules: network.Rules{PublicNetworkAccess: true, DefaultAllow: true, BypassAzureServices: true}}
+	e := &env{st: store.New(), audit: network.NewAudit(100), rules: network.Rules{PublicNetworkAccess: true, DefaultAllow: true, BypassAzureServices: true}}
 	if err := e.st.PutRegistry(&store.Registry{Name: regName, ID: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/" + regName}); err != nil {
 		t.Fatal(err)
 	}
-	c := cache.New(cache.Config{Store: e.st, Secrets: secrets, MaxBytes: maxBytes, Timeout: 20 * time.Second,
+	c := cache.New(cache.Config{Store: e.st, Secrets: secrets, Audit: e.audit, MaxBytes: maxBytes, Timeout: 20 * time.Second,
 		NetworkRules: func(string) (network.Rules, error) { e.mu.Lock(); defer e.mu.Unlock(); return e.rules, nil },
 		Transport:    func(string) http.RoundTripper { return nil }})
 	t.Cleanup(c.Close)
@@ -344,6 +345,15 @@ func TestTrustedAccess(t *testing.T) {
 		if _, _, err := e.pull(t, "hello:v1"); err != nil {
 			t.Fatalf("%+v: the cached image: %v", r, err)
 		}
+	}
+	// The audit shows the cache's decisions on the registry, as the gate's.
+	allowed, denied := e.audit.List(regName, "allowed"), e.audit.List(regName, "denied")
+	if len(allowed) != 1 || allowed[0].Origin != "artifactcache" || allowed[0].Rule != "trusted-service-bypass" || allowed[0].Status != 200 ||
+		allowed[0].Path != "/v2/hello/manifests/v1" {
+		t.Fatalf("allowed: %+v", allowed)
+	}
+	if len(denied) != 2 || denied[0].Rule != "public-network-access-disabled" || denied[1].Rule != "default-action-deny" || denied[1].Status != 403 {
+		t.Fatalf("denied: %+v", denied)
 	}
 }
 
