@@ -243,3 +243,29 @@ func TestArtifactCacheDocker(t *testing.T) {
 		t.Fatalf("the second pull filled the cache again (%d fills, then %d)", fills, n)
 	}
 }
+
+// testArtifactCacheWorld (TestWorlds): the firewalled registry fills its cache from
+// upstreamreg while trusted services are allowed; off, a miss is refused and the cached
+// image is still served.
+func testArtifactCacheWorld(t *testing.T, file string) {
+	emu := harness.Start(t, harness.WithArgs("--config", file))
+	local := through(t, emu, "http://"+emu.ProxyAddr, "myregistry") // as this machine, by the registry's name
+	upstream, err := craneDigest(t, emu, through(t, emu, "http://"+emu.ProxyAddr, "upstreamreg"), "upstreamreg.azurecr.io/base/image:v1")
+	if err != nil {
+		t.Fatalf("the upstream: %v\n%s", err, upstream)
+	}
+	ref := "myregistry.azurecr.io/cached/image"
+	if got, err := craneDigest(t, emu, local, ref+":v1"); err != nil || got != upstream {
+		t.Fatalf("through the cache: %v %s, want %s", err, got, upstream)
+	}
+	if status, out := armCall(t, emu, http.MethodPatch, "/subscriptions/"+subscription+"/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry?api-version=2025-11-01",
+		`{"properties":{"networkRuleBypassOptions":"None"}}`); status != http.StatusOK {
+		t.Fatalf("trusted services off: %d %v", status, out)
+	}
+	if out, err := craneDigest(t, emu, local, ref+":v2"); err == nil || !strings.Contains(out, "cache rule 'upstream-base' cannot populate the cache") {
+		t.Fatalf("a miss with trusted services off: %v\n%s", err, out)
+	}
+	if got, err := craneDigest(t, emu, local, ref+":v1"); err != nil || got != upstream {
+		t.Fatalf("the cached image: %v %s", err, got)
+	}
+}
