@@ -3,6 +3,8 @@ package registry
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strconv"
 
 	"github.com/acr-emulator/acr-emulator/emulator/internal/httpx"
 	"github.com/acr-emulator/acr-emulator/emulator/registry/schema1"
@@ -62,8 +64,15 @@ func (g *Registry) storeArtifact(rt route, a *Artifact) error {
 		return nil
 	}
 	for _, m := range a.Manifests {
-		if _, err := parseManifest(m.Body, m.MediaType); err != nil {
-			return err
+		why := ""
+		if int64(len(m.Body)) > g.maxManifest {
+			why = "exceeds the size limit of " + strconv.FormatInt(g.maxManifest, 10) + " bytes"
+		} else if _, err := parseManifest(m.Body, m.MediaType); err != nil {
+			why = "is not valid: " + err.Error()
+		}
+		if why != "" {
+			// The client asked for a pull: the upstream failed, not the request.
+			return httpx.NewRegistryError(http.StatusFailedDependency, "UNKNOWN", "the upstream's manifest "+m.Digest.String()+" "+why)
 		}
 	}
 	for d, b := range a.Blobs {
