@@ -27,10 +27,12 @@ import (
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
-// Defaults for the bounds of one fill.
+// Defaults for the bounds of a fill: what one reads (in memory until it is stored), how long
+// it may take, and how many run at once (so the cache holds at most 2 GiB of fills).
 const (
-	DefaultMaxBytes = 1 << 30
+	DefaultMaxBytes = 512 << 20
 	DefaultTimeout  = 2 * time.Minute
+	maxConcurrent   = 4
 	maxChildren     = 64 // manifests of an index read in one fill
 )
 
@@ -57,6 +59,7 @@ type Config struct {
 type Cache struct {
 	cfg    Config
 	direct http.RoundTripper
+	slots  chan struct{} // fills in progress, at most maxConcurrent
 
 	mu      sync.Mutex
 	flights map[string]*flight
@@ -92,7 +95,7 @@ func New(cfg Config) *Cache {
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       30 * time.Second,
 	}
-	return &Cache{cfg: cfg, direct: direct, flights: map[string]*flight{}}
+	return &Cache{cfg: cfg, direct: direct, slots: make(chan struct{}, maxConcurrent), flights: map[string]*flight{}}
 }
 
 // For returns the upstream of one registry, for registry.WithUpstream.
@@ -187,7 +190,21 @@ func (c *Cache) fill(ctx context.Context, registryName, repo, ref string, save f
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Timeout)
 	defer cancel()
 	fctx = context.WithValue(fctx, fillChain{}, append(slices.Clone(chain), key))
-	a, err := c.read(fctx, rule, source, ref, auth)
+	var a *registry.Artifact
+	switch {
+	case len(chain) > 0:
+		// A fill an outer fill waits for (a rule reading another registry's rule) takes no
+		// slot: the outer one holds it.
+		a, err = c.read(fctx, rule, source, ref, auth)
+	default:
+		select {
+		case c.slots <- struct{}{}:
+			a, err = c.read(fctx, rule, source, ref, auth)
+			<-c.slots
+		case <-fctx.Done():
+			err = errUpstream("manifest", source, rule.Name, "timed out waiting for other fills")
+		}
+	}
 	if err == nil && a != nil {
 		err = save(a)
 		f.filled = err == nil
