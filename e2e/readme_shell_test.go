@@ -192,6 +192,16 @@ print(list(ContainerRegistryClient("https://" + os.environ["ACR_LOGIN_SERVER"], 
 		{block: "crane"},
 		{block: "faults", want: []string{`"status": 503`, "sha256:", `"faults": []`, `"consistent": true`}},
 	}},
+	{name: "artifact-cache", world: "artifact-cache-world", steps: []readmeStep{
+		{block: "path"},
+		{block: "artifact-cache", want: []string{"v1\n", "sha256:"}},
+		// The cached copies are what the upstreams hold.
+		{check: `crane auth login localhost:8444 -u upstreamreg -p upstream-password && ` +
+			`test "$(crane digest localhost:8443/cached/web:v1)" = "$(crane digest localhost:8444/apps/web:v1)" && echo same`, want: []string{"same\n"}},
+		{block: "artifact-cache-trusted", want: []string{`"networkRuleBypassOptions":"None"`,
+			"DENIED: cache rule 'upstream-apps' cannot populate the cache", `"networkRuleBypassOptions":"AzureServices"`, `"provisioningState":"Succeeded"`}},
+		{check: "crane ls localhost:8443/cached/web && crane ls localhost:8443/web", want: []string{"v1\nv2\nv2\n"}},
+	}},
 	{name: "scenarios", steps: []readmeStep{
 		{block: "path"},
 		{block: "scenarios", want: []string{"firewall-ip-rules", "appservice-not-trusted"}},

@@ -18,14 +18,14 @@ func TestScenarios(t *testing.T) {
 	out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile)
 	for _, want := range []string{"PASS firewall-ip-rules", "PASS aci-user-identity", "PASS aci-system-identity", "PASS trusted-without-role",
 		"PASS defender-scan", "PASS import-restricted", "PASS ml-custom-image", "PASS tasks-trusted", "PASS private-endpoint", "PASS appservice-not-trusted",
-		"PASS containerapps-not-trusted", "PASS aks-private-endpoint",
-		"SKIP tasks-2025-policy: needs the \"current\" behaviour profile", "12 passed, 0 failed, 1 skipped"} {
+		"PASS containerapps-not-trusted", "PASS aks-private-endpoint", "PASS artifact-cache-trusted",
+		"SKIP tasks-2025-policy: needs the \"current\" behaviour profile", "13 passed, 0 failed, 1 skipped"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Fatalf("scenario run --all (want %q): %v\n%s", want, err, out)
 		}
 	}
 	// Scenarios restore what they change: a second run passes too.
-	if out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile); err != nil || !strings.Contains(out, "12 passed, 0 failed, 1 skipped") {
+	if out, err := emu.TryRun(t, bin, "scenario", "run", "--all", "--emulator", base, "--ca", emu.CAFile); err != nil || !strings.Contains(out, "13 passed, 0 failed, 1 skipped") {
 		t.Fatalf("second run: %v\n%s", err, out)
 	}
 	// The services users take for trusted: the narration names the origin and IP the

@@ -30,6 +30,7 @@ var exampleWorlds = map[string]func(t *testing.T, file string){
 	"firewall-office-ips.yaml":     testFirewallWorld,
 	"cross-registry-tasks.yaml":    testCrossRegistryTasksWorld,
 	"trusted-services-aci.yaml":    testTrustedServicesACIWorld,
+	"artifact-cache-trusted.yaml":  testArtifactCacheWorld,
 }
 
 func TestWorlds(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm"
+	"github.com/acr-emulator/acr-emulator/emulator/cache"
 	"github.com/acr-emulator/acr-emulator/emulator/dataendpoint"
 	"github.com/acr-emulator/acr-emulator/emulator/faults"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/certs"
@@ -119,6 +120,8 @@ type Emulator struct {
 	storageKey []byte
 	// links signs and checks the data endpoints' download links.
 	links *dataendpoint.Signer
+	// cache fills registries through their cache rules (artifactcache.go).
+	cache *cache.Cache
 	// acrService is ACR's internal identity (import runs as it); scanner and runner are
 	// Defender's and ACR Tasks'. internal holds their object ids (snapshots leave them out).
 	acrService, scanner, runner serviceIdentity
@@ -258,6 +261,7 @@ func New(cfg Config) (*Emulator, error) {
 		return nil, err
 	}
 	e.entraV, e.storageKey, e.links = armVerifier{iss}, storageKey, dataendpoint.NewSigner(dataLinkKey(storageKey), nil)
+	e.cache = e.newCache()
 	e.svc.Store(e.newServices())
 	return e, nil
 }
@@ -323,6 +327,7 @@ func (e *Emulator) Close(ctx context.Context) error {
 		close(e.stop)
 	}
 	e.services().close()
+	e.cache.Close()
 	errs := make([]error, len(e.servers))
 	var drain sync.WaitGroup
 	for i, s := range e.servers {

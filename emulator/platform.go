@@ -104,6 +104,8 @@ func outboundIP(service string) string {
 		return "20.0.0.11"
 	case network.ServiceImportPublic:
 		return "20.0.0.12"
+	case network.ServiceArtifactCachePublic:
+		return "20.0.0.13"
 	}
 	return "20.0.0.1"
 }

@@ -145,6 +145,7 @@ func (e *Emulator) serveRegistry(sr *servedRegistry, rec *store.Registry) {
 			svc.webhooks.Notify(name, ev)
 		}),
 		registry.WithBlobRedirect(e.blobRedirect(name)),
+		registry.WithUpstream(e.cache.For(name)),
 	)
 	gated := e.tokens.Protect(name, requiredScope, content.Handler())
 	tokens := e.tokens.Handler(name)

@@ -50,6 +50,9 @@ func (e *Emulator) seedContent(saved map[string]*store.Registry) error {
 		if err := e.createWorldTokens(); err != nil {
 			return err
 		}
+		if err := e.createWorldCache(); err != nil {
+			return err
+		}
 		return e.createWorldTasks(e.services().tasksAPI)
 	}
 	d := *snap.State

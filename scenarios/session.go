@@ -414,3 +414,12 @@ func (s *Session) ImportImage(ctx context.Context, registry string, body map[str
 	}
 	return "operation succeeded", nil
 }
+
+// Delete deletes the manifest ref (by digest) names, with its tags.
+func (s *Session) Delete(ctx context.Context, ref string, auth authn.Authenticator) error {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	return remote.Delete(r, remote.WithContext(ctx), remote.WithAuth(auth), remote.WithTransport(s.client.Transport))
+}

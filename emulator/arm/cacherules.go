@@ -2,10 +2,12 @@ package arm
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
+	"github.com/acr-emulator/acr-emulator/emulator/cache"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
 )
 
@@ -94,7 +96,7 @@ func decodeCacheRule(c *Call, old *store.CacheRule, _ bool) (*store.CacheRule, e
 		ok    func(string) bool
 	}{
 		{"sourceRepository", p.SourceRepository, &next.SourceRepository, upstreamRepository},
-		{"targetRepository", p.TargetRepository, &next.TargetRepository, repositoryName},
+		{"targetRepository", p.TargetRepository, &next.TargetRepository, targetRepository},
 	} {
 		if f.v == nil {
 			continue
@@ -107,16 +109,35 @@ func decodeCacheRule(c *Call, old *store.CacheRule, _ bool) (*store.CacheRule, e
 		}
 		*f.dst = *f.v
 	}
+	_, wildSource := cache.Wildcard(next.SourceRepository[strings.Index(next.SourceRepository, "/")+1:])
+	if _, wildTarget := cache.Wildcard(next.TargetRepository); wildSource != wildTarget {
+		return nil, bad("A wildcard cache rule needs wildcards in both properties.sourceRepository and properties.targetRepository.")
+	}
 	if p.CredentialSetID.Set {
 		next.CredentialSetID = p.CredentialSetID.Value
 	}
 	return next, nil
 }
 
-// upstreamRepository is host/path, the host a domain: docker.io/library/nginx, mcr.microsoft.com/dotnet/runtime.
+// upstreamRepository is host/path, the host a domain with an optional port, the path a
+// repository or a wildcard: docker.io/library/nginx, mcr.microsoft.com/*, 127.0.0.1:5000/app.
 func upstreamRepository(s string) bool {
 	host, path, ok := strings.Cut(s, "/")
-	return ok && strings.Contains(host, ".") && !strings.ContainsAny(host, " :@") && repositoryName(path)
+	if h, port, found := strings.Cut(host, ":"); found {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false
+		}
+		host = h
+	}
+	return ok && (strings.Contains(host, ".") || host == "localhost") && !strings.ContainsAny(host, " :@") && targetRepository(path)
+}
+
+// targetRepository is a repository name or a wildcard ("*", "library/*").
+func targetRepository(s string) bool {
+	if prefix, ok := cache.Wildcard(s); ok {
+		return prefix == "" || repositoryName(strings.TrimSuffix(prefix, "/"))
+	}
+	return repositoryName(s)
 }
 
 // repositoryName is a repository name the distribution spec allows.
@@ -141,9 +162,15 @@ func (a *api) validateCacheRule(c *Call, old, next *store.CacheRule) error {
 		if err != nil {
 			return err
 		}
+		_, wild := cache.Wildcard(next.TargetRepository)
 		for _, r := range rules {
 			if r.TargetRepository == next.TargetRepository {
 				return armError(http.StatusConflict, "CacheRuleTargetInUse", "The cache rule '"+r.Name+"' already caches into the repository '"+next.TargetRepository+"'.")
+			}
+			// Wildcard rules may not overlap one another (a rule for one repository may sit
+			// under one). UNCONFIRMED text.
+			if _, other := cache.Wildcard(r.TargetRepository); wild && other && cache.Overlap(r.TargetRepository, next.TargetRepository) {
+				return armError(http.StatusConflict, "CacheRuleTargetInUse", "The wildcard cache rule '"+r.Name+"' ("+r.TargetRepository+") overlaps '"+next.TargetRepository+"'.")
 			}
 		}
 	}

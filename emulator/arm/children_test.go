@@ -133,7 +133,19 @@ func TestCacheRulesAndCredentialSets(t *testing.T) {
 		{"set in use", "DELETE", sets + "/dockerhub", "", 409, "CredentialSetInUse"},
 		{"target is set once", "PATCH", rules + "/nginx-rule", `{"properties":{"targetRepository":"web"}}`, 400, "InvalidRequestContent"},
 		{"credentials removed", "PATCH", rules + "/nginx-rule", `{"properties":{"credentialSetResourceId":null}}`, 201, ""},
+		// Wildcards, as ACR documents them: both sides or neither, wildcard rules never overlapping.
+		{"wildcard rule", "PUT", rules + "/dotnet-all", `{"properties":{"sourceRepository":"mcr.microsoft.com/dotnet/*","targetRepository":"dotnet/*"}}`, 201, ""},
+		{"wildcard on one side", "PUT", rules + "/half-wild", `{"properties":{"sourceRepository":"mcr.microsoft.com/*","targetRepository":"mirror"}}`, 400, "InvalidRequestContent"},
+		{"overlapping wildcard", "PUT", rules + "/everything", `{"properties":{"sourceRepository":"mcr.microsoft.com/*","targetRepository":"*"}}`, 409, "CacheRuleTargetInUse"},
+		{"static rule under a wildcard", "PUT", rules + "/dotnet-sdk", `{"properties":{"sourceRepository":"ghcr.io/acme/sdk","targetRepository":"dotnet/sdk"}}`, 201, ""},
+		{"loopback upstream with a port", "PUT", rules + "/loopback", `{"properties":{"sourceRepository":"127.0.0.1:5000/library/hello","targetRepository":"hello"}}`, 201, ""},
+		{"bad port", "PUT", rules + "/badport", `{"properties":{"sourceRepository":"127.0.0.1:http/hello","targetRepository":"hello2"}}`, 400, "InvalidRequestContent"},
 	}, send)
+	for _, p := range []string{rules + "/dotnet-all", rules + "/dotnet-sdk", rules + "/loopback"} {
+		if r := send("DELETE", p, ""); r.status >= 300 {
+			t.Fatalf("delete %s: %d %v", p, r.status, r.body)
+		}
+	}
 	r := send("GET", rules+"/nginx-rule", "")
 	if r.status != 200 || prop(r, "properties", "credentialSetResourceId") != nil || prop(r, "properties", "sourceRepository") != "docker.io/library/nginx" ||
 		prop(r, "properties", "creationDate") == nil {

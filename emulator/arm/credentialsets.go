@@ -2,12 +2,12 @@ package arm
 
 import (
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 
+	"github.com/acr-emulator/acr-emulator/emulator/cache"
 	"github.com/acr-emulator/acr-emulator/emulator/internal/ids"
 	"github.com/acr-emulator/acr-emulator/emulator/store"
+	"github.com/acr-emulator/acr-emulator/emulator/world"
 )
 
 // Microsoft.ContainerRegistry/registries/credentialSets: the Key Vault secrets that hold an
@@ -122,7 +122,7 @@ func (a *api) decodeCredentialSet(c *Call, old *store.CredentialSet, _ bool) (*s
 		}
 		cr := (*p.AuthCredentials)[0]
 		for _, s := range []string{cr.UsernameSecretIdentifier, cr.PasswordSecretIdentifier} {
-			if !keyVaultSecretID(s) {
+			if !world.KeyVaultSecretID(s) {
 				return nil, bad("'" + s + "' is not a Key Vault secret identifier (https://{vault}.vault.azure.net/secrets/{name}).")
 			}
 		}
@@ -134,16 +134,6 @@ func (a *api) decodeCredentialSet(c *Call, old *store.CredentialSet, _ bool) (*s
 	return next, nil
 }
 
-// keyVaultSecretID accepts https://{vault}.vault.azure.net/secrets/{name}[/{version}].
-func keyVaultSecretID(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "https" || !strings.Contains(u.Host, ".vault.") {
-		return false
-	}
-	segs := strings.Split(strings.Trim(u.Path, "/"), "/")
-	return len(segs) >= 2 && len(segs) <= 3 && segs[0] == "secrets" && segs[1] != ""
-}
-
 // vaultReader reports whether a principal holds a role assignment at the scope of a
 // secret's vault.
 func (a *api) vaultReader(principalID string, secretIDs ...string) (bool, error) {
@@ -151,19 +141,7 @@ func (a *api) vaultReader(principalID string, secretIDs ...string) (bool, error)
 	if err != nil {
 		return false, err
 	}
-	for _, s := range secretIDs {
-		u, err := url.Parse(s)
-		if err != nil {
-			return false, nil
-		}
-		vault, _, _ := strings.Cut(u.Host, ".")
-		if !slices.ContainsFunc(ras, func(ra *store.RoleAssignment) bool {
-			return strings.HasSuffix(strings.ToLower(ra.Scope), "/providers/microsoft.keyvault/vaults/"+strings.ToLower(vault))
-		}) {
-			return false, nil
-		}
-	}
-	return true, nil
+	return cache.SecretsReadable(ras, secretIDs...), nil
 }
 
 func (a *api) credentialSetJSON(reg *store.Registry, set *store.CredentialSet) map[string]any {

@@ -39,6 +39,11 @@ const (
 	ServiceAppService    = "appservice"
 	ServiceContainerApps = "containerapps"
 	ServiceAKS           = "aks"
+	// ServiceArtifactCache is ACR's artifact cache filling a registry from an upstream: its
+	// trusted access to the registry; ServiceArtifactCachePublic is the cache reading an
+	// upstream registry of the emulator over the internet, which no bypass covers.
+	ServiceArtifactCache       = "artifactcache"
+	ServiceArtifactCachePublic = "artifactcache-public"
 )
 
 // Origin is where a request comes from.
@@ -100,7 +105,7 @@ const (
 // trusted reports whether an Azure service may bypass the network rules under r.
 func trusted(o Origin, r Rules) (bool, string) {
 	switch o.Service {
-	case ServiceACI, ServiceDefender, ServiceML, ServiceImport:
+	case ServiceACI, ServiceDefender, ServiceML, ServiceImport, ServiceArtifactCache:
 		return true, RuleTrustedService
 	case ServiceTasks:
 		if r.CurrentAzure && o.SystemIdentity && !r.BypassForTasks {

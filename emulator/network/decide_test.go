@@ -54,6 +54,9 @@ func TestDecideEveryCombination(t *testing.T) {
 		{origin: "AKS in a VNet with a private endpoint", o: Origin{Kind: PrivateEndpoint, Service: ServiceAKS, PrivateEndpoints: []string{thisRegistry}, IP: other}, want: "AAAAAAAA"},
 		{origin: "ACI, public side (username/password)", o: svc(ServiceACIPublic, false), want: "AADDDDDD"},
 		{origin: "ACR import, public side (registryUri)", o: svc(ServiceImportPublic, false), want: "AADDDDDD"},
+		// The artifact cache fills a restricted registry only by the trusted bypass.
+		{origin: "artifact cache filling the registry", o: svc(ServiceArtifactCache, false), want: "AAADADAD"},
+		{origin: "artifact cache reading an upstream registry", o: svc(ServiceArtifactCachePublic, false), want: "AADDDDDD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.origin, func(t *testing.T) {

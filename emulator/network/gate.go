@@ -66,6 +66,10 @@ func (a *Audit) record(e Entry) {
 	a.full = a.full || a.next == 0
 }
 
+// Record adds a decision made elsewhere than the gate (the artifact cache's on the registry
+// it fills).
+func (a *Audit) Record(e Entry) { a.record(e) }
+
 // List returns entries oldest first, keeping those matching the non-empty filters.
 func (a *Audit) List(registry, decision string) []Entry {
 	a.mu.Lock()

@@ -79,6 +79,9 @@ func BuiltInRoles() []RoleDefinition {
 			Actions: []string{"Microsoft.ManagedIdentity/userAssignedIdentities/*/read", "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action",
 				"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Resources/subscriptions/resourceGroups/read",
 				"Microsoft.Resources/deployments/*", "Microsoft.Support/*"}},
+		// What a credential set's identity needs on the vault of its secrets (the artifact cache).
+		{ID: "4633458b-17de-408a-b874-0445c86b69e6", Name: "Key Vault Secrets User", Description: "Read secret contents. Only works for key vaults that use the 'Azure role-based access control' permission model.",
+			DataActions: []string{"Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"}},
 		{ID: "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", Name: "User Access Administrator", Description: "Lets you manage user access to Azure resources.",
 			Actions: []string{"*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"}},
 	}

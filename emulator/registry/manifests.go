@@ -64,6 +64,16 @@ func (g *Registry) readableManifest(repo string, d digest.Digest) (*store.Manife
 // https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pulling-manifests
 func (g *Registry) getManifest(w http.ResponseWriter, r *http.Request, rt route) error {
 	m, err := g.resolveManifest(rt)
+	if missing(err) {
+		// A miss in a repository a cache rule covers is filled from the upstream.
+		var filled bool
+		if filled, err = g.fill(r.Context(), rt); err == nil {
+			m, err = g.resolveManifest(rt)
+			if filled && err == nil {
+				w.Header().Set(originHeader, "upstream")
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -153,9 +163,29 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 	if int64(len(body)) > g.maxManifest {
 		return errSizeInvalid.WithMessage("manifest exceeds the size limit of " + strconv.FormatInt(g.maxManifest, 10) + " bytes")
 	}
-	p, err := parseManifest(body, r.Header.Get("Content-Type"))
+	m, p, err := g.saveManifest(rt.name, body, r.Header.Get("Content-Type"), want, tags)
 	if err != nil {
 		return err
+	}
+	d := m.Digest
+	g.emit(r, Event{Action: EventPush, Repo: rt.name, Digest: d, MediaType: m.MediaType, Size: m.Size, Tags: tags})
+	h := w.Header()
+	if p.Subject != nil {
+		h.Set("OCI-Subject", p.Subject.Digest.String())
+	}
+	for _, t := range paramTags {
+		h.Add("OCI-Tag", t)
+	}
+	return created(w, "/v2/"+rt.name+"/manifests/"+d.String(), d)
+}
+
+// saveManifest parses body as a manifest of repo and stores it, pointing tags at it; want,
+// when set, is the digest the body must have. Pushes and the artifact cache's fills
+// (upstream.go) store manifests through it.
+func (g *Registry) saveManifest(repo string, body []byte, contentType string, want digest.Digest, tags []string) (*store.Manifest, *parsedManifest, error) {
+	p, err := parseManifest(body, contentType)
+	if err != nil {
+		return nil, nil, err
 	}
 	if p.Canonical != nil {
 		body = p.Canonical
@@ -166,10 +196,10 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 	}
 	d := alg.FromBytes(body)
 	if want != "" && d != want {
-		return errDigestInvalid.WithDetail("digest parsing failed")
+		return nil, nil, errDigestInvalid.WithDetail("digest parsing failed")
 	}
 	m := &store.Manifest{
-		Registry: g.name, Repo: rt.name, Digest: d, MediaType: p.MediaType, Size: int64(len(body)),
+		Registry: g.name, Repo: repo, Digest: d, MediaType: p.MediaType, Size: int64(len(body)),
 		ArtifactType: p.artifactType(), Annotations: p.Annotations, Blobs: p.Layers, Manifests: p.Manifests,
 		ImageSize: int64(len(body)),
 	}
@@ -191,17 +221,9 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, rt route)
 		}
 	}
 	if err := g.st.PutManifest(m, body, tags, func(d store.Descriptor) bool { return !d.Foreign }); err != nil {
-		return storeError(err, rt.name)
+		return nil, nil, storeError(err, repo)
 	}
-	g.emit(r, Event{Action: EventPush, Repo: rt.name, Digest: d, MediaType: m.MediaType, Size: m.Size, Tags: tags})
-	h := w.Header()
-	if p.Subject != nil {
-		h.Set("OCI-Subject", p.Subject.Digest.String())
-	}
-	for _, t := range paramTags {
-		h.Add("OCI-Tag", t)
-	}
-	return created(w, "/v2/"+rt.name+"/manifests/"+d.String(), d)
+	return m, p, nil
 }
 
 // deleteManifest serves DELETE /v2/<name>/manifests/<digest>. ACR refuses deletes by tag on

@@ -54,6 +54,7 @@ type Registry struct {
 	// like distribution's ephemeral key.
 	schema1Key func() (*schema1.Key, error)
 	streaming  *streaming // artifact streaming's configurations and conversions (streaming.go)
+	upstream   Upstream   // the artifact cache (upstream.go), nil when none
 }
 
 type routeHandler func(http.ResponseWriter, *http.Request, route) error

@@ -44,6 +44,7 @@ func (w *World) validate(checkFiles bool) error {
 	names := w.validateRegistries(&p, checkFiles)
 	principals := w.validateIdentities(&p)
 	w.validateOrigins(&p, names)
+	w.validateSecrets(&p)
 	for i, ra := range w.RoleAssignments {
 		f := fmt.Sprintf("roleAssignments[%d]", i)
 		if ra.Principal == "" || ra.Role == "" || ra.Scope == "" {
@@ -156,6 +157,7 @@ func (w *World) validateRegistries(p *problems, checkFiles bool) map[string]*Reg
 		validateNetwork(p, f, r)
 		validatePolicies(p, f+".policies", r)
 		validateTokens(p, f, r)
+		validateCache(p, f, r)
 		if len(r.Images) > MaxImagesPerRegistry {
 			p.add(f+".images", "at most %d images per registry", MaxImagesPerRegistry)
 		}

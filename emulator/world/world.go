@@ -37,6 +37,8 @@ type World struct {
 	ManagedIdentities []ManagedIdentity  `json:"managedIdentities,omitempty" yaml:"managedIdentities,omitempty"`
 	ComputeResources  []ComputeResource  `json:"computeResources,omitempty" yaml:"computeResources,omitempty"`
 	Origins           []Origin           `json:"origins,omitempty" yaml:"origins,omitempty"`
+	// KeyVaultSecrets are the values of the Key Vault secrets credential sets name (cache.go).
+	KeyVaultSecrets []KeyVaultSecret `json:"keyVaultSecrets,omitempty" yaml:"keyVaultSecrets,omitempty"`
 	// LocalClientIP is the public IP a direct connection from this machine is seen as (default:
 	// its real address, 127.0.0.1). Firewall rules are written against it.
 	LocalClientIP string `json:"localClientIP,omitempty" yaml:"localClientIP,omitempty"`
@@ -188,6 +190,9 @@ type Registry struct {
 	// ScopeMaps and Tokens are the registry's repository-scoped permissions (tokens.go).
 	ScopeMaps []ScopeMap `json:"scopeMaps,omitempty" yaml:"scopeMaps,omitempty"`
 	Tokens    []Token    `json:"tokens,omitempty" yaml:"tokens,omitempty"`
+	// CredentialSets and CacheRules are the registry's artifact cache (cache.go).
+	CredentialSets []CredentialSet `json:"credentialSets,omitempty" yaml:"credentialSets,omitempty"`
+	CacheRules     []CacheRule     `json:"cacheRules,omitempty" yaml:"cacheRules,omitempty"`
 }
 
 // Policies are a registry's policies, as ARM names them. Only exportPolicy is enforced (import

@@ -17,7 +17,7 @@ import (
 // All returns every scenario, in the order `scenario run --all` runs them.
 func All() []scenarios.Scenario {
 	return []scenarios.Scenario{firewallIPRules(), aciUserIdentity(), aciSystemIdentity(), trustedWithoutRole(), defenderScan(), importRestricted(), mlCustomImage(), tasksTrusted(), tasks2025Policy(), privateEndpoint(), appServiceNotTrusted(),
-		containerAppsNotTrusted(), aksPrivateEndpoint()}
+		containerAppsNotTrusted(), aksPrivateEndpoint(), artifactCacheTrusted()}
 }
 
 // Find returns the scenario named name.
