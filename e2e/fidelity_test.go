@@ -24,7 +24,8 @@ import (
 // status and JSON shape with Azure's (fidelity.Compare). Every gap found must be listed in
 // e2e/fidelity/testdata/known-gaps.txt, and every listed gap must still be found: a family that
 // matched keeps matching, and the list only shrinks as gaps are fixed. FIDELITY_UPDATE=1
-// rewrites the list from what the run finds (keeping the reasons of the gaps still there).
+// rewrites the list from what the run finds (keeping the reasons of the gaps still there);
+// FIDELITY_DEBUG=1 logs the body of every answer whose status is not the recorded one.
 func TestFidelity(t *testing.T) {
 	root := mustRoot(t)
 	raw, err := os.ReadFile(filepath.Join(root, "e2e/fidelity/testdata/shapes.json"))
@@ -162,6 +163,9 @@ func (r *replayer) recording(rec fidelity.Recording, v fidelity.Variance) []stri
 			Error struct{ Code string } `json:"error"`
 		}
 		_ = json.Unmarshal(resp, &e)
+		if os.Getenv("FIDELITY_DEBUG") != "" && status != in.Status {
+			r.t.Logf("%s: %d %s", id, status, resp)
+		}
 		for _, g := range fidelity.Compare(in, status, e.Error.Code, fidelity.ShapeOf(resp), v) {
 			gaps = append(gaps, id+": "+g.String())
 			r.gapped[fmt.Sprintf("%s#%d", rec.Name, i)] = true

@@ -78,7 +78,8 @@ type vcr struct {
 }
 
 // Derive reads a vcrpy cassette and returns the interactions of the management plane's
-// Microsoft.ContainerRegistry provider, resource groups and the generic resources list, in
+// Microsoft.ContainerRegistry provider, user-assigned identities (Microsoft.ManagedIdentity, which
+// a registry's identity names), resource groups and the generic resources list, in
 // order, each consecutive repeat of the same request with the same status and shape (az
 // polling) kept once. Other providers (Microsoft.Network, Key Vault, Graph...) and storage
 // are left out: the emulator's own families are what the test compares.
@@ -156,13 +157,17 @@ func subscriptionOut(p string) string {
 	return strings.ReplaceAll(p, "/subscriptions/"+recordedSubscription, "/subscriptions/{subscriptionId}")
 }
 
+// subscriptionOutAll writes the subscription {subscriptionId} in a flattened body's values and
+// keys (a user-assigned identity's id is a key of identity.userAssignedIdentities).
 func subscriptionOutAll(flat map[string]any) map[string]any {
+	out := make(map[string]any, len(flat))
 	for k, v := range flat {
 		if s, ok := v.(string); ok {
-			flat[k] = strings.ReplaceAll(s, "/subscriptions/"+recordedSubscription, "/subscriptions/{subscriptionId}")
+			v = subscriptionOut(s)
 		}
+		out[subscriptionOut(k)] = v
 	}
-	return flat
+	return out
 }
 
 // keptQuery is the query a replay needs: everything but api-version and the signature of an
@@ -200,6 +205,12 @@ func Classify(path string) (family, template, poll string) {
 		if len(rest) == 0 {
 			return "resourceGroups", "/" + strings.Join(t, "/"), ""
 		}
+	}
+	if len(rest) == 4 && strings.EqualFold(rest[0], "providers") && strings.EqualFold(rest[1], "Microsoft.ManagedIdentity") &&
+		strings.EqualFold(rest[2], "userAssignedIdentities") {
+		// the identities a registry is given (az identity create, then az acr create --identity)
+		const typ = "Microsoft.ManagedIdentity/userAssignedIdentities"
+		return typ, "/" + strings.Join(append(t, "providers", typ, "{resourceName}"), "/"), ""
 	}
 	if len(rest) < 2 || !strings.EqualFold(rest[0], "providers") || !strings.EqualFold(rest[1], "Microsoft.ContainerRegistry") {
 		return "", "", ""

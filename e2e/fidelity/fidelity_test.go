@@ -72,6 +72,8 @@ func TestClassify(t *testing.T) {
 		{"/subscriptions/s/resources", "resources", "/subscriptions/{subscriptionId}/resources", ""},
 		{"/subscriptions/s/resourceGroups/rg", "resourceGroups", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", ""},
 		{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "", "", ""},
+		{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1", "Microsoft.ManagedIdentity/userAssignedIdentities",
+			"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}", ""},
 		{"/providers/Microsoft.ContainerRegistry/operations", "", "", ""},
 	} {
 		family, template, poll := Classify(tc.path)

@@ -68,8 +68,9 @@ type Registry struct {
 
 // Encryption is a registry's customer-managed key; an empty KeyIdentifier is encryption off.
 type Encryption struct {
-	KeyIdentifier string // a Key Vault key id, with or without its version
-	Identity      string // the client id of the user-assigned identity that reads the key
+	KeyIdentifier string    // a Key Vault key id, with or without its version
+	Identity      string    // the client id of the user-assigned identity that reads the key
+	RotatedAt     time.Time // when the key was last changed to another one (zero: never)
 }
 
 // Copy returns a copy safe to modify.
