@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/acr-emulator/acr-emulator/emulator/arm/armid"
@@ -29,13 +30,14 @@ func (a *api) registries() *Kind[store.Registry] {
 			}
 			return AsyncPut
 		},
-		// A PATCH that rotates the encryption key is answered 201 (provisioningState Updating
-		// in Azure's answer) with an operation to poll (recording test_acr_encryption_with_cmk,
-		// 2021-08-01-preview); other PATCHes 200.
+		// A PATCH that changes the registry's identities or rotates its encryption key is
+		// answered 201 (provisioningState Updating in Azure's answer) with an operation to poll
+		// (recordings test_acr_identity and test_acr_encryption_with_cmk, 2021-08-01-preview);
+		// other PATCHes 200.
 		WriteLRO: func(c *Call, old, next *store.Registry) LRO {
 			v := registryVersionOf(c.APIVersion())
-			if old != nil && c.R.Method == http.MethodPatch && !v.createdSync && next.Encryption.KeyIdentifier != old.Encryption.KeyIdentifier &&
-				old.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != "" {
+			if old != nil && c.R.Method == http.MethodPatch && !v.createdSync && (identitiesChanged(old, next) ||
+				old.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != old.Encryption.KeyIdentifier) {
 				return Async
 			}
 			if v.createdSync {
@@ -250,4 +252,10 @@ func (a *api) listCredentials(c *Call, reg *store.Registry) error {
 		return armError(http.StatusBadRequest, "AdminUserDisabled", "The admin user is disabled.")
 	}
 	return writeCredentials(c, reg)
+}
+
+// identitiesChanged reports whether a write gave or took a registry's system-assigned identity
+// or changed its user-assigned ones.
+func identitiesChanged(old, next *store.Registry) bool {
+	return (old.SystemIdentity == "") != (next.SystemIdentity == "") || !slices.EqualFunc(old.UserIdentities, next.UserIdentities, strings.EqualFold)
 }

@@ -302,6 +302,8 @@ type PrivateEndpoint struct {
 	IPs map[string]string
 	// ZoneGroups are its privateDnsZoneGroups, kept and shown.
 	ZoneGroups []DNSZoneGroup
+	// System is the systemData of the registry side's last approval or rejection.
+	System SystemData
 }
 
 // DNSZoneGroup is a private endpoint's privateDnsZoneGroups child: the private DNS zones its
