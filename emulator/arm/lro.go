@@ -37,11 +37,15 @@ const (
 	// ACR's scope maps, whose PUT is answered 200 without an operation to poll (azure-cli
 	// recording test_repository_token_create; PATCH and DELETE are UNCONFIRMED).
 	Done
+	// AsyncLocation writes as Async; a DELETE is answered 202 with a JSON null and a Location
+	// under locations/{location}/operationResults whose final poll is an empty 200: ACR's
+	// replications (recording test_acr_create_replication, 2021-08-01-preview, the location the
+	// replication's region, Call.opLocation).
+	AsyncLocation
 	// AsyncConnection is ACR's private endpoint connections' (recording
 	// test_acr_with_private_endpoint, 2021-08-01-preview): every PUT 201 with an
-	// Azure-AsyncOperation whose status names the resource ({"id","name","status"}), DELETE
-	// 202 with a JSON null and a Location under locations/{location}/operationResults whose
-	// final poll is an empty 200.
+	// Azure-AsyncOperation whose status names the resource ({"id","name","status"}), DELETE as
+	// AsyncLocation's.
 	AsyncConnection
 )
 
@@ -189,11 +193,11 @@ func (o *operations) poll(c *Call) error {
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
 	patch := c.R.Method == http.MethodPatch
-	if (created && mode != Done) || (mode == Async && patch) || mode == AsyncConnection {
+	if (created && mode != Done) || ((mode == Async || mode == AsyncLocation) && patch) || mode == AsyncConnection {
 		status = http.StatusCreated
 	}
 	switch {
-	case mode == Async || (mode == AsyncPut && !patch):
+	case mode == Async || mode == AsyncLocation || (mode == AsyncPut && !patch):
 		a.ops.accept(c, a.ops.statusOf(c, nil))
 	case mode == AsyncConnection:
 		op := a.ops.statusOf(c, nil)
@@ -219,8 +223,12 @@ func (a *api) replyDeleted(c *Call, mode LRO) error {
 		op = a.ops.newOp(c.ID.String()+"/operationStatuses", lastType(c.ID), headerLocation, nil, map[string]string{"status": "Succeeded"})
 	case AsyncDelete:
 		op = a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/operationresults", lastType(c.ID), headerLocation, nil, nil)
-	case AsyncConnection:
-		op = a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/providers/Microsoft.ContainerRegistry/locations/"+a.location(c.Registry())+"/operationResults",
+	case AsyncLocation, AsyncConnection:
+		loc := c.opLocation
+		if loc == "" {
+			loc = a.location(c.Registry())
+		}
+		op = a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/providers/Microsoft.ContainerRegistry/locations/"+loc+"/operationResults",
 			lastType(c.ID), headerLocation, nil, nil)
 		a.ops.accept(c, op)
 		return writeJSON(c.W, http.StatusAccepted, nil)

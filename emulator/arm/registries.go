@@ -30,13 +30,14 @@ func (a *api) registries() *Kind[store.Registry] {
 			}
 			return AsyncPut
 		},
-		// A PATCH that changes the registry's identities or rotates its encryption key is
-		// answered 201 (provisioningState Updating in Azure's answer) with an operation to poll
-		// (recordings test_acr_identity and test_acr_encryption_with_cmk, 2021-08-01-preview);
-		// other PATCHes 200.
+		// At 2021-08-01-preview a PATCH that changes the registry's identities or rotates its
+		// encryption key is answered 201 (provisioningState Updating in Azure's answer) with an
+		// operation to poll (recordings test_acr_identity and test_acr_encryption_with_cmk);
+		// other PATCHes, and every PATCH of the later versions recorded, 200 (whether those
+		// versions answer such a PATCH so too is UNCONFIRMED).
 		WriteLRO: func(c *Call, old, next *store.Registry) LRO {
 			v := registryVersionOf(c.APIVersion())
-			if old != nil && c.R.Method == http.MethodPatch && !v.createdSync && (identitiesChanged(old, next) ||
+			if old != nil && c.R.Method == http.MethodPatch && v.asyncIdentityPatch && (identitiesChanged(old, next) ||
 				old.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != old.Encryption.KeyIdentifier) {
 				return Async
 			}

@@ -18,7 +18,8 @@ import "strings"
 //
 // and networkRuleSet only on Premium registries. At 2026-01-01-preview a PUT that creates is
 // answered 200 and a DELETE 202 with a Location under locations/{location}/operationResults;
-// before, 201 with an Azure-AsyncOperation and 200. A PATCH is answered 200 in every recording.
+// before, 201 with an Azure-AsyncOperation and 200. A PATCH is answered 200 in every recording
+// but those of 2021-08-01-preview that change the identities or the encryption key (201).
 // Versions newer than 2026-01-01-preview also write writableCacheRepos (seen in recordings at
 // 2026-09-01-preview). Stable versions are not recorded: their shape follows the REST specs,
 // which leave the preview-only properties out (metadataSearch, softDeletePolicy, the domain name
@@ -32,8 +33,9 @@ type registryVersion struct {
 	metadataSearch, softDelete, domainNameLabelScope, roleAssignmentMode bool
 	tasksBypass, regionalEndpoints, writableCacheRepos                   bool
 	// authAsARM: policies.azureADAuthenticationAsArmPolicy; emptyVNetRules: the rule set's
-	// virtualNetworkRules written when there are none.
-	authAsARM, emptyVNetRules bool
+	// virtualNetworkRules written when there are none; asyncIdentityPatch: a PATCH of the
+	// identities or the encryption key answered as an operation.
+	authAsARM, emptyVNetRules, asyncIdentityPatch bool
 	// createdSync: a create is answered 200, done; deleteAsync: a delete 202 and a Location.
 	createdSync, deleteAsync bool
 }
@@ -43,10 +45,11 @@ func registryVersionOf(apiVersion string) registryVersion {
 	after := func(d string) bool { return date >= d }
 	if !preview {
 		return registryVersion{roleAssignmentMode: after("2025-04-01"), tasksBypass: after("2025-11-01"),
-			createdSync: after("2026-01-01"), deleteAsync: after("2026-01-01"), authAsARM: after("2022-02-01"), emptyVNetRules: !after("2022-02-01")}
+			createdSync: after("2026-01-01"), deleteAsync: after("2026-01-01"), authAsARM: after("2022-02-01"), emptyVNetRules: !after("2022-02-01"),
+			asyncIdentityPatch: !after("2022-02-01")}
 	}
 	return registryVersion{metadataSearch: after("2023-01-01"), softDelete: after("2022-02-01"), authAsARM: after("2022-02-01"),
-		emptyVNetRules: !after("2022-02-01"), domainNameLabelScope: after("2024-11-01"),
+		emptyVNetRules: !after("2022-02-01"), asyncIdentityPatch: !after("2022-02-01"), domainNameLabelScope: after("2024-11-01"),
 		roleAssignmentMode: after("2025-03-01"), tasksBypass: after("2026-01-01"), regionalEndpoints: after("2026-01-01"),
 		writableCacheRepos: date > "2026-01-01", createdSync: after("2026-01-01"), deleteAsync: after("2026-01-01")}
 }
