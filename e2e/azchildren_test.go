@@ -90,34 +90,77 @@ func TestAzureCLIAgentPools(t *testing.T) {
 	}
 }
 
-// TestAzureCLIConnectedRegistries drives az acr connected-registry list, show, update and
-// deactivate (az 2.45, api-version 2021-08-01-preview) on a connected registry made with a PUT:
-// az acr connected-registry create first creates a scope map and a sync token, and delete reads
-// the sync token, which this branch does not serve (scope maps and tokens are built apart).
+// TestAzureCLIConnectedRegistries drives every az acr connected-registry command of az 2.45
+// (api-version 2021-08-01-preview; scope maps and tokens 2020-11-01-preview), as the Azure CLI's
+// recording test_acr_connectedregistry runs them: create (a scope map and a sync token made
+// first, the gateway actions in the map), a child under it, client tokens, list (all and a
+// parent's), show, update, list-client-tokens, get-settings (a sync token password), deactivate
+// and delete --cleanup (the sync token and its scope map deleted after the registry).
 func TestAzureCLIConnectedRegistries(t *testing.T) {
 	emu := harness.Start(t)
-	_, _, run := azLogin(t, emu)
-	base := "https://" + emu.RegistryHost()
-	reg := "/subscriptions/" + subscription + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry"
+	az, env, run := azLogin(t, emu)
+	host := "myregistry.eastus.data.azurecr.io"
 
 	run("acr", "update", "-n", "myregistry", "--data-endpoint-enabled", "true", "-o", "none")
-	run("rest", "--method", "put", "--url", base+reg+"/connectedRegistries/myconnected?api-version=2021-08-01-preview", "--body",
-		`{"properties":{"mode":"ReadWrite","parent":{"syncProperties":{"tokenId":"`+reg+`/tokens/myconnected-sync-token","schedule":"* * * * *","messageTtl":"P1D"}},"clientTokenIds":[]}}`)
-	if got := run("acr", "connected-registry", "list", "-r", "myregistry", "--query", "[].[name, mode, connectionState]", "-o", "tsv"); got != "myconnected\tReadWrite\tOffline" {
+	if got := run("acr", "connected-registry", "create", "-n", "rootregistry", "-r", "myregistry", "--repository", "repo1", "repo2",
+		"--query", "[name, mode, connectionState, activation.status, parent.syncProperties.gatewayEndpoint, parent.syncProperties.tokenId]", "-o", "tsv"); got !=
+		"rootregistry\nReadWrite\nOffline\nInactive\n"+host+"\n/subscriptions/"+subscription+"/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/tokens/rootregistry" { // az names the sync token and its scope map after the connected registry
+		t.Fatalf("az acr connected-registry create = %q", got)
+	}
+	// The sync token's scope map reaches the repositories and the connected registry's gateway.
+	if got := run("acr", "scope-map", "show", "-n", "rootregistry", "-r", "myregistry", "--query", "join(' ', actions)", "-o", "tsv"); !strings.Contains(got, "repositories/repo2/content/read") ||
+		!strings.Contains(got, "gateway/rootregistry/config/read") || !strings.Contains(got, "gateway/rootregistry/message/write") {
+		t.Fatalf("the sync token's scope map = %q", got)
+	}
+	run("acr", "token", "create", "-n", "clienttoken", "-r", "myregistry", "--repository", "repo1", "content/read", "--no-passwords", "-o", "none")
+	if got := run("acr", "connected-registry", "create", "-n", "childregistry", "-r", "myregistry", "-p", "rootregistry", "--repository", "repo1", "-m", "ReadOnly",
+		"--client-tokens", "clienttoken", "--log-level", "Warning", "--sync-schedule", "0 0/10 * * *", "--sync-window", "PT4H", "--notifications", "hello-world:tag:push",
+		"--query", "[mode, parent.id, length(clientTokenIds), logging.logLevel, parent.syncProperties.schedule, notificationsList[0]]", "-o", "tsv"); got !=
+		"ReadOnly\n/subscriptions/"+subscription+"/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/myregistry/connectedRegistries/rootregistry\n1\nWarning\n0 0/10 * * *\nhello-world:tag:push" {
+		t.Fatalf("az acr connected-registry create -p = %q", got)
+	}
+	if got := run("acr", "connected-registry", "list", "-r", "myregistry", "--query", "sort([].name)", "-o", "tsv"); got != "childregistry\nrootregistry" {
 		t.Fatalf("az acr connected-registry list = %q", got)
 	}
-	if got := run("acr", "connected-registry", "show", "-n", "myconnected", "-r", "myregistry", "--query", "[activation.status, parent.syncProperties.gatewayEndpoint]", "-o", "tsv"); got != "Inactive\nmyregistry.eastus.data.azurecr.io" {
+	if got := run("acr", "connected-registry", "list", "-r", "myregistry", "-p", "rootregistry", "--query", "[].name", "-o", "tsv"); got != "childregistry" {
+		t.Fatalf("az acr connected-registry list -p = %q", got)
+	}
+	if got := run("acr", "connected-registry", "show", "-n", "rootregistry", "-r", "myregistry", "--query", "[type, loginServer.tls.certificate]", "-o", "json"); strings.Join(strings.Fields(got), "") !=
+		`["Microsoft.ContainerRegistry/registries/connectedRegistries",{"location":null,"type":null}]` { // no runtime, no certificate
 		t.Fatalf("az acr connected-registry show = %q", got)
 	}
-	if got := run("acr", "connected-registry", "update", "-n", "myconnected", "-r", "myregistry", "--log-level", "Debug", "--sync-schedule", "0 9 * * *", "--sync-window", "PT3H",
-		"--add-notifications", "hello:*:push", "--query", "[logging.logLevel, parent.syncProperties.schedule, parent.syncProperties.syncWindow, notificationsList[0]]", "-o", "tsv"); got != "Debug\n0 9 * * *\n3:00:00\nhello:*:push" { // az prints the ISO 8601 window as a duration
+	if got := run("acr", "connected-registry", "list-client-tokens", "-n", "childregistry", "-r", "myregistry", "--query", "[].name", "-o", "tsv"); got != "clienttoken" {
+		t.Fatalf("az acr connected-registry list-client-tokens = %q", got)
+	}
+	if got := run("acr", "connected-registry", "update", "-n", "childregistry", "-r", "myregistry", "--remove-client-tokens", "clienttoken", "--log-level", "Debug",
+		"--sync-schedule", "0 9 * * *", "--sync-window", "PT3H", "--add-notifications", "hello:*:push",
+		"--query", "[logging.logLevel, parent.syncProperties.schedule, parent.syncProperties.syncWindow, length(clientTokenIds), length(notificationsList)]", "-o", "tsv"); got !=
+		"Debug\n0 9 * * *\n3:00:00\n0\n2" { // az prints the ISO 8601 window as a duration
 		t.Fatalf("az acr connected-registry update = %q", got)
 	}
-	run("acr", "connected-registry", "deactivate", "-n", "myconnected", "-r", "myregistry", "--yes")
-	// az acr connected-registry delete reads the sync token after the DELETE (tokens are not on
-	// this branch): the DELETE is sent as az sends it.
-	run("rest", "--method", "delete", "--url", base+reg+"/connectedRegistries/myconnected?api-version=2021-08-01-preview")
+	// get-settings makes a sync token password and prints the connection string the runtime
+	// would be started with.
+	out := run("acr", "connected-registry", "get-settings", "-n", "rootregistry", "-r", "myregistry", "--parent-protocol", "https", "--generate-password", "1", "--yes", "-o", "json")
+	if !strings.Contains(out, "ConnectedRegistryName=rootregistry;SyncTokenName=rootregistry;SyncTokenPassword=") || !strings.Contains(out, "ParentGatewayEndpoint="+host) {
+		t.Fatalf("az acr connected-registry get-settings:\n%s", out)
+	}
+	run("acr", "connected-registry", "deactivate", "-n", "childregistry", "-r", "myregistry", "--yes")
+	if got := run("acr", "connected-registry", "show", "-n", "childregistry", "-r", "myregistry", "--query", "activation.status", "-o", "tsv"); got != "Inactive" {
+		t.Fatalf("after deactivate = %q", got)
+	}
+	// A parent is not deleted before its children (az prints ARM's error and exits 1).
+	if out, err := emu.TryRunEnv(t, env, az, "acr", "connected-registry", "delete", "-n", "rootregistry", "-r", "myregistry", "--yes"); err == nil || !strings.Contains(out, "childregistry") {
+		t.Fatalf("deleting a parent: err %v, output:\n%s", err, out)
+	}
+	run("acr", "connected-registry", "delete", "-n", "childregistry", "-r", "myregistry", "--yes", "--cleanup")
+	run("acr", "connected-registry", "delete", "-n", "rootregistry", "-r", "myregistry", "--yes", "--cleanup")
 	if got := run("acr", "connected-registry", "list", "-r", "myregistry", "--query", "length(@)", "-o", "tsv"); got != "0" {
 		t.Fatalf("connected registries after delete = %q", got)
+	}
+	if got := run("acr", "token", "list", "-r", "myregistry", "--query", "[].name", "-o", "tsv"); got != "clienttoken" {
+		t.Fatalf("tokens after delete --cleanup = %q (the sync tokens are deleted with their registries)", got)
+	}
+	if got := run("acr", "scope-map", "list", "-r", "myregistry", "--query", "[?contains(name, 'registry')].name", "-o", "tsv"); got != "" {
+		t.Fatalf("scope maps after delete --cleanup = %q", got)
 	}
 }

@@ -24,7 +24,8 @@ import (
 // status and JSON shape with Azure's (fidelity.Compare). Every gap found must be listed in
 // e2e/fidelity/testdata/known-gaps.txt, and every listed gap must still be found: a family that
 // matched keeps matching, and the list only shrinks as gaps are fixed. FIDELITY_UPDATE=1
-// rewrites the list from what the run finds (keeping the reasons of the gaps still there).
+// rewrites the list from what the run finds (keeping the reasons of the gaps still there);
+// FIDELITY_DEBUG=1 logs the body of every answer whose status is not the recorded one.
 func TestFidelity(t *testing.T) {
 	root := mustRoot(t)
 	raw, err := os.ReadFile(filepath.Join(root, "e2e/fidelity/testdata/shapes.json"))
@@ -111,21 +112,23 @@ type replayer struct {
 
 	// per recording
 	asyncURL, locationURL string
-	runs                  map[string]string // a recorded run id → the emulator's
-	newRuns               []string          // run ids the emulator handed out, not yet mapped
+	// names maps, per collection (runs, privateEndpointConnections), the names Azure made to
+	// the emulator's; fresh are the emulator's not yet mapped, in the order it made them.
+	names map[string]map[string]string
+	fresh map[string][]string
 }
 
-// recording replays one recording in a resource group it creates first and deletes after, and
+// recording replays one recording in the resource groups it creates first and deletes after, and
 // returns its gaps, each named "<recording>#<index> <METHOD> <family>: <gap>".
 func (r *replayer) recording(rec fidelity.Recording, v fidelity.Variance) []string {
 	if r.gapped == nil {
 		r.gapped = map[string]bool{}
 	}
-	r.asyncURL, r.locationURL, r.runs, r.newRuns = "", "", map[string]string{}, nil
-	group, location := groupOf(rec)
-	if group != "" {
+	r.asyncURL, r.locationURL, r.names, r.fresh = "", "", map[string]map[string]string{}, map[string][]string{}
+	groups, locations := groupsOf(rec)
+	for i, group := range groups {
 		r.send(http.MethodPut, "/subscriptions/"+subscription+"/resourcegroups/"+group+"?api-version=2021-04-01",
-			[]byte(`{"location":"`+location+`"}`))
+			[]byte(`{"location":"`+locations[i]+`"}`))
 		defer r.send(http.MethodDelete, "/subscriptions/"+subscription+"/resourcegroups/"+group+"?api-version=2021-04-01", nil)
 	}
 	var gaps []string
@@ -155,13 +158,19 @@ func (r *replayer) recording(rec fidelity.Recording, v fidelity.Variance) []stri
 		if in.Family == "registries/scheduleRun" {
 			var run struct{ Name string }
 			if json.Unmarshal(resp, &run) == nil && run.Name != "" {
-				r.newRuns = append(r.newRuns, run.Name)
+				r.fresh["runs"] = append(r.fresh["runs"], run.Name)
 			}
+		}
+		if in.Family == "Microsoft.Network/privateEndpoints" && in.Method == http.MethodPut && status/100 == 2 {
+			r.connectionsOf(in, target)
 		}
 		var e struct {
 			Error struct{ Code string } `json:"error"`
 		}
 		_ = json.Unmarshal(resp, &e)
+		if os.Getenv("FIDELITY_DEBUG") != "" && status != in.Status {
+			r.t.Logf("%s: %d %s", id, status, resp)
+		}
 		for _, g := range fidelity.Compare(in, status, e.Error.Code, fidelity.ShapeOf(resp), v) {
 			gaps = append(gaps, id+": "+g.String())
 			r.gapped[fmt.Sprintf("%s#%d", rec.Name, i)] = true
@@ -190,8 +199,10 @@ func (r *replayer) target(in fidelity.Interaction) (string, bool) {
 	}
 	segs := strings.Split(strings.ReplaceAll(in.Path, "{subscriptionId}", subscription), "/")
 	for i := 1; i < len(segs); i++ {
-		if strings.EqualFold(segs[i-1], "runs") {
-			segs[i] = r.run(segs[i])
+		for _, coll := range []string{"runs", "privateEndpointConnections"} {
+			if strings.EqualFold(segs[i-1], coll) {
+				segs[i] = r.name(coll, segs[i])
+			}
 		}
 	}
 	q := url.Values{}
@@ -222,16 +233,48 @@ func (r *replayer) finished(target string, status int, header http.Header, resp 
 	return status, header, resp
 }
 
-// run maps a recorded run id onto the emulator's, in the order the runs were scheduled.
-func (r *replayer) run(recorded string) string {
-	if id, ok := r.runs[recorded]; ok {
-		return id
+// name maps a name Azure made (a run id, a private endpoint connection's name) onto the
+// emulator's, in the order they were made.
+func (r *replayer) name(coll, recorded string) string {
+	if r.names[coll] == nil {
+		r.names[coll] = map[string]string{}
 	}
-	if len(r.newRuns) == 0 {
+	if n, ok := r.names[coll][recorded]; ok {
+		return n
+	}
+	if len(r.fresh[coll]) == 0 {
 		return recorded
 	}
-	r.runs[recorded], r.newRuns = r.newRuns[0], r.newRuns[1:]
-	return r.runs[recorded]
+	r.names[coll][recorded], r.fresh[coll] = r.fresh[coll][0], r.fresh[coll][1:]
+	return r.names[coll][recorded]
+}
+
+// connectionsOf notes the connections a private endpoint just made on the registries it names
+// (the registry names them itself), reading them as az acr private-endpoint-connection list does.
+func (r *replayer) connectionsOf(pe fidelity.Interaction, target string) {
+	peID, _, _ := strings.Cut(target, "?")
+	for k, v := range pe.Request {
+		reg, ok := v.(string)
+		if !ok || !strings.HasSuffix(k, ".properties.privateLinkServiceId") {
+			continue
+		}
+		reg = strings.ReplaceAll(reg, "{subscriptionId}", subscription)
+		status, _, body := r.send(http.MethodGet, reg+"/privateEndpointConnections?api-version=2021-08-01-preview", nil)
+		var list struct {
+			Value []struct {
+				Name       string
+				Properties struct{ PrivateEndpoint struct{ ID string } }
+			}
+		}
+		if status != http.StatusOK || json.Unmarshal(body, &list) != nil {
+			r.t.Fatalf("the connections of %s: %d %s", reg, status, body)
+		}
+		for _, c := range list.Value {
+			if strings.EqualFold(c.Properties.PrivateEndpoint.ID, peID) {
+				r.fresh["privateEndpointConnections"] = append(r.fresh["privateEndpointConnections"], c.Name)
+			}
+		}
+	}
 }
 
 func (r *replayer) send(method, target string, body []byte) (int, http.Header, []byte) {
@@ -253,23 +296,35 @@ func (r *replayer) send(method, target string, body []byte) (int, http.Header, [
 	return res.StatusCode, res.Header, b
 }
 
-// groupOf is the resource group a recording works in and the location of its first registry.
-func groupOf(rec fidelity.Recording) (group, location string) {
-	location = "eastus"
+// groupsOf are the resource groups a recording works in, in order of first use, each with the
+// location of its first registry (eastus when it has none).
+func groupsOf(rec fidelity.Recording) (groups, locations []string) {
+	at := map[string]int{}
 	for _, in := range rec.Interactions {
-		if group == "" {
-			if _, rest, ok := strings.Cut(in.Path, "/resourceGroups/"); ok {
-				group, _, _ = strings.Cut(rest, "/")
-			}
+		_, rest, ok := strings.Cut(in.Path, "/resourceGroups/")
+		if !ok {
+			_, rest, ok = strings.Cut(in.Path, "/resourcegroups/")
 		}
-		if in.Family == "registries" && in.Method == http.MethodPut {
-			if l, ok := in.Request["location"].(string); ok {
-				location = l
-				break
-			}
+		if !ok {
+			continue
+		}
+		group, _, _ := strings.Cut(rest, "/")
+		i, seen := at[strings.ToLower(group)]
+		if !seen {
+			i = len(groups)
+			at[strings.ToLower(group)] = i
+			groups, locations = append(groups, group), append(locations, "")
+		}
+		if l, ok := in.Request["location"].(string); ok && in.Family == "registries" && in.Method == http.MethodPut && locations[i] == "" {
+			locations[i] = l
 		}
 	}
-	return group, location
+	for i := range locations {
+		if locations[i] == "" {
+			locations[i] = "eastus"
+		}
+	}
+	return groups, locations
 }
 
 // readKnownGaps reads the list: one gap a line, "# ..." comments, a reason after " # ".

@@ -195,7 +195,7 @@ func testLockedPrivateEndpointWorld(t *testing.T, file string) {
 	}
 	// Approving the connection through ARM opens the way.
 	conn := "/subscriptions/" + subscription + "/resourceGroups/demo-rg/providers/Microsoft.ContainerRegistry/registries/pendingregistry/privateEndpointConnections/corpvnet-pendingregistry?api-version=2025-11-01"
-	if status, body := armCall(t, emu, http.MethodPut, conn, `{"properties":{"privateLinkServiceConnectionState":{"status":"Approved","description":"approved in the test"}}}`); status != http.StatusOK {
+	if status, body := armCall(t, emu, http.MethodPut, conn, `{"properties":{"privateLinkServiceConnectionState":{"status":"Approved","description":"approved in the test"}}}`); status != http.StatusCreated {
 		t.Fatalf("approve: %d %v", status, body)
 	}
 	if got, err := craneDigest(t, emu, vnet, "pendingregistry.azurecr.io/app:v1"); err != nil || got != images[1].digest {

@@ -51,7 +51,15 @@ type Interaction struct {
 	// Poll marks a GET of an async operation's URL: the replay polls the URL the emulator
 	// handed out (Azure-AsyncOperation or Location) instead of Path.
 	Poll string `json:"poll,omitempty"`
+	// Setup marks a request of another provider that the recording's ACR requests need (the
+	// virtual network and private endpoint of a private endpoint connection): replayed, its
+	// status compared, its answer's shape not derived.
+	Setup bool `json:"setup,omitempty"`
 }
+
+// setupFamilies are the other providers' resources an ACR request needs, replayed as setup.
+var setupFamilies = map[string]bool{"Microsoft.Network/virtualNetworks": true, "Microsoft.Network/virtualNetworks/subnets": true,
+	"Microsoft.Network/privateEndpoints": true}
 
 // The subscription of every recording (the azure-cli test framework's placeholder).
 const recordedSubscription = "00000000-0000-0000-0000-000000000000"
@@ -78,7 +86,9 @@ type vcr struct {
 }
 
 // Derive reads a vcrpy cassette and returns the interactions of the management plane's
-// Microsoft.ContainerRegistry provider, resource groups and the generic resources list, in
+// Microsoft.ContainerRegistry provider, user-assigned identities (Microsoft.ManagedIdentity, which
+// a registry's identity names), resource groups, the generic resources list and, as setup
+// (setupFamilies), the network resources a private endpoint connection needs, in
 // order, each consecutive repeat of the same request with the same status and shape (az
 // polling) kept once. Other providers (Microsoft.Network, Key Vault, Graph...) and storage
 // are left out: the emulator's own families are what the test compares.
@@ -116,6 +126,9 @@ func Derive(name string, cassette []byte) (Recording, error) {
 			}
 		}
 		resp := []byte(text(it.Response.Body.String))
+		if in.Setup = setupFamilies[family]; in.Setup {
+			resp = nil
+		}
 		in.Shape = ShapeOf(resp)
 		if in.Status >= 400 {
 			var e struct {
@@ -156,13 +169,17 @@ func subscriptionOut(p string) string {
 	return strings.ReplaceAll(p, "/subscriptions/"+recordedSubscription, "/subscriptions/{subscriptionId}")
 }
 
+// subscriptionOutAll writes the subscription {subscriptionId} in a flattened body's values and
+// keys (a user-assigned identity's id is a key of identity.userAssignedIdentities).
 func subscriptionOutAll(flat map[string]any) map[string]any {
+	out := make(map[string]any, len(flat))
 	for k, v := range flat {
 		if s, ok := v.(string); ok {
-			flat[k] = strings.ReplaceAll(s, "/subscriptions/"+recordedSubscription, "/subscriptions/{subscriptionId}")
+			v = subscriptionOut(s)
 		}
+		out[subscriptionOut(k)] = v
 	}
-	return flat
+	return out
 }
 
 // keptQuery is the query a replay needs: everything but api-version and the signature of an
@@ -200,6 +217,29 @@ func Classify(path string) (family, template, poll string) {
 		if len(rest) == 0 {
 			return "resourceGroups", "/" + strings.Join(t, "/"), ""
 		}
+	}
+	if len(rest) == 4 && strings.EqualFold(rest[0], "providers") && strings.EqualFold(rest[1], "Microsoft.ManagedIdentity") &&
+		strings.EqualFold(rest[2], "userAssignedIdentities") {
+		// the identities a registry is given (az identity create, then az acr create --identity)
+		const typ = "Microsoft.ManagedIdentity/userAssignedIdentities"
+		return typ, "/" + strings.Join(append(t, "providers", typ, "{resourceName}"), "/"), ""
+	}
+	if len(rest) >= 4 && strings.EqualFold(rest[0], "providers") && strings.EqualFold(rest[1], "Microsoft.Network") {
+		for typ := range setupFamilies {
+			segs := strings.Split(strings.TrimPrefix(typ, "Microsoft.Network/"), "/")
+			if len(rest) != 2+2*len(segs) {
+				continue
+			}
+			tmpl, ok := append(t, "providers", "Microsoft.Network"), true
+			for j, seg := range segs {
+				ok = ok && strings.EqualFold(rest[2+2*j], seg)
+				tmpl = append(tmpl, seg, "{"+singular(seg)+"Name}")
+			}
+			if ok {
+				return typ, "/" + strings.Join(tmpl, "/"), ""
+			}
+		}
+		return "", "", ""
 	}
 	if len(rest) < 2 || !strings.EqualFold(rest[0], "providers") || !strings.EqualFold(rest[1], "Microsoft.ContainerRegistry") {
 		return "", "", ""

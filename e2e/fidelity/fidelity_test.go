@@ -71,7 +71,14 @@ func TestClassify(t *testing.T) {
 			"/subscriptions/{subscriptionId}/providers/Microsoft.ContainerRegistry/locations/{locationName}/operationResults/{operationId}", "location"},
 		{"/subscriptions/s/resources", "resources", "/subscriptions/{subscriptionId}/resources", ""},
 		{"/subscriptions/s/resourceGroups/rg", "resourceGroups", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}", ""},
-		{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "", "", ""},
+		{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v", "Microsoft.Network/virtualNetworks",
+			"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}", ""},
+		{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s1", "Microsoft.Network/virtualNetworks/subnets",
+			"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets/{subnetName}", ""},
+		{"/subscriptions/s/providers/Microsoft.Network/locations/eastus2/operations/x", "", "", ""},
+		{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/n", "", "", ""},
+		{"/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id1", "Microsoft.ManagedIdentity/userAssignedIdentities",
+			"/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{resourceName}", ""},
 		{"/providers/Microsoft.ContainerRegistry/operations", "", "", ""},
 	} {
 		family, template, poll := Classify(tc.path)
@@ -165,10 +172,13 @@ version: 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Source != "Azure/azure-cli@abc" || len(rec.Interactions) != 3 {
+	if rec.Source != "Azure/azure-cli@abc" || len(rec.Interactions) != 4 {
 		t.Fatalf("recording = %+v", rec)
 	}
-	put, poll, missing := rec.Interactions[0], rec.Interactions[1], rec.Interactions[2]
+	put, poll, vnet, missing := rec.Interactions[0], rec.Interactions[1], rec.Interactions[2], rec.Interactions[3]
+	if !vnet.Setup || vnet.Family != "Microsoft.Network/virtualNetworks" || vnet.Status != 201 || vnet.Shape[""] != TypeEmpty {
+		t.Errorf("the virtual network (setup, its answer's shape not derived) = %+v", vnet)
+	}
 	if put.Path != "/subscriptions/{subscriptionId}/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r" || put.APIVersion != "2025-03-01-preview" ||
 		put.Request["sku.name"] != "Basic" || !reflect.DeepEqual(put.RequestPaths, []string{"location", "sku", "sku.name"}) || put.Status != 201 {
 		t.Errorf("put = %+v", put)

@@ -67,6 +67,9 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// EnvelopeStatus, when set, is written beside the error ({"error":{...},"status":"Failed"}),
+	// as ACR's scope maps and tokens answer a missing one (recording test_acr_connectedregistry).
+	EnvelopeStatus string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -88,7 +91,11 @@ func (h handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpx.Logger(r.Context()).Error("management plane error", "err", err)
 		ae = armError(http.StatusInternalServerError, "InternalServerError", "An internal error occurred.")
 	}
-	writeJSON(w, ae.Status, map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}})
+	body := map[string]any{"error": map[string]string{"code": ae.Code, "message": ae.Message}}
+	if ae.EnvelopeStatus != "" {
+		body["status"] = ae.EnvelopeStatus
+	}
+	writeJSON(w, ae.Status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

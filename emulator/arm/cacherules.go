@@ -24,7 +24,7 @@ const cacheRuleType = "Microsoft.ContainerRegistry/registries/cacheRules"
 
 func (a *api) cacheRules() *Kind[store.CacheRule] {
 	st := a.cfg.Store
-	return &Kind[store.CacheRule]{Type: cacheRuleType, Actions: crud(cacheRuleType), LRO: Async, Max: 1000,
+	return &Kind[store.CacheRule]{Type: cacheRuleType, Actions: crud(cacheRuleType), LRO: AsyncLocation, Max: 1000,
 		Get: func(c *Call) (*store.CacheRule, error) { return st.GetCacheRule(c.Registry().Name, c.ID.Name()) },
 		List: func(c *Call) ([]*store.CacheRule, error) {
 			return st.ListCacheRules(c.Registry().Name)

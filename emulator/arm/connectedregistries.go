@@ -16,15 +16,22 @@ import (
 // az acr connected-registry creates, lists, shows, updates, deactivates and deletes them. The
 // on-premises runtime is not emulated: a connected registry never connects, so it stays
 // Offline and Inactive and has no version. The shape follows the SDK models
-// (azure-mgmt-containerregistry, 2021-08-01-preview, what az 2.45 uses) and the REST examples
-// (2025-11-01 ConnectedRegistryGet.json); the refusals' texts are UNCONFIRMED.
+// (azure-mgmt-containerregistry, 2021-08-01-preview, what az 2.45 uses), the REST examples
+// (2025-11-01 ConnectedRegistryGet.json) and the Azure CLI's recording test_acr_connectedregistry
+// (2021-08-01-preview): a create is answered 200, done, and a DELETE 200; an inactive connected
+// registry's loginServer is {"tls":{"certificate":{}}}; a child's sync properties have no
+// gatewayEndpoint; no statusDetails is written while there are none, and no garbageCollection
+// at that version. Later versions answer writes as ACR's other children do (recordedDone) and
+// write garbageCollection (from 2023-06-01-preview: UNCONFIRMED). The refusals' texts are
+// UNCONFIRMED.
 
 const connectedRegistryType = "Microsoft.ContainerRegistry/registries/connectedRegistries"
 
 func (a *api) connectedRegistries() *Kind[store.ConnectedRegistry] {
 	st := a.cfg.Store
-	return &Kind[store.ConnectedRegistry]{Type: connectedRegistryType, Actions: crud(connectedRegistryType, "deactivate"), LRO: Async, Max: 50,
-		SKU: premiumOnly("ConnectedRegistryNotSupported", "Connected registries", "https://aka.ms/acr/connected-registry"),
+	return &Kind[store.ConnectedRegistry]{Type: connectedRegistryType, Actions: crud(connectedRegistryType, "deactivate"), Max: 50,
+		LROFor: recordedDone,
+		SKU:    premiumOnly("ConnectedRegistryNotSupported", "Connected registries", "https://aka.ms/acr/connected-registry"),
 		Get: func(c *Call) (*store.ConnectedRegistry, error) {
 			return st.GetConnectedRegistry(c.Registry().Name, c.ID.Name())
 		},
@@ -51,7 +58,9 @@ func (a *api) connectedRegistries() *Kind[store.ConnectedRegistry] {
 			}
 			return st.DeleteConnectedRegistry(cr.Registry, cr.Name)
 		},
-		JSON: func(c *Call, cr *store.ConnectedRegistry) any { return a.connectedRegistryJSON(c.Registry(), cr) },
+		JSON: func(c *Call, cr *store.ConnectedRegistry) any {
+			return a.connectedRegistryJSON(c.Registry(), cr, connectedRegistryVersionOf(c.APIVersion()))
+		},
 		Do: map[string]func(*Call, *store.ConnectedRegistry) error{
 			// az acr connected-registry deactivate: the runtime, were it there, would have to
 			// be activated again with new credentials.
@@ -251,28 +260,40 @@ func (a *api) validateConnectedRegistry(c *Call, old, next *store.ConnectedRegis
 	return nil
 }
 
-func (a *api) connectedRegistryJSON(reg *store.Registry, cr *store.ConnectedRegistry) map[string]any {
-	sync := map[string]any{"tokenId": cr.SyncTokenID, "schedule": cr.SyncSchedule, "messageTtl": cr.MessageTTL,
-		"gatewayEndpoint": reg.Name + "." + a.location(reg) + ".data.azurecr.io"}
+// connectedRegistryVersion is what an api-version's answers hold.
+type connectedRegistryVersion struct {
+	recent bool // garbageCollection written
+}
+
+func connectedRegistryVersionOf(apiVersion string) connectedRegistryVersion {
+	return connectedRegistryVersion{recent: apiVersion >= "2023-06-01"}
+}
+
+func (a *api) connectedRegistryJSON(reg *store.Registry, cr *store.ConnectedRegistry, v connectedRegistryVersion) map[string]any {
+	sync := map[string]any{"tokenId": cr.SyncTokenID, "schedule": cr.SyncSchedule, "messageTtl": cr.MessageTTL}
 	if cr.SyncWindow != "" {
 		sync["syncWindow"] = cr.SyncWindow
 	}
 	parent := map[string]any{"syncProperties": sync}
 	if cr.ParentID != "" {
-		parent["id"] = cr.ParentID
-		sync["gatewayEndpoint"] = "" // the parent connected registry's gateway, known once it runs
+		parent["id"] = cr.ParentID // its gateway is the parent connected registry's, known once that one runs
+	} else {
+		sync["gatewayEndpoint"] = reg.Name + "." + a.location(reg) + ".data.azurecr.io"
 	}
 	activation := "Inactive"
 	if cr.Active {
 		activation = "Active"
 	}
+	props := map[string]any{"provisioningState": "Succeeded", "mode": cr.Mode, "connectionState": "Offline",
+		"activation": map[string]string{"status": activation}, "parent": parent, "clientTokenIds": nonNil(cr.ClientTokens),
+		// no runtime has connected: no host, no certificate
+		"loginServer": map[string]any{"tls": map[string]any{"certificate": map[string]any{}}},
+		"logging":     map[string]string{"logLevel": cr.LogLevel, "auditLogStatus": cr.AuditLog}, "notificationsList": nonNil(cr.Notifications)}
+	if v.recent {
+		props["garbageCollection"] = map[string]any{"enabled": cr.GCEnabled, "schedule": cr.GCSchedule}
+	}
 	return map[string]any{"id": reg.ID + "/connectedRegistries/" + cr.Name, "name": cr.Name, "type": connectedRegistryType,
-		"systemData": systemDataJSON(cr.System),
-		"properties": map[string]any{"provisioningState": "Succeeded", "mode": cr.Mode, "connectionState": "Offline",
-			"activation": map[string]string{"status": activation}, "parent": parent, "clientTokenIds": nonNil(cr.ClientTokens),
-			"logging":       map[string]string{"logLevel": cr.LogLevel, "auditLogStatus": cr.AuditLog},
-			"statusDetails": []any{}, "notificationsList": nonNil(cr.Notifications),
-			"garbageCollection": map[string]any{"enabled": cr.GCEnabled, "schedule": cr.GCSchedule}}}
+		"systemData": systemDataJSON(cr.System), "properties": props}
 }
 
 func nonNil(s []string) []string {

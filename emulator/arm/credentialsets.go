@@ -25,7 +25,7 @@ const credentialSetType = "Microsoft.ContainerRegistry/registries/credentialSets
 
 func (a *api) credentialSets() *Kind[store.CredentialSet] {
 	st := a.cfg.Store
-	return &Kind[store.CredentialSet]{Type: credentialSetType, Actions: crud(credentialSetType), LRO: Async, Max: 1000,
+	return &Kind[store.CredentialSet]{Type: credentialSetType, Actions: crud(credentialSetType), LRO: AsyncLocation, Max: 1000,
 		Get: func(c *Call) (*store.CredentialSet, error) {
 			return st.GetCredentialSet(c.Registry().Name, c.ID.Name())
 		},

@@ -51,18 +51,25 @@ func (a *api) userAssignedIdentities() *Kind[store.Principal] {
 		},
 		Save:   func(_ *Call, _, p *store.Principal) error { return a.cfg.Store.PutPrincipal(p) },
 		Delete: func(_ *Call, p *store.Principal) error { return a.cfg.Store.DeletePrincipal(p.ObjectID) },
-		JSON:   func(_ *Call, p *store.Principal) any { return a.identityJSON(p) }}
+		JSON:   func(c *Call, p *store.Principal) any { return a.identityJSON(p, c.APIVersion()) }}
 }
 
 // assignIdentity is the action attaching a user-assigned identity to a resource needs on it.
 const assignIdentity = identityType + "/assign/action"
 
-func (a *api) identityJSON(p *store.Principal) map[string]any {
+// identityJSON writes an identity; api-versions before 2021-09-30-preview also write its
+// clientSecretUrl, the MSI data plane's URL of its credentials (recording test_acr_identity at
+// 2018-11-30; test_acr_encryption_with_cmk at 2021-09-30-preview has none). Nothing answers there.
+func (a *api) identityJSON(p *store.Principal, apiVersion string) map[string]any {
 	name := p.ResourceID[strings.LastIndex(p.ResourceID, "/")+1:]
+	props := map[string]string{"tenantId": p.TenantID, "principalId": p.ObjectID, "clientId": p.AppID}
+	if apiVersion < "2021-09-30" {
+		props["clientSecretUrl"] = "https://control-" + a.cfg.Location + ".identity.azure.net" + p.ResourceID + "/credentials?tid=" + p.TenantID +
+			"&oid=" + p.ObjectID + "&aid=" + p.AppID
+	}
 	return map[string]any{
 		"id": p.ResourceID, "name": name, "type": identityType, "location": a.cfg.Location,
-		"tags":       map[string]string{},
-		"properties": map[string]string{"tenantId": p.TenantID, "principalId": p.ObjectID, "clientId": p.AppID},
+		"tags": map[string]string{}, "properties": props,
 	}
 }
 

@@ -46,6 +46,9 @@ type Kind[T any] struct {
 	// LROFor, when set, chooses the LRO per request (the answers of some families differ by
 	// api-version).
 	LROFor func(c *Call) LRO
+	// WriteLRO, when set, chooses the LRO of a PUT or PATCH from what it changed (a registry
+	// PATCH that rotates its encryption key is answered as an operation).
+	WriteLRO func(c *Call, old, next *T) LRO
 	// SKU, when set, is checked on the parent registry before every write.
 	SKU func(reg *store.Registry) error
 	// Max bounds how many a parent holds (input bound); 0: no bound.
@@ -270,7 +273,11 @@ func (k *Kind[T]) write(c *Call) error {
 	if err := k.Save(c, old, next); err != nil {
 		return err
 	}
-	return c.a.replyWritten(c, k.lro(c), old == nil, k.JSON(c, next))
+	mode := k.lro(c)
+	if k.WriteLRO != nil {
+		mode = k.WriteLRO(c, old, next)
+	}
+	return c.a.replyWritten(c, mode, old == nil, k.JSON(c, next))
 }
 
 func (k *Kind[T]) remove(c *Call) error {

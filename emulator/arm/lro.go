@@ -37,6 +37,16 @@ const (
 	// ACR's scope maps, whose PUT is answered 200 without an operation to poll (azure-cli
 	// recording test_repository_token_create; PATCH and DELETE are UNCONFIRMED).
 	Done
+	// AsyncLocation writes as Async; a DELETE is answered 202 with a JSON null and a Location
+	// under locations/{location}/operationResults whose final poll is an empty 200: ACR's
+	// replications (recording test_acr_create_replication, 2021-08-01-preview, the location the
+	// replication's region, Call.opLocation).
+	AsyncLocation
+	// AsyncConnection is ACR's private endpoint connections' (recording
+	// test_acr_with_private_endpoint, 2021-08-01-preview): every PUT 201 with an
+	// Azure-AsyncOperation whose status names the resource ({"id","name","status"}), DELETE as
+	// AsyncLocation's.
+	AsyncConnection
 )
 
 const (
@@ -60,7 +70,9 @@ type operation struct {
 	header string // headerAsync or headerLocation: how it is polled
 	err    *Error // nil: succeeded
 	final  any    // the body of a Location poll once done (nil: empty)
-	at     time.Time
+	// resource, when set, is the id an Azure-AsyncOperation status names beside its own name.
+	resource string
+	at       time.Time
 }
 
 // operations is the one keeper of operation statuses and results, pruned by age and count.
@@ -162,6 +174,9 @@ func (o *operations) poll(c *Call) error {
 		if op.err != nil {
 			body = map[string]any{"status": "Failed", "error": map[string]string{"code": op.err.Code, "message": op.err.Message}}
 		}
+		if op.resource != "" {
+			body["id"], body["name"] = op.resource, op.id
+		}
 		return c.Reply(http.StatusOK, body)
 	}
 	if op.err != nil {
@@ -178,11 +193,16 @@ func (o *operations) poll(c *Call) error {
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
 	patch := c.R.Method == http.MethodPatch
-	if (created && mode != Done) || (mode == Async && patch) {
+	if (created && mode != Done) || ((mode == Async || mode == AsyncLocation) && patch) || mode == AsyncConnection {
 		status = http.StatusCreated
 	}
-	if mode == Async || (mode == AsyncPut && !patch) {
+	switch {
+	case mode == Async || mode == AsyncLocation || (mode == AsyncPut && !patch):
 		a.ops.accept(c, a.ops.statusOf(c, nil))
+	case mode == AsyncConnection:
+		op := a.ops.statusOf(c, nil)
+		op.resource = c.ID.String()
+		a.ops.accept(c, op)
 	}
 	skipPollDelay(c)
 	return c.Reply(status, body)
@@ -203,6 +223,15 @@ func (a *api) replyDeleted(c *Call, mode LRO) error {
 		op = a.ops.newOp(c.ID.String()+"/operationStatuses", lastType(c.ID), headerLocation, nil, map[string]string{"status": "Succeeded"})
 	case AsyncDelete:
 		op = a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/operationresults", lastType(c.ID), headerLocation, nil, nil)
+	case AsyncLocation, AsyncConnection:
+		loc := c.opLocation
+		if loc == "" {
+			loc = a.location(c.Registry())
+		}
+		op = a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/providers/Microsoft.ContainerRegistry/locations/"+loc+"/operationResults",
+			lastType(c.ID), headerLocation, nil, nil)
+		a.ops.accept(c, op)
+		return writeJSON(c.W, http.StatusAccepted, nil)
 	}
 	a.ops.accept(c, op)
 	c.W.WriteHeader(http.StatusAccepted)

@@ -57,8 +57,9 @@ func TestAsyncAnswers(t *testing.T) {
 			"Azure-AsyncOperation", regs + "/lroregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
 		{"replication PUT", "PUT", regs + "/lroregistry/replications/westus" + v, `{"location":"westus"}`, 201,
 			"Azure-AsyncOperation", regs + "/lroregistry/replications/westus/operationStatuses/replications-", 200, `{"status":"Succeeded"}`},
+		// as test_acr_create_replication records it: under the replication's region, polled to an empty 200
 		{"replication DELETE", "DELETE", regs + "/lroregistry/replications/westus" + v, "", 202,
-			"Location", regs + "/lroregistry/replications/westus/operationStatuses/replications-", 200, `{"status":"Succeeded"}`},
+			"Location", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/locations/westus/operationResults/replications-", 200, ""},
 		{"registry DELETE", "DELETE", regs + "/lroregistry" + v, "", 200, "", "", 0, ""},
 		{"registry PUT, 2026-01-01-preview: done", "PUT", regs + "/lroregistry2?api-version=2026-01-01-preview", `{"location":"eastus","sku":{"name":"Basic"}}`, 200,
 			"", "", 0, ""},

@@ -188,7 +188,7 @@ func registrySideState(pe *store.PrivateEndpoint) map[string]string {
 // private-endpoint-connection approve), DELETE disconnects it.
 func (a *api) privateEndpointConnections() *Kind[store.PrivateEndpoint] {
 	const t = "Microsoft.ContainerRegistry/registries/privateEndpointConnections"
-	return &Kind[store.PrivateEndpoint]{Type: t, Actions: crud(t),
+	return &Kind[store.PrivateEndpoint]{Type: t, Actions: crud(t), LRO: AsyncConnection,
 		Get: func(c *Call) (*store.PrivateEndpoint, error) {
 			pes, err := listedConnections(a.cfg.Store, c.Registry())
 			for _, pe := range pes {
@@ -226,6 +226,7 @@ func (a *api) privateEndpointConnections() *Kind[store.PrivateEndpoint] {
 			return &next, nil
 		},
 		Save: func(c *Call, _, pe *store.PrivateEndpoint) error {
+			pe.System = touch(pe.System, c.Caller, pe.System.CreatedAt.IsZero())
 			a.cfg.Logger.Info("private endpoint connection", "registry", c.Registry().Name, "connection", pe.ConnectionName, "status", pe.Status)
 			return a.cfg.Store.PutPrivateEndpoint(pe)
 		},
@@ -233,7 +234,13 @@ func (a *api) privateEndpointConnections() *Kind[store.PrivateEndpoint] {
 			_, err := SetConnectionState(a.cfg.Store, pe, "Disconnected", "Removed by the registry owner")
 			return err
 		},
-		JSON: func(c *Call, pe *store.PrivateEndpoint) any { return connectionJSON(c.Registry(), pe) }}
+		JSON: func(c *Call, pe *store.PrivateEndpoint) any {
+			out := connectionJSON(c.Registry(), pe)
+			if c.R.Method == http.MethodPut { // the recording's reads have none, the PUT's answer has it
+				out["systemData"] = systemDataJSON(pe.System)
+			}
+			return out
+		}}
 }
 
 // SetConnectionState approves, rejects or disconnects a private endpoint connection, as a PUT or

@@ -252,7 +252,7 @@ func apply(reg *store.Registry, b registryBody, now time.Time) (*store.Registry,
 	if err := applyNetworkRules(reg, p.NetworkRuleSet); err != nil {
 		return nil, err
 	}
-	if err := applyEncryption(reg, p.Encryption); err != nil {
+	if err := applyEncryption(reg, p.Encryption, now); err != nil {
 		return nil, err
 	}
 	if err := skuRules(reg); err != nil {
@@ -310,7 +310,9 @@ func applyNetworkRules(reg *store.Registry, rs *networkRuleSet) error {
 	return nil
 }
 
-func applyEncryption(reg *store.Registry, e *encryptionBody) error {
+// applyEncryption sets the customer-managed key; a change from one key to another is a
+// rotation (az acr encryption rotate-key), whose time the registry shows.
+func applyEncryption(reg *store.Registry, e *encryptionBody, now time.Time) error {
 	if e == nil {
 		return nil
 	}
@@ -325,7 +327,11 @@ func applyEncryption(reg *store.Registry, e *encryptionBody) error {
 	case !on:
 		reg.Encryption = store.Encryption{}
 	case kv != nil && kv.KeyIdentifier != "":
-		reg.Encryption = store.Encryption{KeyIdentifier: kv.KeyIdentifier, Identity: kv.Identity}
+		rotated := reg.Encryption.RotatedAt
+		if reg.Encryption.KeyIdentifier != "" && reg.Encryption.KeyIdentifier != kv.KeyIdentifier {
+			rotated = now
+		}
+		reg.Encryption = store.Encryption{KeyIdentifier: kv.KeyIdentifier, Identity: kv.Identity, RotatedAt: rotated}
 	case reg.Encryption.KeyIdentifier == "":
 		return armError(http.StatusBadRequest, "InvalidRequestContent", "properties.encryption.keyVaultProperties.keyIdentifier is required when encryption is enabled.")
 	}

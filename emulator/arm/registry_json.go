@@ -160,8 +160,11 @@ func encryptionJSON(e store.Encryption) map[string]any {
 	}
 	// A key id without a version is rotated automatically (https://aka.ms/acr/cmk).
 	versioned, rotation := e.KeyIdentifier, strings.Count(strings.TrimPrefix(e.KeyIdentifier, "https://"), "/") < 3
-	return map[string]any{"status": "enabled", "keyVaultProperties": map[string]any{"keyIdentifier": e.KeyIdentifier,
-		"versionedKeyIdentifier": versioned, "identity": e.Identity, "keyRotationEnabled": rotation}}
+	kv := map[string]any{"keyIdentifier": e.KeyIdentifier, "versionedKeyIdentifier": versioned, "identity": e.Identity, "keyRotationEnabled": rotation}
+	if !e.RotatedAt.IsZero() {
+		kv["lastKeyRotationTimestamp"] = armTime(e.RotatedAt)
+	}
+	return map[string]any{"status": "enabled", "keyVaultProperties": kv}
 }
 
 // dataEndpoints are <name>.<location>.data.azurecr.io for the home location and each

@@ -19,7 +19,7 @@ import (
 // managed registries in Premium SKU.").
 
 func (a *api) replications() *Kind[store.Replication] {
-	return &Kind[store.Replication]{Type: replicationType, Actions: crud(replicationType), LRO: Async,
+	return &Kind[store.Replication]{Type: replicationType, Actions: crud(replicationType), LRO: AsyncLocation,
 		SKU:      premiumOnly("GeoReplicationNotSupported", "Geo-replication", "https://aka.ms/acr/geo-replication"),
 		Get:      a.getReplication,
 		List:     func(c *Call) ([]*store.Replication, error) { return a.replicationsOf(c.Registry()) },
@@ -157,6 +157,7 @@ func (a *api) deleteReplication(c *Call, rep *store.Replication) error {
 	if rep.Location == a.location(c.Registry()) {
 		return armError(http.StatusBadRequest, "HomeReplicationCannotBeDeleted", "The replication '"+rep.Name+"' is in the registry's home location and cannot be deleted.")
 	}
+	c.opLocation = rep.Location
 	return a.cfg.Store.DeleteReplication(rep.Registry, rep.Name)
 }
 

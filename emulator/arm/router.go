@@ -31,6 +31,8 @@ type Call struct {
 	a       *api
 	parent  any  // the parent resource, looked up by the router (a registry child's *store.Registry)
 	replied bool // a route answered itself
+	// opLocation is the region a DELETE's operation is under (a replication's); "": the registry's.
+	opLocation string
 }
 
 // Registry is the parent registry of a registry child resource, nil for other resources.

@@ -43,9 +43,12 @@ func (a *api) scopeMaps() *Kind[store.ScopeMap] {
 	}
 }
 
-// childNotFound is ACR's 404 for a registry child (the recording's text for a scope map).
+// childNotFound is a missing scope map or token, with the envelope's "status":"Failed" the
+// recording shows (2020-11-01-preview).
 func childNotFound(c *Call) error {
-	return armError(http.StatusNotFound, "ResourceNotFound", "The resource "+c.ID.Name()+" could not be found.")
+	e := armError(http.StatusNotFound, "ResourceNotFound", "The resource "+c.ID.Name()+" could not be found.")
+	e.EnvelopeStatus = "Failed"
+	return e
 }
 
 // builtInScopeMap is a system-defined scope map as a registry has it: created with the registry.

@@ -158,11 +158,16 @@ func (a *api) scopeMapOf(reg *store.Registry, id string) (string, error) {
 	return m.Name, nil
 }
 
+// tokenJSON writes a token; its credentials have certificates only when it has some, as the
+// recordings write a token without ("credentials":{"passwords":[]}).
 func tokenJSON(reg *store.Registry, t *store.Token) map[string]any {
+	creds := map[string]any{"passwords": passwordsJSON(t.Passwords, nil)}
+	if len(t.Certificates) > 0 {
+		creds["certificates"] = certificatesJSON(t.Certificates)
+	}
 	return map[string]any{"type": tokenType, "id": reg.ID + "/tokens/" + t.Name, "name": t.Name, "systemData": systemDataJSON(t.System),
 		"properties": map[string]any{"creationDate": armTime(t.CreatedAt), "provisioningState": "Succeeded", "scopeMapId": t.ScopeMapID,
-			"credentials": map[string]any{"certificates": certificatesJSON(t.Certificates), "passwords": passwordsJSON(t.Passwords, nil)},
-			"status":      status(t.Enabled, "enabled", "disabled")}}
+			"credentials": creds, "status": status(t.Enabled, "enabled", "disabled")}}
 }
 
 // passwordsJSON writes a token's passwords; a value only for the names in reveal (the

@@ -20,14 +20,23 @@ import (
 // follow the azure-cli recording test_acr_create_webhook.yaml (api-version 2021-08-01-preview):
 // GET never shows serviceUri or customHeaders, getCallbackConfig does; ping answers {"id"}
 // once the ping was delivered; listEvents lists each delivery with the request sent and the
-// response received. Writes are answered as the REST reference documents them (create 201
-// and update 201 with Azure-AsyncOperation, delete 202 with Location), as ACR's other
-// children are, not with the recording's bare 200s: on a 200 without a polling header the
-// azurerm provider's go-azure-sdk waits its default 10 s before it looks again. The
+// response received. At that version and before, writes are answered as the recording
+// shows them: 200, done (a DELETE too). At later versions they are answered as the REST
+// reference documents them (create 201 and update 201 with Azure-AsyncOperation, delete 202
+// with Location), as ACR's other children are (UNCONFIRMED by a recording). The
 // quota's text is ACR's (QuotaExceeded, as the VS Code Docker extension reported it,
 // microsoft/vscode-docker#1281); the other refusals' texts are UNCONFIRMED.
 
 const webhookType = "Microsoft.ContainerRegistry/registries/webhooks"
+
+// recordedDone answers writes as the recordings at 2021-08-01-preview and before show them (200,
+// done) and later versions as ACR's children do (an operation to poll).
+func recordedDone(c *Call) LRO {
+	if c.APIVersion() < "2021-08-02" {
+		return Done
+	}
+	return Async
+}
 
 // Webhooks delivers webhook pings and keeps every webhook's deliveries (emulator/webhook).
 type Webhooks interface {
@@ -49,7 +58,7 @@ func webhookQuota(sku string) int {
 }
 
 func (a *api) webhooks() *Kind[store.Webhook] {
-	return &Kind[store.Webhook]{Type: webhookType, Actions: crud(webhookType, "ping", "getCallbackConfig", "listEvents"), LRO: Async,
+	return &Kind[store.Webhook]{Type: webhookType, Actions: crud(webhookType, "ping", "getCallbackConfig", "listEvents"), LROFor: recordedDone,
 		Get: func(c *Call) (*store.Webhook, error) { return a.cfg.Store.GetWebhook(c.Registry().Name, c.ID.Name()) },
 		List: func(c *Call) ([]*store.Webhook, error) {
 			return a.cfg.Store.ListWebhooks(c.Registry().Name)

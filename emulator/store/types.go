@@ -68,8 +68,9 @@ type Registry struct {
 
 // Encryption is a registry's customer-managed key; an empty KeyIdentifier is encryption off.
 type Encryption struct {
-	KeyIdentifier string // a Key Vault key id, with or without its version
-	Identity      string // the client id of the user-assigned identity that reads the key
+	KeyIdentifier string    // a Key Vault key id, with or without its version
+	Identity      string    // the client id of the user-assigned identity that reads the key
+	RotatedAt     time.Time // when the key was last changed to another one (zero: never)
 }
 
 // Copy returns a copy safe to modify.
@@ -301,6 +302,8 @@ type PrivateEndpoint struct {
 	IPs map[string]string
 	// ZoneGroups are its privateDnsZoneGroups, kept and shown.
 	ZoneGroups []DNSZoneGroup
+	// System is the systemData of the registry side's last approval or rejection.
+	System SystemData
 }
 
 // DNSZoneGroup is a private endpoint's privateDnsZoneGroups child: the private DNS zones its

@@ -33,7 +33,7 @@ func privateEndpoint() scenarios.Scenario {
 	setConnection := func(ctx context.Context, s *scenarios.Session, state string) error {
 		status, body, err := s.ARM(ctx, http.MethodPut, s.RegistryPath(registry)+"/privateEndpointConnections/"+peConn+registryAPI,
 			map[string]any{"properties": map[string]any{"privateLinkServiceConnectionState": map[string]any{"status": state, "description": "by the scenario"}}})
-		if err == nil && status != http.StatusOK {
+		if err == nil && status != http.StatusCreated { // ACR answers 201 and an operation to poll
 			err = fmt.Errorf("%s the connection: %d %v", state, status, body["error"])
 		}
 		return err
