@@ -193,13 +193,7 @@ func (s *Store) Ingest(d digest.Digest, size int64, r io.Reader) error {
 
 // Acquire adds a reference to d when it is present and reports whether it was.
 func (s *Store) Acquire(d digest.Digest) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.blobs[d]
-	if ok {
-		e.refs++
-	}
-	return ok
+	return s.hold(d, func(e *entry) { e.refs++ })
 }
 
 // Release drops one reference to d, freeing its bytes with the last reference or pin.
@@ -210,11 +204,16 @@ func (s *Store) Release(d digest.Digest) {
 
 // Pin keeps d's bytes, without a reference, until Unpin; false when d is not held.
 func (s *Store) Pin(d digest.Digest) bool {
+	return s.hold(d, func(e *entry) { e.pins++ })
+}
+
+// hold applies add to d's entry under the lock, the counterpart of drop; false when d is absent.
+func (s *Store) hold(d digest.Digest, add func(*entry)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.blobs[d]
 	if ok {
-		e.pins++
+		add(e)
 	}
 	return ok
 }
