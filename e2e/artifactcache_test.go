@@ -16,20 +16,7 @@ import (
 // cacheWorld: myregistry caches hello from a loopback registry (crane registry serve) and
 // app from the emulator's upstreamreg with a credential set whose Key Vault secrets hold
 // upstreamreg's admin user.
-const cacheWorld = `
-keyVaultSecrets:
-  - {id: "https://cachevault.vault.azure.net/secrets/upstream-user", value: upstreamreg}
-  - {id: "https://cachevault.vault.azure.net/secrets/upstream-pass", value: upstream-admin-pass}
-registries:
-  - name: myregistry
-    adminUserEnabled: true
-    adminPassword: acr-emulator-admin-password
-    credentialSets:
-      - name: upstream-creds
-        loginServer: upstreamreg.azurecr.io
-        usernameSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-user
-        passwordSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-pass
-    cacheRules:
+const cacheWorld = cacheWorldHead + `    cacheRules:
       - {name: hello-cache, sourceRepository: "%s/library/hello", targetRepository: hello}
       - {name: private-app, sourceRepository: upstreamreg.azurecr.io/private/app, targetRepository: app, credentialSet: upstream-creds}
   - name: upstreamreg
@@ -175,9 +162,9 @@ func TestScenarioArtifactCache(t *testing.T) {
 	}
 }
 
-// dockerCacheWorld: myregistry caches a multi-platform image of upstreamreg through a
-// wildcard rule with a credential set.
-const dockerCacheWorld = `
+// cacheWorldHead is what both cache worlds start with: the Key Vault secrets holding
+// upstreamreg's admin user, and myregistry with a credential set reading them.
+const cacheWorldHead = `
 keyVaultSecrets:
   - {id: "https://cachevault.vault.azure.net/secrets/upstream-user", value: upstreamreg}
   - {id: "https://cachevault.vault.azure.net/secrets/upstream-pass", value: upstream-admin-pass}
@@ -190,7 +177,11 @@ registries:
         loginServer: upstreamreg.azurecr.io
         usernameSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-user
         passwordSecretIdentifier: https://cachevault.vault.azure.net/secrets/upstream-pass
-    cacheRules:
+`
+
+// dockerCacheWorld: myregistry caches a multi-platform image of upstreamreg through a
+// wildcard rule with a credential set.
+const dockerCacheWorld = cacheWorldHead + `    cacheRules:
       - {name: upstream-all, sourceRepository: "upstreamreg.azurecr.io/*", targetRepository: "up/*", credentialSet: upstream-creds}
   - name: upstreamreg
     port: %s
