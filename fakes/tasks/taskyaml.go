@@ -100,6 +100,9 @@ func parseTaskYAML(raw []byte, tt taskTemplate) ([]action, error) {
 	if len(file.Docs) != 1 {
 		return nil, errors.New("the task YAML must be one YAML document.")
 	}
+	if file.Docs[0].Body == nil { // blank or comments only: the decoder panics on a nil node
+		return nil, errors.New("the task YAML has no steps.")
+	}
 	if n := expandedNodes(file.Docs[0].Body, map[string]int{}, 0); n > maxTaskYAMLNodes {
 		return nil, fmt.Errorf("the task YAML expands to more than %d nodes (through its aliases).", maxTaskYAMLNodes)
 	}

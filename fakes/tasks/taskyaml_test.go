@@ -41,6 +41,8 @@ func TestTaskYAMLBounds(t *testing.T) {
 		{"values multiplied by the template", "steps:\n  - cmd: " + strings.Repeat("{{.Values.big}}", 100) + "\n", "larger than 64 KiB once its values are filled in"},
 		{"two documents", "steps:\n  - cmd: a\n---\nsteps:\n  - cmd: b\n", "one YAML document"},
 		{"no steps", "version: v1.1.0\n", "has no steps"},
+		{"blank", " \n", "has no steps"},
+		{"comments only", "# steps: none\n", "has no steps"},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			_, err := parseTaskYAML([]byte(tc.yaml), tt)
