@@ -60,7 +60,9 @@ func TestAsyncAnswers(t *testing.T) {
 		// as test_acr_create_replication records it: under the replication's region, polled to an empty 200
 		{"replication DELETE", "DELETE", regs + "/lroregistry/replications/westus" + v, "", 202,
 			"Location", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/locations/westus/operationResults/replications-", 200, ""},
-		{"registry DELETE", "DELETE", regs + "/lroregistry" + v, "", 200, "", "", 0, ""},
+		// geo-replicated once, the registry is deleted as test_acr_create_replication records it
+		{"registry DELETE, geo-replicated", "DELETE", regs + "/lroregistry" + v, "", 202,
+			"Location", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/locations/eastus/operationResults/registries-", 200, ""},
 		{"registry PUT, 2026-01-01-preview: done", "PUT", regs + "/lroregistry2?api-version=2026-01-01-preview", `{"location":"eastus","sku":{"name":"Basic"}}`, 200,
 			"", "", 0, ""},
 		{"registry DELETE, 2026-01-01-preview", "DELETE", regs + "/lroregistry2?api-version=2026-01-01-preview", "", 202,

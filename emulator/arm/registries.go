@@ -127,20 +127,32 @@ func (a *api) saveRegistry(c *Call, old, next *store.Registry) error {
 	return a.cfg.Store.PutRegistry(next)
 }
 
-// deleteRegistry removes a registry; from 2026-01-01-preview ACR answers 202 with a Location
-// under the registry's location (locations/{location}/operationResults), as recorded.
+// deleteRegistry removes a registry; from 2026-01-01-preview, and in every api-version for a
+// registry that was geo-replicated, ACR answers 202 with a Location under the registry's
+// location (locations/{location}/operationResults), as recorded; the geo-replicated one's 202
+// carries the registry, provisioningState Deleting.
 func (a *api) deleteRegistry(c *Call, reg *store.Registry) error {
+	var body map[string]any
+	if reg.GeoReplicated {
+		body = a.registryJSON(reg, c.APIVersion())
+		if props, ok := body["properties"].(map[string]any); ok {
+			props["provisioningState"] = "Deleting"
+		}
+	}
 	if err := a.removeRegistry(reg); err != nil {
 		return err
 	}
-	if !registryVersionOf(c.APIVersion()).deleteAsync {
+	if !registryVersionOf(c.APIVersion()).deleteAsync && body == nil {
 		return nil
 	}
 	op := a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/providers/Microsoft.ContainerRegistry/locations/"+a.location(reg)+"/operationResults",
 		"registries", headerLocation, nil, nil)
 	a.ops.accept(c, op)
-	c.W.WriteHeader(http.StatusAccepted)
 	c.replied = true
+	if body != nil {
+		return writeJSON(c.W, http.StatusAccepted, body)
+	}
+	c.W.WriteHeader(http.StatusAccepted)
 	return nil
 }
 
