@@ -30,16 +30,17 @@ func (a *api) registries() *Kind[store.Registry] {
 			}
 			return AsyncPut
 		},
-		// At 2021-08-01-preview a PATCH that changes the registry's identities or rotates its
-		// encryption key is answered 201 (provisioningState Updating in Azure's answer) with an
-		// operation to poll (recordings test_acr_identity and test_acr_encryption_with_cmk);
-		// other PATCHes, and every PATCH of the later versions recorded, 200 (whether those
-		// versions answer such a PATCH so too is UNCONFIRMED).
+		// At 2021-08-01-preview a PATCH, or a PUT of an existing registry (az acr identity
+		// remove), that changes the registry's identities or rotates its encryption key is
+		// answered 201 (provisioningState Updating in Azure's answer) with an operation to poll
+		// (recordings test_acr_identity and test_acr_encryption_with_cmk); other PATCHes, and
+		// every PATCH of the later versions recorded, 200 (whether those versions answer such a
+		// write so too is UNCONFIRMED).
 		WriteLRO: func(c *Call, old, next *store.Registry) LRO {
 			v := registryVersionOf(c.APIVersion())
-			if old != nil && c.R.Method == http.MethodPatch && v.asyncIdentityPatch && (identitiesChanged(old, next) ||
+			if old != nil && v.asyncIdentityPatch && (identitiesChanged(old, next) ||
 				old.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != old.Encryption.KeyIdentifier) {
-				return Async
+				return AsyncUpdate
 			}
 			if v.createdSync {
 				return Done
