@@ -47,6 +47,10 @@ const (
 	// Azure-AsyncOperation whose status names the resource ({"id","name","status"}), DELETE as
 	// AsyncLocation's.
 	AsyncConnection
+	// AsyncUpdate answers a write of an existing resource, PUT or PATCH, 201 with an
+	// Azure-AsyncOperation: ACR's registries at 2021-08-01-preview when the write changes their
+	// identities or rotates their key (recordings test_acr_identity, test_acr_encryption_with_cmk).
+	AsyncUpdate
 )
 
 const (
@@ -193,11 +197,11 @@ func (o *operations) poll(c *Call) error {
 func (a *api) replyWritten(c *Call, mode LRO, created bool, body any) error {
 	status := http.StatusOK
 	patch := c.R.Method == http.MethodPatch
-	if (created && mode != Done) || ((mode == Async || mode == AsyncLocation) && patch) || mode == AsyncConnection {
+	if (created && mode != Done) || ((mode == Async || mode == AsyncLocation) && patch) || mode == AsyncConnection || mode == AsyncUpdate {
 		status = http.StatusCreated
 	}
 	switch {
-	case mode == Async || mode == AsyncLocation || (mode == AsyncPut && !patch):
+	case mode == Async || mode == AsyncLocation || mode == AsyncUpdate || (mode == AsyncPut && !patch):
 		a.ops.accept(c, a.ops.statusOf(c, nil))
 	case mode == AsyncConnection:
 		op := a.ops.statusOf(c, nil)

@@ -55,12 +55,20 @@ func TestAsyncAnswers(t *testing.T) {
 			"Azure-AsyncOperation", regs + "/myregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
 		{"registry PUT", "PUT", regs + "/lroregistry" + v, `{"location":"eastus","sku":{"name":"Premium"}}`, 201,
 			"Azure-AsyncOperation", regs + "/lroregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
+		// az acr identity assign and remove at 2021-08-01-preview (recording test_acr_identity)
+		{"registry PUT that changes its identities, 2021-08-01-preview", "PUT", regs + "/lroregistry?api-version=2021-08-01-preview",
+			`{"location":"eastus","sku":{"name":"Premium"},"identity":{"type":"SystemAssigned"}}`, 201,
+			"Azure-AsyncOperation", regs + "/lroregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
+		{"registry PATCH that removes its identities, 2021-08-01-preview", "PATCH", regs + "/lroregistry?api-version=2021-08-01-preview",
+			`{"identity":{"type":"None"}}`, 201, "Azure-AsyncOperation", regs + "/lroregistry/operationStatuses/registries-", 200, `{"status":"Succeeded"}`},
 		{"replication PUT", "PUT", regs + "/lroregistry/replications/westus" + v, `{"location":"westus"}`, 201,
 			"Azure-AsyncOperation", regs + "/lroregistry/replications/westus/operationStatuses/replications-", 200, `{"status":"Succeeded"}`},
 		// as test_acr_create_replication records it: under the replication's region, polled to an empty 200
 		{"replication DELETE", "DELETE", regs + "/lroregistry/replications/westus" + v, "", 202,
 			"Location", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/locations/westus/operationResults/replications-", 200, ""},
-		{"registry DELETE", "DELETE", regs + "/lroregistry" + v, "", 200, "", "", 0, ""},
+		// geo-replicated once, the registry is deleted as test_acr_create_replication records it
+		{"registry DELETE, geo-replicated", "DELETE", regs + "/lroregistry" + v, "", 202,
+			"Location", "/subscriptions/" + sub + "/providers/Microsoft.ContainerRegistry/locations/eastus/operationResults/registries-", 200, ""},
 		{"registry PUT, 2026-01-01-preview: done", "PUT", regs + "/lroregistry2?api-version=2026-01-01-preview", `{"location":"eastus","sku":{"name":"Basic"}}`, 200,
 			"", "", 0, ""},
 		{"registry DELETE, 2026-01-01-preview", "DELETE", regs + "/lroregistry2?api-version=2026-01-01-preview", "", 202,

@@ -30,16 +30,17 @@ func (a *api) registries() *Kind[store.Registry] {
 			}
 			return AsyncPut
 		},
-		// At 2021-08-01-preview a PATCH that changes the registry's identities or rotates its
-		// encryption key is answered 201 (provisioningState Updating in Azure's answer) with an
-		// operation to poll (recordings test_acr_identity and test_acr_encryption_with_cmk);
-		// other PATCHes, and every PATCH of the later versions recorded, 200 (whether those
-		// versions answer such a PATCH so too is UNCONFIRMED).
+		// At 2021-08-01-preview a PATCH, or a PUT of an existing registry (az acr identity
+		// remove), that changes the registry's identities or rotates its encryption key is
+		// answered 201 (provisioningState Updating in Azure's answer) with an operation to poll
+		// (recordings test_acr_identity and test_acr_encryption_with_cmk); other PATCHes, and
+		// every PATCH of the later versions recorded, 200 (whether those versions answer such a
+		// write so too is UNCONFIRMED).
 		WriteLRO: func(c *Call, old, next *store.Registry) LRO {
 			v := registryVersionOf(c.APIVersion())
-			if old != nil && c.R.Method == http.MethodPatch && v.asyncIdentityPatch && (identitiesChanged(old, next) ||
+			if old != nil && v.asyncIdentityPatch && (identitiesChanged(old, next) ||
 				old.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != "" && next.Encryption.KeyIdentifier != old.Encryption.KeyIdentifier) {
-				return Async
+				return AsyncUpdate
 			}
 			if v.createdSync {
 				return Done
@@ -127,20 +128,32 @@ func (a *api) saveRegistry(c *Call, old, next *store.Registry) error {
 	return a.cfg.Store.PutRegistry(next)
 }
 
-// deleteRegistry removes a registry; from 2026-01-01-preview ACR answers 202 with a Location
-// under the registry's location (locations/{location}/operationResults), as recorded.
+// deleteRegistry removes a registry; from 2026-01-01-preview, and in every api-version for a
+// registry that was geo-replicated, ACR answers 202 with a Location under the registry's
+// location (locations/{location}/operationResults), as recorded; the geo-replicated one's 202
+// carries the registry, provisioningState Deleting.
 func (a *api) deleteRegistry(c *Call, reg *store.Registry) error {
+	var body map[string]any
+	if reg.GeoReplicated {
+		body = a.registryJSON(reg, c.APIVersion())
+		if props, ok := body["properties"].(map[string]any); ok {
+			props["provisioningState"] = "Deleting"
+		}
+	}
 	if err := a.removeRegistry(reg); err != nil {
 		return err
 	}
-	if !registryVersionOf(c.APIVersion()).deleteAsync {
+	if !registryVersionOf(c.APIVersion()).deleteAsync && body == nil {
 		return nil
 	}
 	op := a.ops.newOp("/subscriptions/"+c.ID.Subscription+"/providers/Microsoft.ContainerRegistry/locations/"+a.location(reg)+"/operationResults",
 		"registries", headerLocation, nil, nil)
 	a.ops.accept(c, op)
-	c.W.WriteHeader(http.StatusAccepted)
 	c.replied = true
+	if body != nil {
+		return writeJSON(c.W, http.StatusAccepted, body)
+	}
+	c.W.WriteHeader(http.StatusAccepted)
 	return nil
 }
 

@@ -27,6 +27,13 @@ func (a *api) replications() *Kind[store.Replication] {
 		Validate: a.validateReplication,
 		Save: func(c *Call, old, next *store.Replication) error {
 			next.System = touch(next.System, c.Caller, old == nil)
+			if reg := c.Registry(); old == nil && next.Location != a.location(reg) && !reg.GeoReplicated {
+				geo := reg.Copy()
+				geo.GeoReplicated = true
+				if err := a.cfg.Store.PutRegistry(geo); err != nil {
+					return err
+				}
+			}
 			return a.cfg.Store.PutReplication(next)
 		},
 		Delete: a.deleteReplication,

@@ -64,6 +64,10 @@ type Registry struct {
 	MetadataSearch      bool
 	VirtualNetworkRules []string // subnet ids (preview api-versions)
 	Encryption          Encryption
+	// GeoReplicated is set once a replication outside the home location is created, and stays
+	// set when it is deleted: Azure then deletes the registry asynchronously (202 and a
+	// Location) in every api-version (the recording test_acr_create_replication).
+	GeoReplicated bool
 }
 
 // Encryption is a registry's customer-managed key; an empty KeyIdentifier is encryption off.
