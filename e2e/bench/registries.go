@@ -1,5 +1,5 @@
 // Package bench measures acr-emulator side by side with go-containerregistry's pkg/registry and
-// distribution's registry (the reference implementation, inmemory storage driver) under one
+// distribution's registry (the reference implementation, filesystem storage driver in a temporary directory) under one
 // client, e2e/bench/load: `make bench` runs ./e2e/bench/cmd/benchtable, which prints the table
 // of figures and ratios the README carries. The Go benchmarks beside it (bench_test.go) run the
 // same cases one at a time, for profiling: go test ./e2e/bench -run '^$' -bench PullTLS -cpuprofile cpu.out
@@ -17,13 +17,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/acr-emulator/acr-emulator/e2e/bench/load"
 	"github.com/acr-emulator/acr-emulator/emulator"
 	"github.com/distribution/distribution/v3/configuration"
 	distribution "github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory" // the driver the config names
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem" // the driver the config names
 	"github.com/google/go-containerregistry/pkg/authn"
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/sirupsen/logrus"
@@ -99,13 +100,19 @@ func startEmulator(k Kind, o Options) (*Registry, error) {
 	}}, nil
 }
 
-// startDistribution runs distribution's registry app as its own tests do: inmemory storage,
-// no upload purging, deletes enabled, logging off.
+// startDistribution runs distribution's registry app on its filesystem driver in a temporary
+// directory, no upload purging, deletes enabled, logging off. Not its inmemory driver: that
+// driver's writer grows its buffer to the exact size at every write (v3.1.2), so a 256 MiB
+// upload copies about a terabyte and never finishes in a bench run.
 func startDistribution(o Options) (*Registry, error) {
 	logrus.SetOutput(io.Discard)
 	logrus.SetLevel(logrus.PanicLevel)
+	dir, err := os.MkdirTemp("", "bench-distribution-")
+	if err != nil {
+		return nil, err
+	}
 	cfg := &configuration.Configuration{Storage: configuration.Storage{
-		"inmemory":    configuration.Parameters{},
+		"filesystem":  configuration.Parameters{"rootdirectory": dir},
 		"delete":      configuration.Parameters{"enabled": true},
 		"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
 	}}
@@ -113,7 +120,7 @@ func startDistribution(o Options) (*Registry, error) {
 	cfg.Log.Level = "panic"
 	ctx, cancel := context.WithCancel(context.Background())
 	app := distribution.NewApp(ctx, cfg)
-	return serveHTTP(Distribution, app, o, func() error { cancel(); return nil })
+	return serveHTTP(Distribution, app, o, func() error { cancel(); return os.RemoveAll(dir) })
 }
 
 // serveHTTP serves a peer registry over plain HTTP with net/http's defaults, as its own
