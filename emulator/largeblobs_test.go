@@ -40,20 +40,7 @@ func bigLayer(t *testing.T, emu *emulatortest.Emulator, repo string) (name.Diges
 func TestLargeLayerThroughStorageLink(t *testing.T) {
 	emu := emulatortest.New(t)
 	ref, data := bigLayer(t, emu, "big/app")
-	u, p := emu.Admin()
-	l, err := remote.Layer(ref, remote.WithTransport(emu.Transport()), remote.WithAuth(&authn.Basic{Username: u, Password: p}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("pulled %d of %d bytes: %v", len(got), len(data), err)
-	}
+	pullLayer(t, emu, ref, emu.Transport(), data)
 
 	c := registryClient(t, emu, emu.Registry().Host, "big/app", emu.Transport())
 	res, _ := fetch(t, c, "https://"+emu.Registry().Host+"/v2/big/app/blobs/"+ref.DigestStr())
@@ -77,20 +64,7 @@ func TestPlainHTTPPullStaysPlain(t *testing.T) {
 	httpHost := strings.TrimPrefix(emu.HTTPURL(), "http://")
 	r, _ := name.NewRepository(httpHost+"/plain/app", name.Insecure)
 	noCA := http.DefaultTransport.(*http.Transport).Clone()
-	u, p := emu.Admin()
-	l, err := remote.Layer(r.Digest(ref.DigestStr()), remote.WithTransport(noCA), remote.WithAuth(&authn.Basic{Username: u, Password: p}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("pulled %d of %d bytes over plain HTTP: %v", len(got), len(data), err)
-	}
+	pullLayer(t, emu, r.Digest(ref.DigestStr()), noCA, data)
 	c := registryClient(t, emu, httpHost, "plain/app", noCA)
 	res, _ := fetch(t, c, "http://"+httpHost+"/v2/plain/app/blobs/"+ref.DigestStr())
 	loc, _ := url.Parse(res.Header.Get("Location"))
@@ -115,5 +89,25 @@ func checkConsistent(t *testing.T, emu *emulatortest.Emulator) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || !out.Consistent {
 		t.Fatalf("check: %v %s", err, out.Violations)
+	}
+}
+
+// pullLayer pulls a layer whole with go-containerregistry as the admin user and checks it is
+// data.
+func pullLayer(t *testing.T, emu *emulatortest.Emulator, ref name.Digest, tr http.RoundTripper, data []byte) {
+	t.Helper()
+	u, p := emu.Admin()
+	l, err := remote.Layer(ref, remote.WithTransport(tr), remote.WithAuth(&authn.Basic{Username: u, Password: p}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("pulled %d of %d bytes from %s: %v", len(got), len(data), ref, err)
 	}
 }
